@@ -1,0 +1,482 @@
+"""syslog: RFC 3164, RFC 5424 and ISO-8601-stamped lines, with auth sub-parsers.
+
+Headers give time, host, program and PID. Messages of sshd, sudo, su, PAM modules, the
+shadow-utils tools (useradd, userdel, usermod, groupadd, groupdel, groupmod, gpasswd,
+passwd, chpasswd, chage), login and systemd-logind are mapped to the schema's categories and
+actions; other programs' lines are kept as `system`/`log` events with host, app and message.
+rsyslog's "message repeated N times: [...]" stands for N events and is stored as N events.
+Continuation lines (macOS multi-line messages, which start with white space) are joined to
+the message they continue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from auditctl.plugins import Parser
+from auditctl.schema import Event, unparsed_event
+from auditctl.sources import Head, Source
+from auditctl.timeutil import YearlessStamp, parse_iso
+
+AUTH = "authentication"
+USERS = "user_management"
+PERMS = "permission_change"
+PRIV = "privileged_action"
+
+_BSD = re.compile(
+    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?) (?:(\d{4}) )?(.*)")
+_ISO = re.compile(
+    r"(?:<(\d{1,3})>)?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) (.*)")
+_RFC5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (.*)")
+_TAG = re.compile(r"([^\s\[\]:]+)(?:\[([^\]]*)\])?: ?(.*)", re.S)
+_REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*)\]$", re.S)
+
+
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], dict]]
+
+
+def _ev(category: str, action: str, outcome: str, original: str, **fields: object) -> dict:
+    fields.update(category=category, action=action, outcome=outcome, original_action=original)
+    return {k: v for k, v in fields.items() if v not in (None, "")}
+
+
+# -- sshd ----------------------------------------------------------------------------------
+
+_SSHD_RULES: list[Rule] = [
+    (re.compile(r"Accepted (\S+) for (\S+) from (\S+) port (\d+)(?: \S+)?(?:: (.*))?"),
+     lambda m: _ev(AUTH, "login", "success", f"Accepted {m[1]}", actor=m[2], src_ip=m[3],
+                   attrs={"method": m[1], "port": int(m[4]), **({"key": m[5]} if m[5] else {})})),
+    (re.compile(r"Failed (\S+) for (invalid user )?(.*?) from (\S+) port (\d+)"),
+     lambda m: _ev(AUTH, "login", "failure", f"Failed {m[1]}", actor=m[3] or None, src_ip=m[4],
+                   attrs={"method": m[1], "port": int(m[5]), **({"invalid_user": True} if m[2] else {})})),
+    (re.compile(r"Invalid user (.*?) from (\S+)(?: port (\d+))?"),
+     lambda m: _ev(AUTH, "authenticate", "failure", "Invalid user", actor=m[1] or None, src_ip=m[2],
+                   attrs={"invalid_user": True, **({"port": int(m[3])} if m[3] else {})})),
+    (re.compile(r"input_userauth_request: invalid user (\S*)"),
+     lambda m: _ev(AUTH, "authenticate", "failure", "invalid user", actor=m[1] or None,
+                   attrs={"invalid_user": True})),
+    (re.compile(r"User (\S+) from (\S+) not allowed because (.*)"),
+     lambda m: _ev(AUTH, "login", "failure", "not allowed", actor=m[1], src_ip=m[2],
+                   attrs={"reason": m[3]})),
+    (re.compile(r"(?:error: )?maximum authentication attempts exceeded for (invalid user )?(\S+) from (\S+) port (\d+)"),
+     lambda m: _ev(AUTH, "authenticate", "failure", "maximum authentication attempts exceeded",
+                   actor=m[2], src_ip=m[3], attrs={"reason": "too many authentication failures",
+                                                    **({"invalid_user": True} if m[1] else {})})),
+    (re.compile(r"Disconnecting(?: (?:authenticating|invalid) user (\S+) (\S+) port \d+)?: Too many authentication failures(?: for (\S+))?"),
+     lambda m: _ev(AUTH, "authenticate", "failure", "Too many authentication failures",
+                   actor=m[1] or m[3], src_ip=m[2], attrs={"reason": "too many authentication failures"})),
+    (re.compile(r"PAM (\d+) more authentication failures?; (.*)"),
+     lambda m: _pam_kv(m[2], _ev(AUTH, "authenticate", "failure", "PAM more authentication failures",
+                                 attrs={"count": int(m[1])}))),
+    (re.compile(r"Disconnected from user (\S+) (\S+) port (\d+)"),
+     lambda m: _ev(AUTH, "logout", "success", "Disconnected from user", actor=m[1], src_ip=m[2])),
+    (re.compile(r"(?:Connection closed by|Disconnected from|Received disconnect from)"
+                r"(?: (authenticating|invalid) user (\S+))? (\S+) port (\d+)(.*\[preauth\])"),
+     lambda m: _ev(AUTH, "authenticate", "unknown", "preauth disconnect", actor=m[2], src_ip=m[3],
+                   attrs={"preauth": True, **({"invalid_user": True} if m[1] == "invalid" else {})})),
+    (re.compile(r"Received disconnect from (\S+)(?: port \d+)?:\s*\d+: (.*)"),
+     lambda m: _ev(AUTH, "logout", "success", "Received disconnect", src_ip=m[1], attrs={"reason": m[2]})),
+    (re.compile(r"Connection closed by (\S+)(?: port \d+)?$"),
+     lambda m: _ev(AUTH, "logout", "unknown", "Connection closed", src_ip=m[1])),
+    (re.compile(r"Connection from (\S+) port (\d+)"),
+     lambda m: _ev("system", "log", "unknown", "Connection from", src_ip=m[1])),
+    (re.compile(r"Did not receive identification string from (\S+)"),
+     lambda m: _ev("system", "log", "failure", "Did not receive identification string", src_ip=m[1])),
+    (re.compile(r"Server listening on (\S+) port (\d+)"),
+     lambda m: _ev("system", "service_start", "success", "Server listening")),
+    (re.compile(r"Received signal (\d+); terminating"),
+     lambda m: _ev("system", "service_stop", "success", "Received signal")),
+    (re.compile(r"subsystem request for (\S+) by user (\S+)"),
+     lambda m: _ev("system", "log", "success", "subsystem request", actor=m[2], resource=m[1])),
+]
+
+# -- sudo ----------------------------------------------------------------------------------
+
+_SUDO = re.compile(r"\s*(\S+) : (?:(.*?) ; )?TTY=(.*?) ; PWD=(.*?) ; USER=(.*?) ;(?: GROUP=(.*?) ;)?(?: ENV=.*? ;)? COMMAND=(.*)")
+
+
+def _sudo(msg: str) -> dict | None:
+    m = _SUDO.match(msg)
+    if not m:
+        return None
+    user, problem, tty, pwd, runas, group, command = m.groups()
+    attrs = {"tty": tty, "pwd": pwd, **({"group": group} if group else {})}
+    if problem is None:
+        return _ev(PRIV, "command_run", "success", "sudo COMMAND", actor=user, target=runas,
+                   resource=command, attrs=attrs)
+    attrs["reason"] = problem
+    if "incorrect password" in problem or "password is required" in problem:
+        attempts = re.match(r"(\d+)", problem)
+        if attempts:
+            attrs["attempts"] = int(attempts[1])
+        return _ev(AUTH, "authenticate", "failure", "sudo incorrect password", actor=user, target=runas,
+                   resource=command, attrs=attrs)
+    return _ev(PRIV, "command_run", "failure", f"sudo {problem}", actor=user, target=runas,
+               resource=command, attrs=attrs)
+
+
+# -- su ------------------------------------------------------------------------------------
+
+_SU_RULES: list[Rule] = [
+    (re.compile(r"\(to (\S+)\) (\S+) on (\S+)"),
+     lambda m: _ev(PRIV, "privilege_escalation", "success", "su", actor=m[2], target=m[1], attrs={"tty": m[3]})),
+    (re.compile(r"Successful su for (\S+) by (\S+)"),
+     lambda m: _ev(PRIV, "privilege_escalation", "success", "Successful su", actor=m[2], target=m[1])),
+    (re.compile(r"FAILED (?:su|SU) (?:for|\(to) (\S+?)\)? (?:by )?(\S+)"),
+     lambda m: _ev(PRIV, "privilege_escalation", "failure", "FAILED su", actor=m[2], target=m[1])),
+    (re.compile(r"([+-]) (\S+) (\S+):(\S+)$"),
+     lambda m: _ev(PRIV, "privilege_escalation", "success" if m[1] == "+" else "failure", "su",
+                   actor=m[3], target=m[4], attrs={"tty": m[2]})),
+]
+
+# -- shadow-utils: useradd, userdel, usermod, groupadd, groupdel, groupmod, gpasswd, passwd, chage
+
+_Q = r"'([^']*)'"
+_SHADOW_RULES: list[Rule] = [
+    (re.compile(r"new user: name=([^,]+), UID=(\d+), GID=(\d+), home=([^,]*), shell=([^,]*)(?:, from=(.*))?"),
+     lambda m: _ev(USERS, "user_created", "success", "new user", target=m[1],
+                   attrs={"uid": int(m[2]), "gid": int(m[3]), "home": m[4], "shell": m[5],
+                          **({"from": m[6]} if m[6] else {})})),
+    (re.compile(r"failed adding user '?([^',]+)'?"),
+     lambda m: _ev(USERS, "user_created", "failure", "failed adding user", target=m[1])),
+    (re.compile(r"new group: name=([^,]+)(?:, GID=(\d+))?"),
+     lambda m: _ev(USERS, "group_created", "success", "new group", role=m[1],
+                   attrs={"gid": int(m[2])} if m[2] else None)),
+    (re.compile(r"group added to (\S+): name=([^,]+)(?:, GID=(\d+))?"),
+     lambda m: _ev(USERS, "group_created", "success", "group added", role=m[2],
+                   attrs={"file": m[1], **({"gid": int(m[3])} if m[3] else {})})),
+    (re.compile(r"new group: name=(\S+)"),
+     lambda m: _ev(USERS, "group_created", "success", "new group", role=m[1])),
+    (re.compile(rf"add {_Q} to (shadow )?group {_Q}"),
+     lambda m: _ev(PERMS, "group_member_added", "success", "add to group", target=m[1], role=m[3],
+                   attrs={"shadow": True} if m[2] else None)),
+    (re.compile(rf"delete {_Q} from (shadow )?group {_Q}"),
+     lambda m: _ev(PERMS, "group_member_removed", "success", "delete from group", target=m[1], role=m[3],
+                   attrs={"shadow": True} if m[2] else None)),
+    (re.compile(rf"delete user {_Q}"),
+     lambda m: _ev(USERS, "user_deleted", "success", "delete user", target=m[1])),
+    (re.compile(rf"removed (shadow )?group {_Q} owned by {_Q}"),
+     lambda m: _ev(USERS, "group_deleted", "success", "removed group", role=m[2],
+                   attrs={"owner": m[3], **({"shadow": True} if m[1] else {})})),
+    (re.compile(rf"group {_Q} removed(?: from (\S+))?"),
+     lambda m: _ev(USERS, "group_deleted", "success", "group removed", role=m[1],
+                   attrs={"file": m[2]} if m[2] else None)),
+    (re.compile(r"group changed in (\S+) \(group (\S+?)/(\d+)(?:, (.*))?\)"),
+     lambda m: _ev(USERS, "group_modified", "success", "group changed", role=m[2],
+                   attrs={"file": m[1], **({"change": m[4]} if m[4] else {})})),
+    (re.compile(rf"change user name {_Q} to {_Q}"),
+     lambda m: _ev(USERS, "user_modified", "success", "change user name", target=m[1],
+                   attrs={"new_name": m[2]})),
+    (re.compile(rf"(lock|unlock) user {_Q} password"),
+     lambda m: _ev(USERS, "user_locked" if m[1] == "lock" else "user_unlocked", "success",
+                   f"{m[1]} user password", target=m[2])),
+    (re.compile(rf"change user {_Q} password"),
+     lambda m: _ev(USERS, "password_changed", "success", "change user password", target=m[1])),
+    (re.compile(rf"change user {_Q} (\S+) from {_Q} to {_Q}"),
+     lambda m: _ev(USERS, "user_modified", "success", f"change user {m[2]}", target=m[1],
+                   attrs={"field": m[2], "old": m[3], "new": m[4]})),
+    (re.compile(r"user (\S+) added by (\S+) to group (\S+)"),
+     lambda m: _ev(PERMS, "group_member_added", "success", "gpasswd add", actor=m[2], target=m[1], role=m[3])),
+    (re.compile(r"user (\S+) removed by (\S+) from group (\S+)"),
+     lambda m: _ev(PERMS, "group_member_removed", "success", "gpasswd remove", actor=m[2], target=m[1], role=m[3])),
+    (re.compile(r"members of group (\S+) set by (\S+) to (.*)"),
+     lambda m: _ev(PERMS, "group_modified", "success", "gpasswd set members", actor=m[2], role=m[1],
+                   attrs={"members": m[3]})),
+    (re.compile(r"(?:administrators|password) of group (\S+) (?:set|changed|removed) by (\S+)"),
+     lambda m: _ev(USERS, "group_modified", "success", "gpasswd change", actor=m[2], role=m[1])),
+    (re.compile(rf"password for {_Q} changed by {_Q}"),
+     lambda m: _ev(USERS, "password_changed", "success", "password changed", actor=m[2], target=m[1])),
+    (re.compile(r"changed password expiry for (\S+)"),
+     lambda m: _ev(USERS, "user_modified", "success", "changed password expiry", target=m[1],
+                   attrs={"field": "password expiry"})),
+]
+_SHADOW_APPS = {"useradd", "userdel", "usermod", "groupadd", "groupdel", "groupmod", "gpasswd",
+                "passwd", "chpasswd", "chage", "newusers", "adduser", "deluser", "chfn", "chsh"}
+
+# -- PAM (any program) ---------------------------------------------------------------------
+
+_PAM = re.compile(r"(pam_\w+)\(([^:)]+):(\w+)\): (.*)", re.S)
+_PAM_SESSION = re.compile(r"session (opened|closed) for user (\S+?)(?:\(uid=\d+\))?(?: by (\S*?)(?:\(uid=\d+\))?)?$")
+_PAM_KV = re.compile(r"(\w+)=(\S*)")
+
+
+def _pam_kv(text: str, fields: dict) -> dict:
+    kv = dict(_PAM_KV.findall(text))
+    user = kv.get("user") or None
+    person = kv.get("ruser") or kv.get("logname") or user
+    fields.setdefault("actor", person)
+    if user and user != person:
+        fields.setdefault("target", user)
+    if kv.get("rhost"):
+        fields.setdefault("src_ip", kv["rhost"])
+    if kv.get("tty"):
+        fields.setdefault("attrs", {})["tty"] = kv["tty"]
+    return {k: v for k, v in fields.items() if v not in (None, "")}
+
+
+def _pam(module: str, service: str, kind: str, text: str) -> dict:
+    attrs = {"pam_module": module, "pam_service": service}
+    original = f"{module}({service}:{kind})"
+    if kind == "session":
+        m = _PAM_SESSION.match(text)
+        if m:
+            user, by = m[2], m[3] or None
+            opened = m[1] == "opened"
+            actor, target = (by, user) if by and by != user else (user, None)
+            return _ev(AUTH, "session_start" if opened else "session_end", "success",
+                       f"{original} session {m[1]}", actor=actor, target=target, attrs=attrs)
+    if text.startswith("authentication failure"):
+        return _pam_kv(text, _ev(AUTH, "authenticate", "failure", f"{original} authentication failure",
+                                 attrs=attrs))
+    if text.startswith("check pass; user unknown"):
+        return _ev(AUTH, "authenticate", "failure", f"{original} user unknown", attrs=attrs)
+    m = re.match(r"password changed for (\S+)", text)
+    if m:
+        return _ev(USERS, "password_changed", "success", f"{original} password changed", target=m[1], attrs=attrs)
+    if kind in ("chauthtok", "password") and "error" in text.lower():
+        return _ev(USERS, "password_changed", "failure", f"{original} {text[:60]}", attrs=attrs)
+    m = re.match(r'requirement ".*" not met by user "(\S+)"', text)
+    if m:
+        return _ev(AUTH, "authenticate", "failure", f"{original} requirement not met", actor=m[1], attrs=attrs)
+    m = re.match(r"account (\S+) has expired", text)
+    if m:
+        return _ev(AUTH, "authenticate", "failure", f"{original} account expired", actor=m[1], attrs=attrs)
+    return _ev("system", "log", "unknown", original, attrs=attrs)
+
+
+# -- login, systemd-logind -----------------------------------------------------------------
+
+_LOGIN_RULES: list[Rule] = [
+    (re.compile(r"FAILED LOGIN (?:\(\d+\) )?on '?(\S+?)'? (?:FROM '?(\S+?)'? )?FOR '?(\S+?)'?, (.*)"),
+     lambda m: _ev(AUTH, "login", "failure", "FAILED LOGIN", actor=m[3], src_ip=m[2],
+                   attrs={"tty": m[1], "reason": m[4]})),
+    (re.compile(r"ROOT LOGIN\s+on '?(\S+?)'?(?: FROM '?(\S+?)'?)?$"),
+     lambda m: _ev(AUTH, "login", "success", "ROOT LOGIN", actor="root", src_ip=m[2], attrs={"tty": m[1]})),
+    (re.compile(r"LOGIN ON (\S+) BY (\S+)(?: FROM (\S+))?"),
+     lambda m: _ev(AUTH, "login", "success", "LOGIN", actor=m[2], src_ip=m[3], attrs={"tty": m[1]})),
+    (re.compile(r"user (\S+) logged out\.?"),
+     lambda m: _ev(AUTH, "logout", "success", "logged out", actor=m[1])),
+]
+
+_LOGIND_RULES: list[Rule] = [
+    (re.compile(r"New session (\S+) of user (\S+?)\.?$"),
+     lambda m: _ev(AUTH, "session_start", "success", "New session", actor=m[2], session=m[1])),
+    (re.compile(r"Session (\S+) logged out\."),
+     lambda m: _ev(AUTH, "session_end", "success", "Session logged out", session=m[1])),
+]
+
+_CRON = re.compile(r"\((\S+)\) CMD \((.*)\)$")
+
+
+def _apply(rules: list[Rule], msg: str) -> dict | None:
+    for pattern, build in rules:
+        m = pattern.match(msg)
+        if m:
+            return build(m)
+    return None
+
+
+def interpret(app: str | None, msg: str) -> dict | None:
+    """Schema fields for a message from `app`, or None for a plain system message."""
+    if app is None:
+        return None
+    name = app.lower()
+    if msg.startswith("pam_"):
+        m = _PAM.match(msg)
+        if m:
+            return _pam(*m.groups())
+    if name in ("sshd", "sshd-session", "sshd-auth"):
+        return _apply(_SSHD_RULES, msg)
+    if name == "sudo":
+        return _sudo(msg)
+    if name in ("su", "su-l"):
+        return _apply(_SU_RULES, msg)
+    if name in _SHADOW_APPS:
+        return _apply(_SHADOW_RULES, msg)
+    if name in ("login", "pam", "gdm-password]", "gdm-password"):
+        return _apply(_LOGIN_RULES, msg)
+    if name == "systemd-logind":
+        return _apply(_LOGIND_RULES, msg)
+    if name == "cron":
+        m = _CRON.match(msg)
+        if m:
+            return {"category": "system", "action": "log", "outcome": "unknown", "actor": m[1],
+                    "resource": m[2], "original_action": "CRON CMD"}
+    return None
+
+
+# -- the parser ----------------------------------------------------------------------------
+
+_HEAD_BSD = re.compile(r"^(?:<\d{1,3}>)?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d")
+_HEAD_ISO = re.compile(r"^(?:<\d{1,3}>)?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S* \S+ \S")
+_HEAD_5424 = re.compile(r"^<\d{1,3}>1 \d{4}-\d\d-\d\dT")
+
+
+class SyslogParser(Parser):
+    name = "syslog"
+    description = "syslog (RFC 3164/5424, ISO-stamped) incl. auth.log/secure: sshd, sudo, su, PAM, user/group tools"
+    splittable = True
+
+    def detect(self, head: Head) -> float:
+        lines = head.lines[:20]
+        if not lines:
+            return 0.0
+        hits = sum(1 for ln in lines if _HEAD_BSD.match(ln) or _HEAD_5424.match(ln) or _HEAD_ISO.match(ln))
+        cont = sum(1 for ln in lines if ln[:1] in (" ", "\t"))
+        ratio = hits / max(1, len(lines) - cont)
+        return 0.95 * ratio if ratio >= 0.5 else 0.0
+
+    def explain(self, head: Head) -> str:
+        lines = head.lines[:20]
+        kinds = {"RFC 3164": sum(1 for ln in lines if _HEAD_BSD.match(ln)),
+                 "RFC 5424": sum(1 for ln in lines if _HEAD_5424.match(ln)),
+                 "ISO-8601": sum(1 for ln in lines if _HEAD_ISO.match(ln) and not _HEAD_5424.match(ln))}
+        best = max(kinds, key=lambda k: kinds[k])
+        return f"{kinds[best]} of the first {len(lines)} lines have a {best} syslog header"
+
+    def parse(self, source: Source) -> Iterator[Event]:
+        stamp = YearlessStamp(source.reference_time, source.tz)
+        pending: list[Event] = []
+        for number, text in source.lines():
+            if text[:1] in (" ", "\t") and pending and text.strip():
+                _continue(pending, text)
+                continue
+            yield from pending
+            if not text.strip():
+                pending = []
+                continue
+            try:
+                pending = self._parse_line(text, number, stamp, source)
+            except ValueError as exc:
+                pending = [unparsed_event(text, f"syslog: {exc}", line=number)]
+        yield from pending
+
+    def _parse_line(self, text: str, number: int, stamp: YearlessStamp, source: Source) -> list[Event]:
+        pri, ts, year, host, rest, extra = self._header(text, stamp, source)
+        if ts is None:
+            return [unparsed_event(text, "no syslog header", line=number)]
+        app = pid = None
+        msg = rest
+        m = _TAG.match(rest)
+        if m:
+            app, pid, msg = m.groups()
+            msg = msg.strip()
+        attrs: dict = {}
+        if pid:
+            attrs["pid"] = pid
+        if pri is not None:
+            attrs["facility"], attrs["severity"] = divmod(int(pri), 8)
+        if extra:
+            attrs.update(extra)
+        repeated = _REPEATED.match(msg)
+        if repeated:
+            count, msg = int(repeated[1]), repeated[2]
+            events = []
+            for i in range(count):
+                ev = self._event(text, number, ts, host, app, msg, dict(attrs, repeat=f"{i + 1}/{count}"))
+                events.append(ev)
+            return events
+        return [self._event(text, number, ts, host, app, msg, attrs)]
+
+    def _header(self, text: str, stamp: YearlessStamp, source: Source):
+        first = text[:1]
+        if first == "<" and ">1 " in text[:7]:
+            m5 = _RFC5424.match(text)
+            if m5:
+                return _rfc5424(m5, source)
+        if first.isdigit() or (first == "<" and "-" in text[:16]):
+            m = _ISO.match(text)
+            if m:
+                ts = parse_iso(m[2].replace(",", "."), source.tz)
+                host, _, rest = m[3].partition(" ")
+                return m[1], ts, None, _host(host), rest, None
+        m = _BSD.match(text)
+        if m:
+            pri, raw_ts, year, rest = m.groups()
+            ts = (_with_year(raw_ts, year, source) if year else stamp(raw_ts))
+            host, rest = _split_host(rest)
+            return pri, ts, year, host, rest, None
+        return None, None, None, None, text, None
+
+    def _event(self, text: str, number: int, ts: datetime, host: str | None, app: str | None,
+               msg: str, attrs: dict) -> Event:
+        fields = interpret(app, msg)
+        if fields is None:
+            return Event(ts=ts, category="system", action="log", host=host, app=app, message=msg,
+                         raw=text, attrs=attrs or None, line=number)
+        more = fields.pop("attrs", None)
+        if more:
+            attrs = {**attrs, **more}
+        return Event(ts=ts, host=host, app=app, message=msg, raw=text, attrs=attrs or None,
+                     line=number, **fields)
+
+
+def _continue(pending: list[Event], text: str) -> None:
+    for ev in pending:
+        ev.raw += "\n" + text
+        ev.message = (ev.message or "") + "\n" + text
+
+
+def _host(host: str) -> str | None:
+    return None if host in ("-", "") else host
+
+
+def _split_host(rest: str) -> tuple[str | None, str]:
+    """`host tag: msg` or, when the host is missing, `tag: msg`."""
+    token, sep, tail = rest.partition(" ")
+    if not sep or token.endswith(":") or "[" in token:
+        return None, rest
+    return token, tail
+
+
+def _with_year(raw_ts: str, year: str, source: Source) -> datetime:
+    return parse_iso(datetime.strptime(f"{year} {raw_ts}", "%Y %b %d %H:%M:%S").isoformat(), source.tz)
+
+
+def _rfc5424(m: re.Match[str], source: Source):
+    pri, ts, host, app, procid, msgid, rest = m.groups()
+    sd, msg = _split_structured_data(rest)
+    extra: dict = {}
+    if msgid != "-":
+        extra["msgid"] = msgid
+    if sd:
+        extra["structured_data"] = sd
+    tag = (app if app != "-" else "") + (f"[{procid}]" if procid != "-" else "")
+    rest_with_tag = f"{tag}: {msg}" if tag else msg
+    return pri, parse_iso(ts, source.tz), None, _host(host), rest_with_tag, extra
+
+
+def _split_structured_data(rest: str) -> tuple[str | None, str]:
+    if rest.startswith("-"):
+        return None, rest[2:].lstrip("\ufeff")
+    if not rest.startswith("["):
+        return None, rest.lstrip("\ufeff")
+    depth_end = 0
+    i = 0
+    escaped = False
+    in_element = False
+    while i < len(rest):
+        c = rest[i]
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif c == "[" and not in_element:
+            in_element = True
+        elif c == "]" and in_element:
+            in_element = False
+            depth_end = i + 1
+            if i + 1 >= len(rest) or rest[i + 1] != "[":
+                break
+        elif c == '"' and in_element:
+            j = i + 1
+            while j < len(rest) and not (rest[j] == '"' and rest[j - 1] != "\\"):
+                j += 1
+            i = j
+        i += 1
+    return rest[:depth_end], rest[depth_end + 1:].lstrip("\ufeff")
+
+
+parser = SyslogParser()

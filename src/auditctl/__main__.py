@@ -1,0 +1,3 @@
+from auditctl.cli.app import main
+
+main()

@@ -1,0 +1,53 @@
+"""Columnar batches: parser Events to Arrow tables in the store's column order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from operator import attrgetter
+
+import orjson
+import pyarrow as pa
+
+from auditctl.schema import COLUMNS, EVENT_FIELDS, Event
+
+_ARROW_TYPES = {
+    "BIGINT": pa.int64(),
+    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "VARCHAR": pa.string(),
+    "JSON": pa.string(),
+}
+STORE_SCHEMA = pa.schema([pa.field(c.name, _ARROW_TYPES[c.sql_type]) for c in COLUMNS])
+EVENT_SCHEMA = pa.schema([STORE_SCHEMA.field(name) for name in EVENT_FIELDS])
+_GETTERS = [(name, attrgetter(name)) for name in EVENT_FIELDS]
+
+
+def _attrs_json(value: dict | None) -> str | None:
+    if not value:
+        return None
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+def events_to_arrow(events: Sequence[Event]) -> pa.Table:
+    """The parser-supplied part of a batch (no seq/source/parser/ingested_at yet)."""
+    arrays = []
+    for name, get in _GETTERS:
+        values = list(map(get, events))
+        if name == "attrs":
+            values = [_attrs_json(v) for v in values]
+        arrays.append(pa.array(values, type=EVENT_SCHEMA.field(name).type))
+    return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+def complete_batch(part: pa.Table, *, first_seq: int, ingested_at: datetime, source: str,
+                   parser: str) -> pa.Table:
+    """Add the ingest-assigned columns and order columns as the store expects."""
+    n = part.num_rows
+    extra = {
+        "seq": pa.array(range(first_seq, first_seq + n), type=pa.int64()),
+        "ingested_at": pa.array([ingested_at] * n, type=STORE_SCHEMA.field("ingested_at").type),
+        "source": pa.array([source] * n, type=pa.string()),
+        "parser": pa.array([parser] * n, type=pa.string()),
+    }
+    columns = [extra[f.name] if f.name in extra else part.column(f.name) for f in STORE_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=STORE_SCHEMA)

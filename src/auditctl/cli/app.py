@@ -1,0 +1,57 @@
+"""The command line: thin wrappers that parse options, call one library function, render."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from auditctl import __version__
+from auditctl.cli.common import State, err, set_state
+from auditctl.errors import ExitCode, UsageError
+
+app = typer.Typer(
+    name="auditctl",
+    help="Collect audit logs from everywhere, normalize them into one schema, and search them.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"auditctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option("--db", help="Database file (default: $AUDITCTL_DB or ~/.local/share/auditctl/audit.duckdb).", show_default=False)] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Config file (default: $AUDITCTL_CONFIG or ~/.config/auditctl/config.yaml).", show_default=False)] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """auditctl: who did what, when, from where — across every audit log you have."""
+    set_state(State(db=db, config_path=config, debug=debug))
+
+
+def register_commands() -> None:
+    from auditctl.cli import commands_ingest, commands_parsers, commands_search
+
+    commands_ingest.register(app)
+    commands_search.register(app)
+    commands_parsers.register(app)
+
+
+register_commands()
+
+
+def main() -> None:
+    try:
+        app()
+    except UsageError as exc:  # pragma: no cover - raised outside a command
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(int(ExitCode.USAGE))

@@ -1,0 +1,109 @@
+"""`auditctl ingest`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import orjson
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from auditctl.cli.common import err, fail, handles_errors, state, warn
+from auditctl.cli.output import Format
+from auditctl.errors import ExitCode, UsageError
+from auditctl.ingest import IngestSummary, Ingester, expand_paths
+from auditctl.plugins import load_registry
+from auditctl.store import Store
+from auditctl.timeutil import get_tz
+
+
+@handles_errors
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, directories (recursive), globs, or - for stdin. .gz is read transparently.", show_default=False)],
+    parser: Annotated[str | None, typer.Option("--parser", "-p", help="Force this parser instead of auto-detection.")] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="Time zone of stamps without one (year-less syslog, naive ISO), e.g. Europe/Berlin or local. Default: config `timezone`, else UTC.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Parse processes for large files (default: one per CPU).")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Summary as table or json.")] = Format.TABLE,
+) -> None:
+    """Read log files, normalize every record, and store the events (only what is new since last time)."""
+    st = state()
+    cfg = st.config
+    if tz:
+        try:
+            get_tz(tz)
+        except ValueError as exc:
+            raise UsageError(f"--tz: {exc}") from None
+        cfg.timezone = tz
+    if workers:
+        cfg.workers = workers
+    files, missing = expand_paths(paths)
+    for m in missing:
+        err.print(f"[red]error:[/] {m}: no such file, directory or matching glob", highlight=False)
+    registry = load_registry(cfg.parsers_dirs)
+    for w in registry.warnings:
+        warn(w)
+    if not files:
+        fail("nothing to ingest", ExitCode.ERROR if missing else ExitCode.USAGE)
+    if parser and parser not in registry.plugins:
+        raise UsageError(f"--parser: no parser named {parser!r} (see `auditctl parsers`)")
+    with Store.open(cfg.db, wait=cfg.lock_wait_seconds) as store:
+        summary = _run(store, registry, cfg, files, parser)
+    _report(summary, fmt, cfg.db)
+    if summary.failed or missing:
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
+def _run(store, registry, cfg, files, parser) -> IngestSummary:
+    show = sys.stderr.isatty() and "-" not in files
+    if not show:
+        return Ingester(store, registry, cfg, forced_parser=parser).ingest(files)
+    total = sum(_size(f) for f in files)
+    with Progress(TextColumn("ingest"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("ingest", total=total)
+        ingester = Ingester(store, registry, cfg, forced_parser=parser,
+                            progress=lambda n: progress.advance(task, n))
+        return ingester.ingest(files)
+
+
+def _size(path: str) -> int:
+    import os
+
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _report(summary: IngestSummary, fmt: Format, db) -> None:
+    for f in summary.failed:
+        err.print(f"[red]error:[/] {f.note}", highlight=False, soft_wrap=True)
+    if fmt in (Format.JSON, Format.JSONL):
+        doc = {
+            "database": str(db), "files": [f.__dict__ for f in summary.files], "events": summary.events,
+            "unparsed": summary.unparsed, "per_parser": summary.per_parser,
+            "seconds": round(summary.seconds, 3), "events_per_second": round(summary.rate),
+            "failed": len(summary.failed),
+        }
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    ingested = [f for f in summary.files if f.status == "ingested"]
+    unchanged = [f for f in summary.files if f.status == "unchanged"]
+    parsers = ", ".join(f"{name} {count:,}" for name, count in summary.per_parser.items()) or "none"
+    out = typer.echo
+    out(f"{summary.events:,} events from {len(ingested)} file(s) in {summary.seconds:.2f} s "
+        f"({summary.rate:,.0f} events/s) into {db}")
+    out(f"  by parser: {parsers}")
+    out(f"  unparsed (kept as category=other): {summary.unparsed:,}")
+    if unchanged:
+        out(f"  unchanged since last ingest: {len(unchanged)} file(s)")
+    for f in ingested:
+        if f.note:
+            out(f"  {f.path}: {f.note}")
+    if summary.failed:
+        out(f"  failed: {len(summary.failed)} file(s) (see errors above)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)

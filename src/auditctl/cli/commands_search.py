@@ -1,0 +1,119 @@
+"""`auditctl search` and `auditctl stats`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from auditctl.cli.common import handles_errors, state
+from auditctl.cli.output import Format, default_format, render_rows
+from auditctl.errors import UsageError
+from auditctl.filters import EventFilter
+from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, COLUMN_NAMES
+from auditctl.search import event_stats, search_events
+from auditctl.store import STAT_DIMENSIONS
+from auditctl.timeutil import get_tz, parse_when
+
+TABLE_COLUMNS = ("seq", "ts", "host", "app", "category", "action", "outcome", "actor", "target",
+                 "role", "src_ip", "message")
+
+Multi = list[str] | None
+
+
+def _when(value: str | None, option: str, tz: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_when(value, tz=get_tz(tz))
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def _check_vocab(values: Multi, known, option: str) -> tuple[str, ...]:
+    values = tuple(values or ())
+    for v in values:
+        if "*" not in v and "?" not in v and v not in known:
+            raise UsageError(f"{option}: unknown value {v!r} (known: {', '.join(known)})")
+    return values
+
+
+def build_filter(text: str | None, category: Multi, action: Multi, user: Multi, actor: Multi,
+                 target: Multi, outcome: Multi, host: Multi, ip: Multi, parser: Multi, source: Multi,
+                 since: str | None, until: str | None) -> EventFilter:
+    tz = state().config.timezone
+    return EventFilter(
+        text=text, categories=_check_vocab(category, list(CATEGORY_DESCRIPTIONS), "--category"),
+        actions=_check_vocab(action, list(ACTIONS), "--action"), users=tuple(user or ()),
+        actors=tuple(actor or ()), targets=tuple(target or ()),
+        outcomes=_check_vocab(outcome, ["success", "failure", "unknown"], "--outcome"),
+        hosts=tuple(host or ()), ips=tuple(ip or ()), parsers=tuple(parser or ()),
+        sources=tuple(source or ()), since=_when(since, "--since", tz), until=_when(until, "--until", tz),
+    )
+
+
+TextArg = Annotated[str | None, typer.Argument(help="Case-insensitive text to find in the raw record or message.", show_default=False)]
+CategoryOpt = Annotated[Multi, typer.Option("--category", "-c", help="Category (repeatable).", show_default=False)]
+ActionOpt = Annotated[Multi, typer.Option("--action", "-a", help="Action (repeatable).", show_default=False)]
+UserOpt = Annotated[Multi, typer.Option("--user", "-u", help="Actor or target (repeatable; * and ? wildcards).", show_default=False)]
+ActorOpt = Annotated[Multi, typer.Option("--actor", help="Who did it (repeatable).", show_default=False)]
+TargetOpt = Annotated[Multi, typer.Option("--target", help="The account acted upon (repeatable).", show_default=False)]
+OutcomeOpt = Annotated[Multi, typer.Option("--outcome", "-o", help="success, failure or unknown.", show_default=False)]
+HostOpt = Annotated[Multi, typer.Option("--host", help="Host (repeatable; wildcards).", show_default=False)]
+IpOpt = Annotated[Multi, typer.Option("--ip", help="Source IP: exact, wildcard (10.0.*) or IPv4 CIDR (10.0.0.0/8).", show_default=False)]
+ParserOpt = Annotated[Multi, typer.Option("--parser", "-p", help="Parser that produced the event.", show_default=False)]
+SourceOpt = Annotated[Multi, typer.Option("--source", help="Source file path (wildcards).", show_default=False)]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="From this time: 15m, 24h, 7d, today, yesterday, or ISO.", show_default=False)]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Before this time (same forms as --since).", show_default=False)]
+FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help="table (default on a terminal), json, jsonl (default when piped), csv.", show_default=False)]
+
+
+@handles_errors
+def search(
+    text: TextArg = None, category: CategoryOpt = None, action: ActionOpt = None, user: UserOpt = None,
+    actor: ActorOpt = None, target: TargetOpt = None, outcome: OutcomeOpt = None, host: HostOpt = None,
+    ip: IpOpt = None, parser: ParserOpt = None, source: SourceOpt = None, since: SinceOpt = None,
+    until: UntilOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="At most this many events (0 = all).")] = 100,
+    reverse: Annotated[bool, typer.Option("--reverse", "-r", help="Newest first.")] = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Find events by category, person, action, outcome, host, IP, time and text (oldest first)."""
+    flt = build_filter(text, category, action, user, actor, target, outcome, host, ip, parser, source,
+                       since, until)
+    cfg = state().config
+    result = search_events(cfg.db, flt, limit=limit or None, newest_first=reverse, wait=cfg.lock_wait_seconds)
+    fmt = fmt or default_format()
+    shown = len(result.rows)
+    caption = f"{shown:,} of {result.total:,} matching events" + (
+        " (raise --limit to see more)" if shown < result.total else "")
+    render_rows(result.rows, fmt, columns=TABLE_COLUMNS if fmt == Format.TABLE else COLUMN_NAMES,
+                caption=caption)
+
+
+@handles_errors
+def stats(
+    by: Annotated[list[str] | None, typer.Option("--by", "-b", help=f"Group by ({', '.join(STAT_DIMENSIONS)}); repeatable.", show_default=False)] = None,
+    text: TextArg = None, category: CategoryOpt = None, action: ActionOpt = None, user: UserOpt = None,
+    outcome: OutcomeOpt = None, host: HostOpt = None, ip: IpOpt = None, parser: ParserOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="At most this many rows (0 = all).")] = 0,
+    fmt: FormatOpt = None,
+) -> None:
+    """Count events by category, action, parser, host, day and more."""
+    dims = by or ["category"]
+    for d in dims:
+        if d not in STAT_DIMENSIONS:
+            raise UsageError(f"--by: cannot group by {d!r} (choose from {', '.join(STAT_DIMENSIONS)})")
+    flt = build_filter(text, category, action, user, None, None, outcome, host, ip, parser, None, since, until)
+    cfg = state().config
+    rows = event_stats(cfg.db, dims, flt, limit=limit or None, wait=cfg.lock_wait_seconds)
+    fmt = fmt or default_format()
+    total = sum(r["events"] for r in rows)
+    render_rows(rows, fmt, caption=f"{total:,} events", title=f"events by {', '.join(dims)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search)
+    app.command("stats")(stats)

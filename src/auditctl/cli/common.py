@@ -1,0 +1,82 @@
+"""What every command shares: global state, one-line errors with exit codes, warnings."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from auditctl.config import Config, load_config
+from auditctl.errors import AuditctlError, ExitCode
+
+err = Console(stderr=True)
+
+
+@dataclass
+class State:
+    db: str | None = None
+    config_path: Path | None = None
+    debug: bool = False
+    _config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path, db_override=self.db)
+        return self._config
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles_errors(func: F) -> F:
+    """Turn AuditctlError (and bad values) into one red line on stderr and the error's exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        state = _state()
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except AuditctlError as exc:
+            if state.debug:
+                raise
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", ExitCode.ERROR)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str, code: ExitCode = ExitCode.ERROR) -> None:
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(int(code))
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+_current = State()
+
+
+def set_state(new: State) -> None:
+    """Called by the top-level callback before every command."""
+    global _current
+    _current = new
+
+
+def _state() -> State:
+    return _current
+
+
+def state() -> State:
+    return _state()
+
+

@@ -1,0 +1,87 @@
+"""Settings: YAML at AUDITCTL_CONFIG or ~/.config/auditctl/config.yaml; every key has a default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from auditctl.errors import ConfigError
+
+CONFIG_ENV = "AUDITCTL_CONFIG"
+DB_ENV = "AUDITCTL_DB"
+
+
+def xdg_dir(kind: str, default: str) -> Path:
+    base = os.environ.get(f"XDG_{kind}_HOME")
+    return Path(base) if base else Path.home() / default
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or xdg_dir("CONFIG", ".config") / "auditctl" / "config.yaml")
+
+
+@dataclass
+class Config:
+    db: Path = field(default_factory=lambda: xdg_dir("DATA", ".local/share") / "auditctl" / "audit.duckdb")
+    timezone: str = "UTC"  # zone of syslog stamps that carry none
+    parsers_dirs: list[str] = field(default_factory=list)
+    parser_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_size: int = 100_000
+    workers: int = 0  # parse processes for large files; 0 = one per CPU
+    lock_wait_seconds: float = 5.0
+    source_path: Path | None = None
+
+    def options_for(self, parser: str) -> dict[str, Any]:
+        return dict(self.parser_options.get(parser, {}))
+
+
+_KNOWN = {"db", "timezone", "parsers_dirs", "parsers", "batch_size", "workers", "lock_wait_seconds"}
+
+
+def load_config(path: Path | None = None, *, db_override: str | Path | None = None) -> Config:
+    cfg_path = path or default_config_path()
+    data: dict[str, Any] = {}
+    if cfg_path.exists():
+        try:
+            loaded = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{cfg_path}: cannot read config: {str(exc).splitlines()[0]}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{cfg_path}: config must be a mapping of settings")
+        data = loaded or {}
+    unknown = set(data) - _KNOWN
+    if unknown:
+        raise ConfigError(f"{cfg_path}: unknown setting(s): {', '.join(sorted(unknown))}")
+    cfg = Config(source_path=cfg_path if cfg_path.exists() else None)
+    if "db" in data:
+        cfg.db = Path(str(data["db"])).expanduser()
+    cfg.timezone = str(data.get("timezone", cfg.timezone))
+    dirs = data.get("parsers_dirs", [])
+    if not isinstance(dirs, list):
+        raise ConfigError(f"{cfg_path}: parsers_dirs must be a list of directories")
+    cfg.parsers_dirs = [str(d) for d in dirs]
+    options = data.get("parsers", {}) or {}
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise ConfigError(f"{cfg_path}: parsers must map a parser name to its options")
+    cfg.parser_options = options
+    for key in ("batch_size", "workers"):
+        if key in data:
+            cfg.__setattr__(key, _int(cfg_path, key, data[key]))
+    if "lock_wait_seconds" in data:
+        cfg.lock_wait_seconds = float(data["lock_wait_seconds"])
+    env_db = os.environ.get(DB_ENV)
+    if db_override:
+        cfg.db = Path(db_override).expanduser()
+    elif env_db:
+        cfg.db = Path(env_db).expanduser()
+    return cfg
+
+
+def _int(path: Path, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{path}: {key} must be a non-negative integer")
+    return value

@@ -1,0 +1,300 @@
+"""Ingest: find files, pick parsers, resume where the registry says, store events in batches.
+
+Each file is stored in one transaction together with its registry entry: a file that fails
+half-way (truncated gzip, a crashing plugin) leaves nothing behind and is reported by name,
+and the remaining files are still ingested.
+
+Idempotency: the registry recognizes a file by the SHA-256 of its first 4 KiB (decompressed),
+checked against entries with the same path, the same device+inode, or the same head. A file
+seen before resumes at the byte offset reached last time, so a grown file adds only its new
+lines, and a rotated file (renamed, or compressed to .gz) adds only what was written after the
+last ingest. A file shorter than the remembered offset was truncated and is read from the start.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from auditctl.batch import complete_batch, events_to_arrow
+from auditctl.config import Config
+from auditctl.parallel import PARALLEL_MIN_BYTES, parse_parallel, plan_chunks, worker_count
+from auditctl.parsing import choose_parser
+from auditctl.plugins import Parser, PluginRegistry
+from auditctl.schema import Event
+from auditctl.sources import (
+    FileIdentity,
+    Source,
+    SourceError,
+    file_sha256,
+    head_from_bytes,
+    head_hash_of,
+    identify,
+    open_source,
+    read_head,
+    stdin_source,
+)
+from auditctl.store import FileRecord, Store
+from auditctl.timeutil import get_tz
+
+STDIN = "-"
+ProgressFn = Callable[[int], None]  # bytes consumed since the last call
+
+
+@dataclass
+class FileResult:
+    path: str
+    parser: str | None = None
+    events: int = 0
+    unparsed: int = 0
+    status: str = "ingested"  # ingested | unchanged | failed
+    note: str = ""
+
+
+@dataclass
+class IngestSummary:
+    files: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def events(self) -> int:
+        return sum(f.events for f in self.files)
+
+    @property
+    def unparsed(self) -> int:
+        return sum(f.unparsed for f in self.files)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def per_parser(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for f in self.files:
+            if f.parser and f.events:
+                counts[f.parser] += f.events
+        return dict(counts.most_common())
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+_ROTATION = re.compile(r"^(?P<base>.+?)(?:[.-](?P<n>\d+))?(?P<gz>\.gz)?$")
+
+
+def rotation_order(path: Path) -> tuple[str, str, int, str]:
+    """Sort key putting rotated siblings oldest first: auth.log.2.gz, auth.log.1, auth.log."""
+    m = _ROTATION.match(path.name)
+    base, n = (m.group("base"), int(m.group("n"))) if m and m.group("n") else (path.name, 0)
+    return (str(path.parent), base, -n, path.name)
+
+
+def expand_paths(args: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Files to ingest (in order) and the arguments that matched nothing."""
+    found: list[str] = []
+    missing: list[str] = []
+    for arg in args:
+        if arg == STDIN:
+            found.append(STDIN)
+            continue
+        p = Path(arg).expanduser()
+        if p.is_dir():
+            files = [f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")]
+            found.extend(str(f) for f in sorted(files, key=rotation_order))
+        elif p.exists():
+            found.append(str(p))
+        else:
+            matches = [Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file()]
+            if matches:
+                found.extend(str(m) for m in sorted(matches, key=rotation_order))
+            else:
+                missing.append(arg)
+    seen: set[str] = set()
+    unique = [f for f in found if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
+    return unique, missing
+
+
+class Ingester:
+    def __init__(self, store: Store, registry: PluginRegistry, config: Config, *,
+                 forced_parser: str | None = None, progress: ProgressFn | None = None) -> None:
+        self.store = store
+        self.registry = registry
+        self.config = config
+        self.forced = forced_parser
+        self.progress = progress or (lambda n: None)
+        self.tz = get_tz(config.timezone)
+        if forced_parser:
+            registry.get(forced_parser)  # fail early on an unknown name
+
+    def ingest(self, paths: Iterable[str]) -> IngestSummary:
+        started = time.perf_counter()
+        summary = IngestSummary()
+        for path in paths:
+            summary.files.append(self._ingest_stdin() if path == STDIN else self._ingest_file(Path(path)))
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    # -- one file ------------------------------------------------------------------------
+
+    def _ingest_file(self, path: Path) -> FileResult:
+        result = FileResult(path=str(path))
+        try:
+            ident = identify(path)
+            known = self._match_registry(path, ident)
+            offset, line, note = self._resume_point(path, ident, known)
+            if known and offset == known.offset and not ident.compressed and ident.size == offset:
+                result.status, result.parser, result.note = "unchanged", known.parser, "nothing new"
+                return result
+            parser = self._parser_for(path, known)
+            result.parser = parser.name
+            result.note = note
+            with self.store.transaction():
+                consumed, next_line = self._store_file(path, ident, parser, offset, line, result)
+                if known and consumed == offset:
+                    raise _Unchanged
+                self._remember(path, ident, known, parser, consumed, next_line, result)
+        except _Unchanged:
+            result.status, result.note = "unchanged", "nothing new"
+        except SourceError as exc:
+            result.status, result.events, result.unparsed = "failed", 0, 0
+            result.note = f"{exc}; nothing from this file was stored"
+        except OSError as exc:
+            result.status, result.events, result.unparsed = "failed", 0, 0
+            result.note = f"{path}: {exc.strerror or exc}; nothing from this file was stored"
+        except Exception as exc:  # a plugin bug must not stop the other files
+            result.status, result.events, result.unparsed = "failed", 0, 0
+            result.note = (f"{path}: parser {result.parser} failed: {type(exc).__name__}: {exc}; "
+                           "nothing from this file was stored")
+        return result
+
+    def _match_registry(self, path: Path, ident: FileIdentity) -> FileRecord | None:
+        for rec in self.store.file_candidates(str(path.resolve()), ident.device, ident.inode, ident.head_hash):
+            if rec.head_len == ident.head_len and rec.head_hash == ident.head_hash:
+                return rec
+            if rec.head_len < ident.head_len and head_hash_of(path, rec.head_len) == rec.head_hash:
+                return rec
+        return None
+
+    def _resume_point(self, path: Path, ident: FileIdentity, known: FileRecord | None) -> tuple[int, int, str]:
+        if known is None:
+            return 0, 1, ""
+        if not ident.compressed and ident.size < known.offset:
+            return 0, 1, "file is shorter than before (truncated): read from the start"
+        moved = "" if known.path == str(path.resolve()) else f" (seen before as {known.path})"
+        return known.offset, known.next_line, f"resumed at byte {known.offset}{moved}" if known.offset else ""
+
+    def _parser_for(self, path: Path, known: FileRecord | None) -> Parser:
+        if self.forced:
+            return self.registry.get(self.forced)
+        if known is not None and known.parser in self.registry.plugins:
+            return self.registry.get(known.parser)
+        return choose_parser(read_head(path), self.registry).parser
+
+    def _store_file(self, path: Path, ident: FileIdentity, parser: Parser, offset: int, line: int,
+                    result: FileResult) -> tuple[int, int]:
+        label = str(path.resolve())
+        options = self.config.options_for(parser.name)
+        workers = worker_count(self.config.workers)
+        if (parser.splittable and not ident.compressed and workers > 1
+                and ident.size - offset >= PARALLEL_MIN_BYTES):
+            return self._store_parallel(path, label, parser, offset, line, options, workers, result)
+        source = open_source(path, start_offset=offset, start_line=line, tz=self.tz, options=options)
+        try:
+            self._store_events(source, parser, label, result)
+        finally:
+            source.stream.close()
+        return source.consumed, source.next_line
+
+    def _store_parallel(self, path: Path, label: str, parser: Parser, offset: int, line: int,
+                        options: dict, workers: int, result: FileResult) -> tuple[int, int]:
+        chunks = plan_chunks(path, offset, line)
+        reference = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        consumed, next_line = offset, line
+        for chunk in parse_parallel(path, parser.name, chunks, workers=workers,
+                                    user_dirs=self.config.parsers_dirs, tz=self.config.timezone,
+                                    reference=reference, options=options):
+            self._append(chunk.table, label, parser.name, result)
+            result.unparsed += chunk.unparsed
+            self.progress(chunk.end - consumed)
+            consumed, next_line = chunk.end, chunk.next_line
+        return consumed, next_line
+
+    def _store_events(self, source: Source, parser: Parser, label: str, result: FileResult) -> None:
+        batch: list[Event] = []
+        last = source.consumed
+        size = self.config.batch_size
+        for ev in parser.parse(source):
+            batch.append(ev)
+            if len(batch) >= size:
+                self._flush(batch, label, parser.name, result)
+                self.progress(source.consumed - last)
+                last = source.consumed
+                batch = []
+        if batch:
+            self._flush(batch, label, parser.name, result)
+        self.progress(source.consumed - last)
+
+    def _flush(self, batch: list[Event], label: str, parser: str, result: FileResult) -> None:
+        result.unparsed += sum(1 for e in batch if e.action == "unparsed")
+        self._append(events_to_arrow(batch), label, parser, result)
+
+    def _append(self, part: pa.Table, label: str, parser: str, result: FileResult) -> None:
+        if part.num_rows == 0:
+            return
+        first = self.store.next_seq()
+        self.store.append_events(complete_batch(part, first_seq=first, ingested_at=datetime.now(UTC),
+                                                source=label, parser=parser))
+        result.events += part.num_rows
+
+    def _remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
+                  consumed: int, next_line: int, result: FileResult) -> None:
+        last_seq = self.store.next_seq() - 1
+        first_seq = last_seq - result.events + 1 if result.events else None
+        rec = FileRecord(
+            file_id=known.file_id if known and consumed >= known.offset else self.store.new_file_id(),
+            path=str(path.resolve()), device=ident.device, inode=ident.inode,
+            head_hash=ident.head_hash, head_len=ident.head_len, compressed=ident.compressed,
+            offset=consumed, next_line=next_line, size=ident.size, mtime=ident.mtime,
+            sha256=file_sha256(path), parser=parser.name,
+            events=(known.events if known and consumed >= known.offset else 0) + result.events,
+            first_seq=(known.first_seq if known and known.first_seq else first_seq),
+            last_seq=last_seq if result.events else (known.last_seq if known else None),
+        )
+        self.store.save_file(rec, datetime.now(UTC))
+
+    # -- stdin ---------------------------------------------------------------------------
+
+    def _ingest_stdin(self) -> FileResult:
+        result = FileResult(path="stdin")
+        try:
+            source = stdin_source(tz=self.tz)
+            data = source.stream.read()
+            source.stream.seek(0)
+            parser = (self.registry.get(self.forced) if self.forced
+                      else choose_parser(head_from_bytes("stdin", data), self.registry).parser)
+            result.parser = parser.name
+            source.options = self.config.options_for(parser.name)
+            with self.store.transaction():
+                self._store_events(source, parser, "stdin", result)
+        except SourceError as exc:
+            result.status, result.events, result.unparsed = "failed", 0, 0
+            result.note = f"{exc}; nothing from stdin was stored"
+        return result
+
+
+class _Unchanged(Exception):
+    """Raised inside the file transaction to roll back when a resumed read found nothing."""
+
+
+def iter_results(summary: IngestSummary) -> Iterator[FileResult]:
+    yield from summary.files

@@ -1,0 +1,247 @@
+"""Opening log files: gzip by magic number, file heads for detection, identity, line reading.
+
+A `Source` is what a parser reads. It hides compression, where reading resumes, and which
+line number comes first, and it counts the bytes consumed so ingest can remember how far it
+got in each file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import IO, Any
+
+GZIP_MAGIC = b"\x1f\x8b"
+HEAD_BYTES = 64 * 1024
+HEAD_LINES = 50
+FINGERPRINT_BYTES = 4096
+READ_CHUNK = 1 << 20
+
+
+class SourceError(Exception):
+    """A file that cannot be read as a log (unreadable, truncated gzip, binary junk)."""
+
+
+def is_gzip(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a file for reading its (decompressed) bytes."""
+    if is_gzip(path):
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def decode(raw: bytes) -> str:
+    """Bytes of one record to text. Invalid UTF-8 is replaced, never fatal."""
+    return raw.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class Head:
+    """The first bytes and lines of a file, for cheap format detection."""
+
+    name: str
+    data: bytes
+
+    @property
+    def text(self) -> str:
+        return decode(self.data)
+
+    @property
+    def lines(self) -> list[str]:
+        text = self.text
+        lines = text.splitlines()
+        if len(self.data) >= HEAD_BYTES and not text.endswith("\n") and lines:
+            lines.pop()  # the last line was cut by the head size
+        return [ln for ln in lines if ln.strip()][:HEAD_LINES]
+
+    @property
+    def is_binary(self) -> bool:
+        if not self.data:
+            return False
+        sample = self.data[:8192]
+        if b"\x00" in sample:
+            return True
+        text_like = sum(1 for b in sample if b >= 32 or b in (9, 10, 13))
+        return text_like / len(sample) < 0.85
+
+
+def read_head(path: Path, size: int = HEAD_BYTES) -> Head:
+    try:
+        with open_binary(path) as f:
+            data = f.read(size)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(f"{path}: cannot read: {_reason(exc)}") from exc
+    return Head(name=path.name, data=data)
+
+
+def head_from_bytes(name: str, data: bytes) -> Head:
+    return Head(name=name, data=data[:HEAD_BYTES])
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """How the registry recognizes a file across renames, growth and rotation."""
+
+    path: str
+    device: int
+    inode: int
+    size: int  # on-disk size (compressed size for .gz)
+    mtime: float
+    head_hash: str  # SHA-256 of the first `head_len` decompressed bytes
+    head_len: int
+    compressed: bool
+
+
+def identify(path: Path) -> FileIdentity:
+    st = path.stat()
+    compressed = is_gzip(path)
+    try:
+        with open_binary(path) as f:
+            head = f.read(FINGERPRINT_BYTES)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(f"{path}: cannot read: {_reason(exc)}") from exc
+    return FileIdentity(
+        path=str(path), device=st.st_dev, inode=st.st_ino, size=st.st_size, mtime=st.st_mtime,
+        head_hash=hashlib.sha256(head).hexdigest(), head_len=len(head), compressed=compressed,
+    )
+
+
+def head_hash_of(path: Path, length: int) -> str:
+    with open_binary(path) as f:
+        return hashlib.sha256(f.read(length)).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of the file as it is on disk (compressed bytes for .gz)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(READ_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Source:
+    """What a parser reads: a byte stream positioned where reading starts.
+
+    `lines()` serves line-based formats; `stream` and `read_all()` serve documents and binary
+    formats. `consumed` is the byte offset (in decompressed bytes) reached so far.
+    """
+
+    label: str
+    stream: IO[bytes]
+    start_offset: int = 0
+    start_line: int = 1
+    end_offset: int | None = None  # stop before this offset (parallel chunks)
+    reference_time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    tz: tzinfo = UTC
+    options: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    consumed: int = 0
+    next_line: int = 0
+
+    def __post_init__(self) -> None:
+        self.consumed = self.start_offset
+        self.next_line = self.start_line
+
+    def raw_lines(self) -> Iterator[tuple[int, bytes]]:
+        """(line number, bytes without the line ending), from the start offset."""
+        number = self.start_line
+        pos = self.start_offset
+        end = self.end_offset
+        try:
+            for raw in self.stream:
+                if end is not None and pos >= end:
+                    break
+                pos += len(raw)
+                self.consumed = pos
+                self.next_line = number + 1
+                yield number, raw.rstrip(b"\r\n")
+                number += 1
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise SourceError(f"{self.label}: line {number}: {_reason(exc)}") from exc
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """(line number, text without the line ending), from the start offset."""
+        for number, raw in self.raw_lines():
+            yield number, raw.decode("utf-8", "replace")
+
+    def read_all(self) -> bytes:
+        try:
+            data = self.stream.read() if self.end_offset is None else self.stream.read(
+                self.end_offset - self.start_offset)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise SourceError(f"{self.label}: {_reason(exc)}") from exc
+        self.consumed = self.start_offset + len(data)
+        return data
+
+
+def open_source(path: Path, *, start_offset: int = 0, start_line: int = 1, **kwargs: Any) -> Source:
+    """Open `path` as a Source positioned at `start_offset` (decompressed bytes)."""
+    try:
+        stream = open_binary(path)
+        if start_offset:
+            _skip(stream, start_offset)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(f"{path}: cannot read: {_reason(exc)}") from exc
+    ref = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    kwargs.setdefault("reference_time", ref)
+    return Source(label=str(path), stream=stream, start_offset=start_offset, start_line=start_line,
+                  path=path, **kwargs)
+
+
+def stdin_source(**kwargs: Any) -> Source:
+    data = sys.stdin.buffer.read()
+    if data[:2] == GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise SourceError(f"stdin: {_reason(exc)}") from exc
+    return Source(label="stdin", stream=io.BytesIO(data), **kwargs)
+
+
+def _skip(stream: IO[bytes], offset: int) -> None:
+    if hasattr(stream, "seekable") and stream.seekable() and not isinstance(stream, gzip.GzipFile):
+        stream.seek(offset)
+        return
+    remaining = offset
+    while remaining > 0:
+        chunk = stream.read(min(remaining, READ_CHUNK))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "compressed file is truncated"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
+
+
+def newline_positions(path: Path) -> tuple[int, int]:
+    """(size, number of newlines) of an uncompressed file, read in large chunks."""
+    size = 0
+    newlines = 0
+    with path.open("rb") as f:
+        while chunk := f.read(READ_CHUNK * 8):
+            size += len(chunk)
+            newlines += chunk.count(b"\n")
+    return size, newlines
+
+
+def os_identity_key(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino

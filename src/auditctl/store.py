@@ -1,0 +1,348 @@
+"""The DuckDB store: the only module that speaks SQL.
+
+One file holds the events, the file registry and metadata. Commands open it, work and close;
+DuckDB allows one writing process, so a second writer waits up to `lock_wait_seconds` and then
+fails with the holder's PID and command line.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from auditctl.errors import AuditctlError, DatabaseBusy
+from auditctl.filters import EventFilter, ipv4_range
+from auditctl.schema import COLUMN_NAMES, COLUMNS
+
+SCHEMA_VERSION = 1
+
+_EVENTS_DDL = "CREATE TABLE events (\n  " + ",\n  ".join(
+    f"{c.name} {c.sql_type}" + (" USING COMPRESSION zstd" if c.name == "raw" else "")
+    for c in COLUMNS
+) + "\n)"
+
+# Each migration takes the store from version i to i+1.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        _EVENTS_DDL,
+        """CREATE TABLE files (
+            file_id BIGINT PRIMARY KEY, path VARCHAR, device UBIGINT, inode UBIGINT,
+            head_hash VARCHAR, head_len BIGINT, compressed BOOLEAN,
+            "offset" BIGINT, next_line BIGINT, size BIGINT, mtime DOUBLE, sha256 VARCHAR,
+            parser VARCHAR, events BIGINT, first_seq BIGINT, last_seq BIGINT,
+            first_ingested TIMESTAMPTZ, last_ingested TIMESTAMPTZ)""",
+    ),
+)
+
+STAT_DIMENSIONS = {
+    "category": "category", "action": "action", "parser": "parser", "host": "host",
+    "outcome": "outcome", "app": "app", "actor": "actor", "source": "source",
+    "day": "strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d')",
+    "hour": "strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:00')",
+}
+
+
+@dataclass
+class FileRecord:
+    """What the registry remembers about one ingested file."""
+
+    file_id: int
+    path: str
+    device: int
+    inode: int
+    head_hash: str
+    head_len: int
+    compressed: bool
+    offset: int
+    next_line: int
+    size: int
+    mtime: float
+    sha256: str | None
+    parser: str
+    events: int
+    first_seq: int | None
+    last_seq: int | None
+
+
+class Store:
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, read_only: bool = False, wait: float = 5.0) -> Store:
+        path = Path(path)
+        if read_only and not path.exists():
+            raise AuditctlError(f"no database at {path}: run `auditctl ingest` first (or pass --db)")
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        con = _connect(path, read_only, wait)
+        store = cls(con, path, read_only)
+        if read_only:
+            store._check_version()
+        else:
+            store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        has_meta = _first(self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"))
+        if not has_meta or not has_meta[0]:
+            return 0
+        row = _first(self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'"))
+        return int(row[0]) if row else 0
+
+    def migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise AuditctlError(
+                f"{self.path} was written by a newer auditctl (schema {version} > {SCHEMA_VERSION})")
+        for target in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in MIGRATIONS[target]:
+                    self.con.execute(statement)
+                self.con.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(target + 1)])
+                if target == 0:
+                    self.con.execute("INSERT INTO meta VALUES ('created_at', ?)",
+                                     [datetime.now(UTC).isoformat()])
+
+    def _check_version(self) -> None:
+        version = self.schema_version()
+        if version != SCHEMA_VERSION:
+            raise AuditctlError(
+                f"{self.path} has schema {version}, this auditctl needs {SCHEMA_VERSION}: "
+                "run any writing command (e.g. `auditctl ingest`) to migrate it")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- writing events ------------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        row = _first(self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM events"))
+        return int(row[0]) if row else 1
+
+    def append_events(self, batch: pa.Table) -> None:
+        """Append a batch whose columns are exactly COLUMN_NAMES, `seq` already assigned."""
+        self.con.register("_batch", batch)
+        try:
+            self.con.execute(f"INSERT INTO events SELECT {', '.join(COLUMN_NAMES)} FROM _batch")
+        finally:
+            self.con.unregister("_batch")
+
+    # -- file registry -------------------------------------------------------------------
+
+    def file_candidates(self, path: str, device: int, inode: int, head_hash: str) -> list[FileRecord]:
+        rows = self.con.execute(
+            f"SELECT {_FILE_COLS} FROM files WHERE path = ? OR (device = ? AND inode = ?) "
+            "OR head_hash = ? ORDER BY \"offset\" DESC",
+            [path, device, inode, head_hash],
+        ).fetchall()
+        return [FileRecord(*row) for row in rows]
+
+    def save_file(self, rec: FileRecord, now: datetime) -> None:
+        exists = _first(self.con.execute("SELECT 1 FROM files WHERE file_id = ?", [rec.file_id]))
+        values = [rec.path, rec.device, rec.inode, rec.head_hash, rec.head_len, rec.compressed,
+                  rec.offset, rec.next_line, rec.size, rec.mtime, rec.sha256, rec.parser,
+                  rec.events, rec.first_seq, rec.last_seq]
+        if exists:
+            self.con.execute(
+                "UPDATE files SET path=?, device=?, inode=?, head_hash=?, head_len=?, compressed=?, "
+                "\"offset\"=?, next_line=?, size=?, mtime=?, sha256=?, parser=?, events=?, "
+                "first_seq=?, last_seq=?, last_ingested=? WHERE file_id=?",
+                [*values, now, rec.file_id])
+        else:
+            self.con.execute(
+                f"INSERT INTO files ({_FILE_COLS}, first_ingested, last_ingested) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [rec.file_id, *values, now, now])
+
+    def new_file_id(self) -> int:
+        row = _first(self.con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files"))
+        return int(row[0]) if row else 1
+
+    def files(self) -> list[FileRecord]:
+        rows = self.con.execute(f"SELECT {_FILE_COLS} FROM files ORDER BY file_id").fetchall()
+        return [FileRecord(*row) for row in rows]
+
+    # -- reading -------------------------------------------------------------------------
+
+    def search(self, flt: EventFilter, *, limit: int | None, newest_first: bool = False,
+               columns: Sequence[str] = COLUMN_NAMES) -> list[dict[str, Any]]:
+        where, params = compile_filter(flt)
+        order = "DESC" if newest_first else "ASC"
+        sql = (f"SELECT {', '.join(columns)} FROM events{where} "
+               f"ORDER BY ts {order} NULLS LAST, seq {order}")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        cur = self.con.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def count(self, flt: EventFilter) -> int:
+        where, params = compile_filter(flt)
+        row = _first(self.con.execute(f"SELECT count(*) FROM events{where}", params))
+        return int(row[0]) if row else 0
+
+    def stats(self, by: Sequence[str], flt: EventFilter, limit: int | None = None) -> list[dict[str, Any]]:
+        unknown = [b for b in by if b not in STAT_DIMENSIONS]
+        if unknown:
+            raise AuditctlError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(STAT_DIMENSIONS)}")
+        where, params = compile_filter(flt)
+        dims = ", ".join(f"{STAT_DIMENSIONS[b]} AS {b}" for b in by)
+        positions = ", ".join(str(i + 1) for i in range(len(by)))
+        sql = (f"SELECT {dims}, count(*) AS events, "
+               "count(*) FILTER (WHERE outcome = 'failure') AS failures, "
+               f"min(ts) AS first, max(ts) AS last FROM events{where} GROUP BY {positions} "
+               f"ORDER BY {'1' if by[0] in ('day', 'hour') else 'events DESC'}, {positions}")
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        cur = self.con.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def summary(self) -> dict[str, Any]:
+        row = _first(self.con.execute(
+            "SELECT count(*), min(ts), max(ts), count(DISTINCT source), "
+            "count(*) FILTER (WHERE action = 'unparsed') FROM events"))
+        assert row is not None
+        return {"events": row[0], "first": row[1], "last": row[2], "sources": row[3], "unparsed": row[4]}
+
+
+_FILE_COLS = ("file_id, path, device, inode, head_hash, head_len, compressed, \"offset\", next_line, "
+              "size, mtime, sha256, parser, events, first_seq, last_seq")
+
+_WILDCARD = re.compile(r"[*?]")
+
+
+def _value_match(column: str, values: Sequence[str], params: list[Any]) -> str:
+    """`column` equals any value; values with * or ? match as wildcards."""
+    exact = [v for v in values if not _WILDCARD.search(v)]
+    parts = []
+    if exact:
+        parts.append(f"{column} IN ({', '.join('?' * len(exact))})")
+        params.extend(exact)
+    for v in values:
+        if _WILDCARD.search(v):
+            escaped = v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            parts.append(f"{column} LIKE ? ESCAPE '\\'")
+            params.append(escaped.replace("*", "%").replace("?", "_"))
+    return "(" + " OR ".join(parts) + ")"
+
+
+_IPV4_INT = ("(TRY_CAST(split_part(src_ip, '.', 1) AS BIGINT) * 16777216 + "
+             "TRY_CAST(split_part(src_ip, '.', 2) AS BIGINT) * 65536 + "
+             "TRY_CAST(split_part(src_ip, '.', 3) AS BIGINT) * 256 + "
+             "TRY_CAST(split_part(src_ip, '.', 4) AS BIGINT))")
+
+
+def _ip_match(values: Sequence[str], params: list[Any]) -> str:
+    plain = [v for v in values if "/" not in v]
+    parts = [_value_match("src_ip", plain, params)] if plain else []
+    for cidr in (v for v in values if "/" in v):
+        lo, hi = ipv4_range(cidr)
+        parts.append(f"(src_ip LIKE '%.%.%.%' AND {_IPV4_INT} BETWEEN ? AND ?)")
+        params.extend([lo, hi])
+    return "(" + " OR ".join(parts) + ")"
+
+
+def compile_filter(flt: EventFilter) -> tuple[str, list[Any]]:
+    """A WHERE clause and its parameters. Every value is bound, never pasted into SQL."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    simple = (("category", flt.categories), ("action", flt.actions), ("actor", flt.actors),
+              ("target", flt.targets), ("outcome", flt.outcomes), ("host", flt.hosts),
+              ("parser", flt.parsers), ("source", flt.sources))
+    for column, values in simple:
+        if values:
+            clauses.append(_value_match(column, values, params))
+    if flt.users:
+        clauses.append("(" + _value_match("actor", flt.users, params) + " OR "
+                       + _value_match("target", flt.users, params) + ")")
+    if flt.ips:
+        clauses.append(_ip_match(flt.ips, params))
+    if flt.since:
+        clauses.append("ts >= ?")
+        params.append(flt.since)
+    if flt.until:
+        clauses.append("ts < ?")
+        params.append(flt.until)
+    if flt.text:
+        clauses.append("(raw ILIKE ? ESCAPE '\\' OR message ILIKE ? ESCAPE '\\')")
+        pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params.extend([pattern, pattern])
+    if flt.seqs:
+        clauses.append(f"seq IN ({', '.join('?' * len(flt.seqs))})")
+        params.extend(flt.seqs)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _first(cur: duckdb.DuckDBPyConnection) -> tuple | None:
+    """The first row, reading the whole result (DuckDB wants results finished before the next statement)."""
+    rows = cur.fetchall()
+    return rows[0] if rows else None
+
+
+_LOCK_RE = re.compile(r"PID (\d+)")
+
+
+def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            message = str(exc)
+            if "lock" not in message.lower():
+                raise AuditctlError(f"{path}: cannot open database: {message.splitlines()[0]}") from None
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(_busy_message(path, message)) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        except duckdb.Error as exc:
+            raise AuditctlError(f"{path}: cannot open database: {str(exc).splitlines()[0]}") from None
+
+
+def _busy_message(path: Path, message: str) -> str:
+    m = _LOCK_RE.search(message)
+    if not m:
+        return f"database {path} is in use by another auditctl process; try again when it finishes"
+    pid = m.group(1)
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        cmd = "unknown command"
+    return f"database {path} is in use by PID {pid} ({cmd}); try again when it finishes"

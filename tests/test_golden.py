@@ -1,0 +1,49 @@
+"""Every sample log parses to exactly its golden events, and is auto-detected as its parser."""
+
+from __future__ import annotations
+
+import pytest
+from support import REFERENCE_TIME, SAMPLES, event_dict, golden_path, read_golden, registry, sample_files
+
+from auditctl.parsing import choose_parser, read_events
+from auditctl.schema import validate_event
+from auditctl.sources import read_head
+
+SAMPLES_LIST = sample_files()
+
+
+def _id(p):
+    return str(p.relative_to(SAMPLES))
+
+
+@pytest.mark.parametrize("sample", SAMPLES_LIST, ids=_id)
+def test_sample_matches_golden(sample):
+    parser_name = sample.relative_to(SAMPLES).parts[0]
+    events = read_events(sample, registry(), parser_name, reference_time=REFERENCE_TIME)
+    assert golden_path(sample).exists(), f"no golden for {sample}; run tests/regen_golden.py"
+    expected = read_golden(sample)
+    got = [event_dict(e) for e in events]
+    assert len(got) == len(expected)
+    for i, (g, x) in enumerate(zip(got, expected, strict=True)):
+        assert g == x, f"event {i} (line {x.get('line')}) differs"
+
+
+@pytest.mark.parametrize("sample", SAMPLES_LIST, ids=_id)
+def test_sample_is_detected_as_its_parser(sample):
+    parser_name = sample.relative_to(SAMPLES).parts[0]
+    choice = choose_parser(read_head(sample), registry())
+    assert choice.parser.name == parser_name, choice.ranking
+
+
+@pytest.mark.parametrize("sample", SAMPLES_LIST, ids=_id)
+def test_sample_events_use_the_vocabulary(sample):
+    parser_name = sample.relative_to(SAMPLES).parts[0]
+    for ev in read_events(sample, registry(), parser_name, reference_time=REFERENCE_TIME):
+        assert validate_event(ev) == [], ev
+        assert ev.raw, "raw record must be kept"
+
+
+def test_every_builtin_parser_has_a_sample():
+    names = {info.name for info in registry()}
+    with_samples = {p.relative_to(SAMPLES).parts[0] for p in SAMPLES_LIST}
+    assert names <= with_samples, names - with_samples
