@@ -31,15 +31,48 @@ _ISO = re.compile(
     r"(?:<(\d{1,3})>)?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) (.*)")
 _RFC5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (.*)")
 _TAG = re.compile(r"([^\s\[\]:]+)(?:\[([^\]]*)\])?: ?(.*)", re.S)
+# macOS program names may contain spaces ("Google Chrome[85294]:") or a launchd suffix
+# ("com.apple.xpc.launchd[1] (com.apple.quicklook[21498]):"): then the whole tag is the app.
+_TAG_SPACED = re.compile(r"([^\[\]:]{1,64}?)\[(\d+)\]: (.*)", re.S)
+_TAG_LAUNCHD = re.compile(r"(\S+\[\d+\] \([^)]*\)): (.*)", re.S)
 _REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*)\]$", re.S)
 
 
-Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], dict]]
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], Event]]
 
 
-def _ev(category: str, action: str, outcome: str, original: str, **fields: object) -> dict:
-    fields.update(category=category, action=action, outcome=outcome, original_action=original)
-    return {k: v for k, v in fields.items() if v not in (None, "")}
+def _ev(category: str, action: str, outcome: str, original: str, actor: str | None = None,
+        target: str | None = None, role: str | None = None, resource: str | None = None,
+        src_ip: str | None = None, session: str | None = None, attrs: dict | None = None) -> Event:
+    return Event(ts=None, category=category, action=action, outcome=outcome, original_action=original,
+                 actor=actor or None, target=target or None, role=role or None,
+                 resource=resource or None, src_ip=src_ip or None, session=session, attrs=attrs)
+
+
+class RuleSet:
+    """Rules tried in order; each is only tried on messages starting with its literal prefix."""
+
+    _META = set("\\()[]{}.*+?|^$ ")
+
+    def __init__(self, rules: list[Rule]) -> None:
+        keyed: list[tuple[str, Rule]] = []
+        for rule in rules:
+            prefix = ""
+            for ch in rule[0].pattern:
+                if ch in self._META:
+                    break
+                prefix += ch
+            keyed.append((prefix[:4] if len(prefix) >= 4 else "", rule))
+        keys = {k for k, _ in keyed if k}
+        self.always = [r for k, r in keyed if not k]
+        self.index = {key: [r for k, r in keyed if k in ("", key)] for key in keys}
+
+    def match(self, msg: str) -> Event | None:
+        for pattern, build in self.index.get(msg[:4], self.always):
+            m = pattern.match(msg)
+            if m:
+                return build(m)
+        return None
 
 
 # -- sshd ----------------------------------------------------------------------------------
@@ -73,7 +106,7 @@ _SSHD_RULES: list[Rule] = [
     (re.compile(r"Disconnected from user (\S+) (\S+) port (\d+)"),
      lambda m: _ev(AUTH, "logout", "success", "Disconnected from user", actor=m[1], src_ip=m[2])),
     (re.compile(r"(?:Connection closed by|Disconnected from|Received disconnect from)"
-                r"(?: (authenticating|invalid) user (\S+))? (\S+) port (\d+)(.*\[preauth\])"),
+                r"(?: (authenticating|invalid) user (\S+))? ([0-9a-fA-F:.]*[0-9a-fA-F])(?: port \d+)?\b.*\[preauth\]$"),
      lambda m: _ev(AUTH, "authenticate", "unknown", "preauth disconnect", actor=m[2], src_ip=m[3],
                    attrs={"preauth": True, **({"invalid_user": True} if m[1] == "invalid" else {})})),
     (re.compile(r"Received disconnect from (\S+)(?: port \d+)?:\s*\d+: (.*)"),
@@ -97,7 +130,7 @@ _SSHD_RULES: list[Rule] = [
 _SUDO = re.compile(r"\s*(\S+) : (?:(.*?) ; )?TTY=(.*?) ; PWD=(.*?) ; USER=(.*?) ;(?: GROUP=(.*?) ;)?(?: ENV=.*? ;)? COMMAND=(.*)")
 
 
-def _sudo(msg: str) -> dict | None:
+def _sudo(msg: str) -> Event | None:
     m = _SUDO.match(msg)
     if not m:
         return None
@@ -202,21 +235,21 @@ _PAM_SESSION = re.compile(r"session (opened|closed) for user (\S+?)(?:\(uid=\d+\
 _PAM_KV = re.compile(r"(\w+)=(\S*)")
 
 
-def _pam_kv(text: str, fields: dict) -> dict:
+def _pam_kv(text: str, ev: Event) -> Event:
+    """Fill actor/target/src_ip from PAM's `logname= uid= ruser= rhost= user=` fields."""
     kv = dict(_PAM_KV.findall(text))
     user = kv.get("user") or None
     person = kv.get("ruser") or kv.get("logname") or user
-    fields.setdefault("actor", person)
-    if user and user != person:
-        fields.setdefault("target", user)
-    if kv.get("rhost"):
-        fields.setdefault("src_ip", kv["rhost"])
+    ev.actor = ev.actor or person
+    if user and user != ev.actor:
+        ev.target = ev.target or user
+    ev.src_ip = ev.src_ip or kv.get("rhost") or None
     if kv.get("tty"):
-        fields.setdefault("attrs", {})["tty"] = kv["tty"]
-    return {k: v for k, v in fields.items() if v not in (None, "")}
+        ev.attrs = {**(ev.attrs or {}), "tty": kv["tty"]}
+    return ev
 
 
-def _pam(module: str, service: str, kind: str, text: str) -> dict:
+def _pam(module: str, service: str, kind: str, text: str) -> Event:
     attrs = {"pam_module": module, "pam_service": service}
     original = f"{module}({service}:{kind})"
     if kind == "session":
@@ -270,41 +303,41 @@ _LOGIND_RULES: list[Rule] = [
 _CRON = re.compile(r"\((\S+)\) CMD \((.*)\)$")
 
 
-def _apply(rules: list[Rule], msg: str) -> dict | None:
-    for pattern, build in rules:
-        m = pattern.match(msg)
-        if m:
-            return build(m)
+_SSHD = RuleSet(_SSHD_RULES)
+_SU = RuleSet(_SU_RULES)
+_SHADOW = RuleSet(_SHADOW_RULES)
+_LOGIN = RuleSet(_LOGIN_RULES)
+_LOGIND = RuleSet(_LOGIND_RULES)
+_BY_APP: dict[str, Callable[[str], Event | None]] = {
+    "sshd": _SSHD.match, "sshd-session": _SSHD.match, "sshd-auth": _SSHD.match,
+    "sudo": _sudo, "su": _SU.match, "su-l": _SU.match,
+    "login": _LOGIN.match, "pam": _LOGIN.match, "gdm-password": _LOGIN.match,
+    "systemd-logind": _LOGIND.match,
+    **{tool: _SHADOW.match for tool in _SHADOW_APPS},
+}
+
+
+def _cron(msg: str) -> Event | None:
+    m = _CRON.match(msg)
+    if m:
+        return Event(ts=None, category="system", action="log", actor=m[1], resource=m[2],
+                     original_action="CRON CMD")
     return None
 
 
-def interpret(app: str | None, msg: str) -> dict | None:
-    """Schema fields for a message from `app`, or None for a plain system message."""
+_BY_APP["cron"] = _BY_APP["CRON"] = _cron
+
+
+def interpret(app: str | None, msg: str) -> Event | None:
+    """An Event (without time, host, raw) for a message from `app`, or None for a plain message."""
     if app is None:
         return None
-    name = app.lower()
     if msg.startswith("pam_"):
         m = _PAM.match(msg)
         if m:
             return _pam(*m.groups())
-    if name in ("sshd", "sshd-session", "sshd-auth"):
-        return _apply(_SSHD_RULES, msg)
-    if name == "sudo":
-        return _sudo(msg)
-    if name in ("su", "su-l"):
-        return _apply(_SU_RULES, msg)
-    if name in _SHADOW_APPS:
-        return _apply(_SHADOW_RULES, msg)
-    if name in ("login", "pam", "gdm-password]", "gdm-password"):
-        return _apply(_LOGIN_RULES, msg)
-    if name == "systemd-logind":
-        return _apply(_LOGIND_RULES, msg)
-    if name == "cron":
-        m = _CRON.match(msg)
-        if m:
-            return {"category": "system", "action": "log", "outcome": "unknown", "actor": m[1],
-                    "resource": m[2], "original_action": "CRON CMD"}
-    return None
+    handler = _BY_APP.get(app) or _BY_APP.get(app.lower())
+    return handler(msg) if handler else None
 
 
 # -- the parser ----------------------------------------------------------------------------
@@ -354,15 +387,17 @@ class SyslogParser(Parser):
         yield from pending
 
     def _parse_line(self, text: str, number: int, stamp: YearlessStamp, source: Source) -> list[Event]:
-        pri, ts, year, host, rest, extra = self._header(text, stamp, source)
+        pri, ts, _year, host, rest, extra = self._header(text, stamp, source)
         if ts is None:
             return [unparsed_event(text, "no syslog header", line=number)]
         app = pid = None
         msg = rest
-        m = _TAG.match(rest)
+        m = _TAG.match(rest) or _TAG_SPACED.match(rest)
         if m:
             app, pid, msg = m.groups()
             msg = msg.strip()
+        elif (m := _TAG_LAUNCHD.match(rest)) is not None:
+            app, msg = m.groups()
         attrs: dict = {}
         if pid:
             attrs["pid"] = pid
@@ -370,7 +405,7 @@ class SyslogParser(Parser):
             attrs["facility"], attrs["severity"] = divmod(int(pri), 8)
         if extra:
             attrs.update(extra)
-        repeated = _REPEATED.match(msg)
+        repeated = _REPEATED.match(msg) if msg.startswith("message repeated ") else None
         if repeated:
             count, msg = int(repeated[1]), repeated[2]
             events = []
@@ -402,15 +437,15 @@ class SyslogParser(Parser):
 
     def _event(self, text: str, number: int, ts: datetime, host: str | None, app: str | None,
                msg: str, attrs: dict) -> Event:
-        fields = interpret(app, msg)
-        if fields is None:
+        ev = interpret(app, msg)
+        if ev is None:
             return Event(ts=ts, category="system", action="log", host=host, app=app, message=msg,
                          raw=text, attrs=attrs or None, line=number)
-        more = fields.pop("attrs", None)
-        if more:
-            attrs = {**attrs, **more}
-        return Event(ts=ts, host=host, app=app, message=msg, raw=text, attrs=attrs or None,
-                     line=number, **fields)
+        ev.ts, ev.host, ev.app, ev.message, ev.raw, ev.line = ts, host, app, msg, text, number
+        if ev.attrs:
+            attrs = {**attrs, **ev.attrs}
+        ev.attrs = attrs or None
+        return ev
 
 
 def _continue(pending: list[Event], text: str) -> None:

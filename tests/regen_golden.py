@@ -3,9 +3,8 @@
 import sys
 from pathlib import Path
 
-from support import REFERENCE_TIME, SAMPLES, registry, sample_files, write_golden
-
 from auditctl.parsing import read_events
+from support import REFERENCE_TIME, SAMPLES, registry, sample_files, write_golden
 
 if __name__ == "__main__":
     targets = [Path(a).resolve() for a in sys.argv[1:]] or sample_files()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from support import REFERENCE_TIME, SAMPLES, event_dict, golden_path, read_golden, registry, sample_files
 
 from auditctl.parsing import choose_parser, read_events
 from auditctl.schema import validate_event
 from auditctl.sources import read_head
+from support import REFERENCE_TIME, SAMPLES, event_dict, golden_path, read_golden, registry, sample_files
 
 SAMPLES_LIST = sample_files()
 

@@ -17,7 +17,7 @@ import glob
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,7 +139,10 @@ class Ingester:
     def ingest(self, paths: Iterable[str]) -> IngestSummary:
         started = time.perf_counter()
         summary = IngestSummary()
+        own = {str(self.store.path.resolve()), str(self.store.path.resolve()) + ".wal"}
         for path in paths:
+            if path != STDIN and str(Path(path).resolve()) in own:
+                continue  # never ingest our own database
             summary.files.append(self._ingest_stdin() if path == STDIN else self._ingest_file(Path(path)))
         summary.seconds = time.perf_counter() - started
         return summary
@@ -187,6 +190,9 @@ class Ingester:
 
     def _resume_point(self, path: Path, ident: FileIdentity, known: FileRecord | None) -> tuple[int, int, str]:
         if known is None:
+            seen_here = self.store.file_candidates(str(path.resolve()), ident.device, ident.inode, "")
+            if seen_here:
+                return 0, 1, "content differs from what was ingested at this path (rotated or truncated): read from the start"
             return 0, 1, ""
         if not ident.compressed and ident.size < known.offset:
             return 0, 1, "file is shorter than before (truncated): read from the start"
@@ -294,7 +300,3 @@ class Ingester:
 
 class _Unchanged(Exception):
     """Raised inside the file transaction to roll back when a resumed read found nothing."""
-
-
-def iter_results(summary: IngestSummary) -> Iterator[FileResult]:
-    yield from summary.files

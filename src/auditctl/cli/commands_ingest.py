@@ -12,7 +12,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from auditctl.cli.common import err, fail, handles_errors, state, warn
 from auditctl.cli.output import Format
 from auditctl.errors import ExitCode, UsageError
-from auditctl.ingest import IngestSummary, Ingester, expand_paths
+from auditctl.ingest import Ingester, IngestSummary, expand_paths
 from auditctl.plugins import load_registry
 from auditctl.store import Store
 from auditctl.timeutil import get_tz

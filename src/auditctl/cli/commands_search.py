@@ -31,12 +31,12 @@ def _when(value: str | None, option: str, tz: str) -> datetime | None:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _check_vocab(values: Multi, known, option: str) -> tuple[str, ...]:
-    values = tuple(values or ())
-    for v in values:
+def _check_vocab(values: Multi, known: list[str], option: str) -> tuple[str, ...]:
+    checked = tuple(values or ())
+    for v in checked:
         if "*" not in v and "?" not in v and v not in known:
             raise UsageError(f"{option}: unknown value {v!r} (known: {', '.join(known)})")
-    return values
+    return checked
 
 
 def build_filter(text: str | None, category: Multi, action: Multi, user: Multi, actor: Multi,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -61,7 +62,9 @@ def render_rows(rows: Sequence[dict[str, Any]], fmt: Format, *, columns: Sequenc
 
 def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str | None = None,
                  caption: str | None = None, console: Console | None = None) -> None:
-    console = console or Console()
+    if console is None:
+        piped_width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+        console = Console(width=piped_width)
     table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
     for col in columns:
         table.add_column(col, overflow="fold", max_width=60 if col in ("message", "raw") else None)

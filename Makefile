@@ -1,0 +1,44 @@
+# auditctl: `make demo` runs the main job on sample_logs/, `make test` runs the checks.
+# Both create the virtual environment and install the project on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+DEMO := .demo
+AUDITCTL := AUDITCTL_CONFIG=$(DEMO)/config.yaml COLUMNS=150 $(BIN)/auditctl --db $(DEMO)/audit.duckdb
+
+.PHONY: demo test lint bench bench-quick clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf $(DEMO) && mkdir -p $(DEMO) && touch $(DEMO)/config.yaml
+	$(AUDITCTL) ingest sample_logs
+	@echo "--- a second ingest adds nothing (the registry remembers each file):"
+	$(AUDITCTL) ingest sample_logs
+	$(AUDITCTL) search --category user_management --category permission_change --format table
+	$(AUDITCTL) search --category authentication --outcome failure --limit 15 --format table
+	$(AUDITCTL) search --ip 185.220.101.0/24 --format table --limit 5
+	$(AUDITCTL) stats --by category --format table
+	$(AUDITCTL) stats --by parser --by outcome --format table
+
+lint: $(STAMP)
+	$(BIN)/ruff check src parsers tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --lines 1000000
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --lines 100000
+
+clean:
+	rm -rf $(VENV) $(DEMO) bench/out .pytest_cache .ruff_cache .mypy_cache
