@@ -35,6 +35,9 @@ _TAG = re.compile(r"([^\s\[\]:]+)(?:\[([^\]]*)\])?: ?(.*)", re.S)
 # ("com.apple.xpc.launchd[1] (com.apple.quicklook[21498]):"): then the whole tag is the app.
 _TAG_SPACED = re.compile(r"([^\[\]:]{1,64}?)\[(\d+)\]: (.*)", re.S)
 _TAG_LAUNCHD = re.compile(r"(\S+\[\d+\] \([^)]*\)): (.*)", re.S)
+# The common auth.log shape in one match; anything else takes the general path, which gives
+# the same result for these lines (the goldens and corpus tests hold both to it).
+_FAST_BSD = re.compile(r"([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) ([^\s\[:]+) ([^\s\[\]:]+)(?:\[(\d+)\])?: ?(.*)", re.S)
 _REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*)\]$", re.S)
 
 
@@ -387,6 +390,10 @@ class SyslogParser(Parser):
         yield from pending
 
     def _parse_line(self, text: str, number: int, stamp: YearlessStamp, source: Source) -> list[Event]:
+        fast = _FAST_BSD.match(text)
+        if fast is not None and not fast[5].startswith("message repeated "):
+            raw_ts, host, app, pid, msg = fast.groups()
+            return [self._event(text, number, stamp(raw_ts), host, app, msg.strip(), {"pid": pid} if pid else {})]
         pri, ts, _year, host, rest, extra = self._header(text, stamp, source)
         if ts is None:
             return [unparsed_event(text, "no syslog header", line=number)]

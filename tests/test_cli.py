@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from support import SAMPLES
 
 from auditctl.cli.app import app
 from auditctl.errors import ExitCode
+from support import SAMPLES
 
 AUTH = SAMPLES / "syslog" / "auth.log"
 

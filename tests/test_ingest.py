@@ -10,14 +10,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from support import ROOT, SAMPLES, registry
 
 from auditctl.config import Config
 from auditctl.ingest import Ingester, expand_paths, rotation_order
 from auditctl.store import Store
+from support import ROOT, SAMPLES, registry
 
 sys.path.insert(0, str(ROOT / "bench"))
-from generate import lines as generated_lines  # noqa: E402
+from generate import lines as generated_lines
 
 LINE = "Mar  1 10:00:{:02d} web1 sshd[7]: Failed password for root from 203.0.113.{} port 22 ssh2\n"
 

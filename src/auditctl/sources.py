@@ -61,7 +61,10 @@ class Head:
     @property
     def lines(self) -> list[str]:
         text = self.text
-        lines = text.splitlines()
+        # split on newlines only: str.splitlines() also breaks at \x1d, auditd's ENRICHED separator
+        lines = [ln.rstrip("\r") for ln in text.split("\n")]
+        if lines and lines[-1] == "":
+            lines.pop()
         if len(self.data) >= HEAD_BYTES and not text.endswith("\n") and lines:
             lines.pop()  # the last line was cut by the head size
         return [ln for ln in lines if ln.strip()][:HEAD_LINES]

@@ -1,0 +1,123 @@
+"""`make bench`: ingest speed, memory and store size, each next to a baseline measured in the same run.
+
+The machine is noisy, so every figure is printed as a ratio to a baseline run minutes apart at
+most. Baselines: DuckDB reading the same file's lines into a table with `read_csv` (no parsing:
+the floor for "store every line"), and a plain Python regex loop over the lines (parse only).
+
+    python bench/run.py [--lines N] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from generate import write  # noqa: E402
+
+AUDITCTL = Path(sys.executable).parent / "auditctl"
+TARGET_EVENTS_PER_S = 150_000
+
+
+def run_child(argv: list[str], env: dict | None = None) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (bytes) and stdout of a child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out = proc.stdout.read() if proc.stdout else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv[0]} failed: {err.strip()}")
+    return seconds, usage.ru_maxrss * 1024, out.decode()
+
+
+def baseline_duckdb_lines(log: Path, work: Path) -> float:
+    code = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[2]);"
+        "c.execute(\"CREATE TABLE lines AS SELECT * FROM read_csv(?, columns={'line': 'VARCHAR'}, "
+        "delim=chr(1), quote='', escape='', header=false, auto_detect=false, strict_mode=false, "
+        "ignore_errors=true)\", [sys.argv[1]]); c.close()"
+    )
+    seconds, _, _ = run_child([sys.executable, "-c", code, str(log), str(work / "baseline.duckdb")])
+    return seconds
+
+
+def baseline_python_regex(log: Path) -> float:
+    header = re.compile(r"([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^\s\[:]+)(?:\[(\d+)\])?: (.*)")
+    started = time.perf_counter()
+    n = 0
+    with log.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if header.match(line):
+                n += 1
+    return time.perf_counter() - started
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--keep", action="store_true", help="keep the database in bench/out")
+    args = ap.parse_args()
+
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    log = out / f"auth-{args.lines}.log"
+    if not log.exists():
+        print(f"generating {args.lines:,} auth.log lines -> {log}", flush=True)
+        write(str(log), args.lines)
+    size = log.stat().st_size
+    work = Path(tempfile.mkdtemp(prefix="auditctl-bench-"))
+    try:
+        env = {**os.environ, "AUDITCTL_CONFIG": str(work / "none.yaml")}
+        db = work / "bench.duckdb"
+        base_duck = baseline_duckdb_lines(log, work)
+        base_py = baseline_python_regex(log)
+        seconds, rss, output = run_child(
+            [str(AUDITCTL), "--db", str(db), "ingest", "--format", "json", str(log)], env=env)
+        summary = json.loads(output)
+        events = summary["events"]
+        db_size = db.stat().st_size
+        rate = events / seconds
+        rows = [
+            ("ingest 1 file, end to end (s)", f"{seconds:.2f}", f"{base_duck:.2f} duckdb read_csv lines",
+             f"{seconds / base_duck:.2f}x", f">= {TARGET_EVENTS_PER_S:,} ev/s",
+             "pass" if rate >= TARGET_EVENTS_PER_S else "FAIL"),
+            ("ingest rate (events/s)", f"{rate:,.0f}", f"{args.lines / base_py:,.0f} python regex parse-only lines/s",
+             f"{rate / (args.lines / base_py):.2f}x", "", ""),
+            ("peak RSS", fmt_bytes(rss), "", "", "< 1 GiB", "pass" if rss < 1 << 30 else "FAIL"),
+            ("store size", fmt_bytes(db_size), f"{fmt_bytes(size)} raw log", f"{db_size / size:.2f}x", "", ""),
+        ]
+        print(f"\nauditctl bench: {args.lines:,} lines ({fmt_bytes(size)}), {events:,} events, "
+              f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+        widths = [max(len(str(r[i])) for r in [*rows, ("metric", "value", "baseline", "ratio", "target", "")])
+                  for i in range(6)]
+        header = ("metric", "value", "baseline (same run)", "ratio", "target", "result")
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+        for r in rows:
+            print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+        if args.keep:
+            shutil.copy(db, out / "bench.duckdb")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
