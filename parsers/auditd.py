@@ -167,9 +167,9 @@ _UNSET_ID = frozenset({"", "?", "4294967295", "-1", "unset", "(none)"})
 # to columns).
 _ATTR_SKIP = frozenset({
     "msg", "subj", "arch", "a0", "a1", "a2", "a3", "items", "gid", "egid", "sgid", "fsgid", "suid",
-    "fsuid", "ses", "addr", "res", "cmd", "unit", "proctitle", "key", "saddr", "argc",
+    "fsuid", "ses", "addr", "res", "cmd", "unit", "proctitle", "key", "saddr", "argc", "pid",
 })
-_SYSCALL_ATTRS = ("syscall", "success", "exit", "exe", "comm", "pid", "ppid", "uid", "euid",
+_SYSCALL_ATTRS = ("syscall", "success", "exit", "exe", "comm", "ppid", "uid", "euid",
                   "auid", "tty")
 _ENRICHED_SKIP = frozenset({"ARCH", "GID", "EGID", "SGID", "FSGID", "SUID", "FSUID", "OGID"})
 _MAX_PATHS = 8
@@ -637,8 +637,13 @@ def _build(records: list[_Record], raw: str) -> Event:
         outcome=final_outcome, host=host, app=app, actor=actor, target=target, role=role,
         resource=resource, src_ip=src_ip, session=session, message=message,
         original_action=rtype, raw=raw, attrs=attrs or None, line=records[0].line_no,
+        pid=_pid(f.get("pid") or sc.get("pid")),
         origin=f"serial {main.serial}",
     )
+
+
+def _pid(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
 
 
 parser = AuditdParser()

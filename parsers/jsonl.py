@@ -209,7 +209,7 @@ ECS_FIELDS: dict[str, tuple[str, ...]] = {
 ECS_ATTRS = (
     "event.code", "event.id", "event.kind", "event.category", "event.type", "event.dataset",
     "event.module", "event.provider", "event.reason", "user.id", "user.domain", "user.target.id",
-    "user.target.domain", "group.id", "group.domain", "source.port", "process.pid",
+    "user.target.domain", "group.id", "group.domain", "source.port",
     "http.request.method", "http.response.status_code", "log.level", "ecs.version",
 )
 
@@ -694,6 +694,11 @@ class JsonLinesParser(Parser):
         elif original or action != "log":
             ev.message = _summary(original or action, ev)
         attrs = {key: v for key in ECS_ATTRS if (v := get(key)) is not None}
+        pid = get("process.pid")
+        if isinstance(pid, int) and not isinstance(pid, bool):
+            ev.pid = pid
+        elif pid is not None:
+            attrs["process.pid"] = pid
         if stamp is not None and ts is None:
             attrs["ts_unparsed"] = _key(stamp)[:100]
         ev.attrs = attrs or None

@@ -393,7 +393,8 @@ class SyslogParser(Parser):
         fast = _FAST_BSD.match(text)
         if fast is not None and not fast[5].startswith("message repeated "):
             raw_ts, host, app, pid, msg = fast.groups()
-            return [self._event(text, number, stamp(raw_ts), host, app, msg.strip(), {"pid": pid} if pid else {})]
+            return [self._event(text, number, stamp(raw_ts), host, app, int(pid) if pid else None,
+                                msg.strip(), {})]
         pri, ts, _year, host, rest, extra = self._header(text, stamp, source)
         if ts is None:
             return [unparsed_event(text, "no syslog header", line=number)]
@@ -406,8 +407,9 @@ class SyslogParser(Parser):
         elif (m := _TAG_LAUNCHD.match(rest)) is not None:
             app, msg = m.groups()
         attrs: dict = {}
-        if pid:
-            attrs["pid"] = pid
+        number_pid = int(pid) if pid and pid.isdigit() else None
+        if pid and number_pid is None:
+            attrs["pid"] = pid  # not a number ("app[main]:"): kept as written
         if pri is not None:
             attrs["facility"], attrs["severity"] = divmod(int(pri), 8)
         if extra:
@@ -417,10 +419,11 @@ class SyslogParser(Parser):
             count, msg = int(repeated[1]), repeated[2]
             events = []
             for i in range(count):
-                ev = self._event(text, number, ts, host, app, msg, dict(attrs, repeat=f"{i + 1}/{count}"))
+                ev = self._event(text, number, ts, host, app, number_pid, msg,
+                                 dict(attrs, repeat=f"{i + 1}/{count}"))
                 events.append(ev)
             return events
-        return [self._event(text, number, ts, host, app, msg, attrs)]
+        return [self._event(text, number, ts, host, app, number_pid, msg, attrs)]
 
     def _header(self, text: str, stamp: YearlessStamp, source: Source):
         first = text[:1]
@@ -443,12 +446,12 @@ class SyslogParser(Parser):
         return None, None, None, None, text, None
 
     def _event(self, text: str, number: int, ts: datetime, host: str | None, app: str | None,
-               msg: str, attrs: dict) -> Event:
+               pid: int | None, msg: str, attrs: dict) -> Event:
         ev = interpret(app, msg)
         if ev is None:
-            return Event(ts=ts, category="system", action="log", host=host, app=app, message=msg,
-                         raw=text, attrs=attrs or None, line=number)
-        ev.ts, ev.host, ev.app, ev.message, ev.raw, ev.line = ts, host, app, msg, text, number
+            return Event(ts=ts, category="system", action="log", host=host, app=app, pid=pid,
+                         message=msg, raw=text, attrs=attrs or None, line=number)
+        ev.ts, ev.host, ev.app, ev.pid, ev.message, ev.raw, ev.line = ts, host, app, pid, msg, text, number
         if ev.attrs:
             attrs = {**attrs, **ev.attrs}
         ev.attrs = attrs or None

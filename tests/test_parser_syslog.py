@@ -75,7 +75,7 @@ def test_yearless_stamp_uses_the_configured_time_zone(tmp_path):
 def test_iso_offsets_are_converted_to_utc(tmp_path):
     ev = one(tmp_path, "1986-04-26T01:23:45.101+0400 rmbkmonitor04 shutdown[2649]: shutting down")
     assert ev.ts == datetime(1986, 4, 25, 21, 23, 45, 101000, tzinfo=UTC)
-    assert (ev.host, ev.app, ev.attrs["pid"]) == ("rmbkmonitor04", "shutdown", "2649")
+    assert (ev.host, ev.app, ev.pid) == ("rmbkmonitor04", "shutdown", 2649)
 
 
 def test_rfc5424_structured_data_and_msgid(tmp_path):

@@ -30,7 +30,7 @@ class Config:
     timezone: str = "UTC"  # zone of syslog stamps that carry none
     parsers_dirs: list[str] = field(default_factory=list)
     parser_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    batch_size: int = 100_000
+    batch_size: int = 122_880  # one DuckDB row group
     workers: int = 0  # parse processes for large files; 0 = one per CPU
     lock_wait_seconds: float = 5.0
     source_path: Path | None = None

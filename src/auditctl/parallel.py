@@ -20,12 +20,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditctl.batch import events_to_arrow
+from auditctl.batch import events_to_arrow, paused_gc
 from auditctl.plugins import PluginRegistry, load_registry
 from auditctl.sources import READ_CHUNK, open_source
 from auditctl.timeutil import get_tz
 
-CHUNK_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 8 * 1024 * 1024
 PARALLEL_MIN_BYTES = 2 * CHUNK_BYTES
 
 
@@ -94,12 +94,13 @@ def _parse_chunk(path: str, parser_name: str, chunk: Chunk, tz: str, reference: 
     parser = _REGISTRY.get(parser_name)
     source = open_source(Path(path), start_offset=chunk.start, start_line=chunk.first_line,
                          end_offset=chunk.end, tz=get_tz(tz), reference_time=reference, options=options)
-    try:
-        events = list(parser.parse(source))
-    finally:
-        source.stream.close()
-    unparsed = sum(1 for e in events if e.action == "unparsed")
-    return ChunkResult(events_to_arrow(events), unparsed, source.consumed, source.next_line)
+    with paused_gc():
+        try:
+            events = list(parser.parse(source))
+        finally:
+            source.stream.close()
+        unparsed = sum(1 for e in events if e.action == "unparsed")
+        return ChunkResult(events_to_arrow(events), unparsed, source.consumed, source.next_line)
 
 
 def parse_parallel(path: Path, parser_name: str, chunks: Sequence[Chunk], *, workers: int,

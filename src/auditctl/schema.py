@@ -98,6 +98,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("parser", "VARCHAR", "the parser plugin that produced it", "event.module"),
     Column("host", "VARCHAR", "machine the event happened on", "host.name"),
     Column("app", "VARCHAR", "program or service (`sshd`, `sudo`, `iam.amazonaws.com`)", "process.name / service.name"),
+    Column("pid", "BIGINT", "process id of the program that logged or did it, when known", "process.pid"),
     Column("category", "VARCHAR", "one of the categories below", "event.category"),
     Column("action", "VARCHAR", "one word of the action vocabulary below", "event.type / event.action"),
     Column("original_action", "VARCHAR", "the source's own word (`Failed password`, `CreateUser`, `ADD_USER`)", "event.code"),
@@ -131,6 +132,7 @@ class Event:
     outcome: str = Outcome.UNKNOWN.value
     host: str | None = None
     app: str | None = None
+    pid: int | None = None
     actor: str | None = None
     target: str | None = None
     role: str | None = None

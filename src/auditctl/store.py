@@ -24,6 +24,7 @@ from auditctl.filters import EventFilter, ipv4_range
 from auditctl.schema import COLUMN_NAMES, COLUMNS
 
 SCHEMA_VERSION = 1
+ROW_GROUP_ROWS = 122_880  # DuckDB's row group size: batches of this many rows append cleanly
 
 _EVENTS_DDL = "CREATE TABLE events (\n  " + ",\n  ".join(
     f"{c.name} {c.sql_type}" + (" USING COMPRESSION zstd" if c.name == "raw" else "")
@@ -152,13 +153,22 @@ class Store:
         row = _first(self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM events"))
         return int(row[0]) if row else 1
 
+    def single_threaded_writes(self) -> None:
+        """One DuckDB thread for bulk appends: faster here (2.2 vs 2.7 us/row), and every row
+        group is written once, so the file has no free blocks left by merged row groups."""
+        self.con.execute("SET threads = 1")
+        self.con.execute("SET memory_limit = '384MB'")
+
     def append_events(self, batch: pa.Table) -> None:
-        """Append a batch whose columns are exactly COLUMN_NAMES, `seq` already assigned."""
-        self.con.register("_batch", batch)
-        try:
-            self.con.execute(f"INSERT INTO events SELECT {', '.join(COLUMN_NAMES)} FROM _batch")
-        finally:
-            self.con.unregister("_batch")
+        """Append a batch whose columns are exactly COLUMN_NAMES, `seq` already assigned.
+
+        The batch is made one contiguous chunk: DuckDB scans a multi-chunk Arrow table with
+        several threads, each writing its own partly filled row groups, which are merged at
+        commit and leave free blocks behind (measured: a file 1.6x larger).
+        """
+        # from_arrow, not register(): a registered table stays referenced until the
+        # transaction commits, so a large file's batches would all stay in memory.
+        self.con.from_arrow(batch.combine_chunks().select(list(COLUMN_NAMES))).insert_into("events")
 
     # -- file registry -------------------------------------------------------------------
 
