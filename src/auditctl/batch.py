@@ -10,6 +10,7 @@ from operator import attrgetter
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditctl.schema import COLUMNS, EVENT_FIELDS, Event
 
@@ -45,11 +46,12 @@ def complete_batch(part: pa.Table, *, first_seq: int, ingested_at: datetime, sou
                    parser: str) -> pa.Table:
     """Add the ingest-assigned columns and order columns as the store expects."""
     n = part.num_rows
+    ones = pa.repeat(pa.scalar(1, pa.int64()), n)
     extra = {
-        "seq": pa.array(range(first_seq, first_seq + n), type=pa.int64()),
-        "ingested_at": pa.array([ingested_at] * n, type=STORE_SCHEMA.field("ingested_at").type),
-        "source": pa.array([source] * n, type=pa.string()),
-        "parser": pa.array([parser] * n, type=pa.string()),
+        "seq": pc.add(pc.cumulative_sum(ones), first_seq - 1),
+        "ingested_at": pa.repeat(pa.scalar(ingested_at, STORE_SCHEMA.field("ingested_at").type), n),
+        "source": pa.repeat(pa.scalar(source, pa.string()), n),
+        "parser": pa.repeat(pa.scalar(parser, pa.string()), n),
     }
     columns = [extra[f.name] if f.name in extra else part.column(f.name) for f in STORE_SCHEMA]
     return pa.Table.from_arrays(columns, schema=STORE_SCHEMA)

@@ -17,6 +17,7 @@ import glob
 import re
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -140,11 +141,14 @@ class Ingester:
     def ingest(self, paths: Iterable[str]) -> IngestSummary:
         started = time.perf_counter()
         summary = IngestSummary()
+        # hashing a whole file releases the GIL: it runs beside parsing instead of after it
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
         own = {str(self.store.path.resolve()), str(self.store.path.resolve()) + ".wal"}
         for path in paths:
             if path != STDIN and str(Path(path).resolve()) in own:
                 continue  # never ingest our own database
             summary.files.append(self._ingest_stdin() if path == STDIN else self._ingest_file(Path(path)))
+        self._hasher.shutdown()
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -162,11 +166,12 @@ class Ingester:
             parser = self._parser_for(path, known)
             result.parser = parser.name
             result.note = note
+            digest = self._hasher.submit(file_sha256, path)
             with self.store.transaction():
                 consumed, next_line = self._store_file(path, ident, parser, offset, line, result)
                 if known and consumed == offset:
                     raise _Unchanged
-                self._remember(path, ident, known, parser, consumed, next_line, result)
+                self._remember(path, ident, known, parser, consumed, next_line, digest.result(), result)
         except _Unchanged:
             result.status, result.note = "unchanged", "nothing new"
         except SourceError as exc:
@@ -232,7 +237,7 @@ class Ingester:
         for chunk in parse_parallel(path, parser.name, chunks, workers=workers,
                                     user_dirs=self.config.parsers_dirs, tz=self.config.timezone,
                                     reference=reference, options=options):
-            pending.append(chunk.table)
+            pending.append(chunk.read_table())
             pending = self._append_whole_row_groups(pending, label, parser.name, result)
             result.unparsed += chunk.unparsed
             self.progress(chunk.end - consumed)
@@ -284,7 +289,7 @@ class Ingester:
         result.events += part.num_rows
 
     def _remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
-                  consumed: int, next_line: int, result: FileResult) -> None:
+                  consumed: int, next_line: int, sha256: str, result: FileResult) -> None:
         last_seq = self.store.next_seq() - 1
         first_seq = last_seq - result.events + 1 if result.events else None
         rec = FileRecord(
@@ -292,7 +297,7 @@ class Ingester:
             path=str(path.resolve()), device=ident.device, inode=ident.inode,
             head_hash=ident.head_hash, head_len=ident.head_len, compressed=ident.compressed,
             offset=consumed, next_line=next_line, size=ident.size, mtime=ident.mtime,
-            sha256=file_sha256(path), parser=parser.name,
+            sha256=sha256, parser=parser.name,
             events=(known.events if known and consumed >= known.offset else 0) + result.events,
             first_seq=(known.first_seq if known and known.first_seq else first_seq),
             last_seq=last_seq if result.events else (known.last_seq if known else None),

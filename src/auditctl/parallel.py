@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.ipc  # noqa: F401  (pa.ipc)
 
 from auditctl.batch import events_to_arrow, paused_gc
 from auditctl.plugins import PluginRegistry, load_registry
@@ -26,6 +28,7 @@ from auditctl.sources import READ_CHUNK, open_source
 from auditctl.timeutil import get_tz
 
 CHUNK_BYTES = 8 * 1024 * 1024
+FIRST_CHUNK_BYTES = 1024 * 1024
 PARALLEL_MIN_BYTES = 2 * CHUNK_BYTES
 
 
@@ -38,10 +41,19 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ChunkResult:
-    table: pa.Table
+    """What a worker hands back: its events as an Arrow IPC file (read back memory-mapped,
+    which costs less than pickling the table through a pipe) and where it stopped."""
+
+    ipc_path: str
     unparsed: int
     end: int
     next_line: int
+
+    def read_table(self) -> pa.Table:
+        with pa.memory_map(self.ipc_path) as source:
+            table = pa.ipc.open_file(source).read_all()
+        os.unlink(self.ipc_path)
+        return table
 
 
 def worker_count(configured: int) -> int:
@@ -49,16 +61,24 @@ def worker_count(configured: int) -> int:
 
 
 def plan_chunks(path: Path, start: int, start_line: int, chunk_bytes: int = CHUNK_BYTES) -> list[Chunk]:
-    """Cut [start, EOF) at line starts into pieces of about chunk_bytes, with their first line numbers."""
+    """Cut [start, EOF) at line starts into pieces of about chunk_bytes, with their first line numbers.
+
+    The first chunks are small (1, 2, 4 MiB ...) so the first results, and with them the
+    parent's inserts, start early. A chunk never starts on a line that begins with white
+    space: such lines continue the record before them (macOS syslog, folded messages).
+    """
     size = path.stat().st_size
     chunks: list[Chunk] = []
     line = start_line
     pos = start
     with path.open("rb") as f:
         while pos < size:
-            f.seek(min(pos + chunk_bytes, size))
+            step = min(chunk_bytes, FIRST_CHUNK_BYTES << len(chunks))
+            f.seek(min(pos + step, size))
             if f.tell() < size:
                 f.readline()  # run on to the next line start
+                while f.tell() < size and f.peek(1)[:1] in (b" ", b"\t"):
+                    f.readline()
             end = min(f.tell(), size)
             chunks.append(Chunk(pos, end, line))
             line += _count_newlines(f, pos, end)
@@ -89,7 +109,7 @@ def _init_worker(user_dirs: Sequence[str]) -> None:
 
 
 def _parse_chunk(path: str, parser_name: str, chunk: Chunk, tz: str, reference: datetime,
-                 options: dict[str, Any]) -> ChunkResult:
+                 options: dict[str, Any], spool: str) -> ChunkResult:
     assert _REGISTRY is not None
     parser = _REGISTRY.get(parser_name)
     source = open_source(Path(path), start_offset=chunk.start, start_line=chunk.first_line,
@@ -100,7 +120,11 @@ def _parse_chunk(path: str, parser_name: str, chunk: Chunk, tz: str, reference: 
         finally:
             source.stream.close()
         unparsed = sum(1 for e in events if e.action == "unparsed")
-        return ChunkResult(events_to_arrow(events), unparsed, source.consumed, source.next_line)
+        table = events_to_arrow(events)
+    ipc_path = os.path.join(spool, f"chunk-{chunk.start}.arrow")
+    with pa.OSFile(ipc_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return ChunkResult(ipc_path, unparsed, source.consumed, source.next_line)
 
 
 def parse_parallel(path: Path, parser_name: str, chunks: Sequence[Chunk], *, workers: int,
@@ -108,17 +132,19 @@ def parse_parallel(path: Path, parser_name: str, chunks: Sequence[Chunk], *, wor
                    options: dict[str, Any]) -> Iterator[ChunkResult]:
     """Results in chunk order; at most 2 x workers chunks are in flight (bounded memory)."""
     ctx = multiprocessing.get_context("spawn")  # the parent holds DuckDB threads: never fork
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(list(user_dirs),)) as pool:
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="auditctl-", dir=shm) as spool, \
+            ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                initargs=(list(user_dirs),)) as pool:
         pending: deque[Future[ChunkResult]] = deque()
         todo = iter(chunks)
         for chunk in todo:
-            pending.append(pool.submit(_parse_chunk, str(path), parser_name, chunk, tz, reference, options))
+            pending.append(pool.submit(_parse_chunk, str(path), parser_name, chunk, tz, reference, options, spool))
             if len(pending) >= 2 * workers:
                 break
         while pending:
             result = pending.popleft().result()
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append(pool.submit(_parse_chunk, str(path), parser_name, nxt, tz, reference, options))
+                pending.append(pool.submit(_parse_chunk, str(path), parser_name, nxt, tz, reference, options, spool))
             yield result

@@ -24,10 +24,14 @@ from auditctl.filters import EventFilter, ipv4_range
 from auditctl.schema import COLUMN_NAMES, COLUMNS
 
 SCHEMA_VERSION = 1
+# Long free text compresses better with zstd than with DuckDB's default FSST/dictionary
+# (raw: 51.7 -> 34.6 MB and faster to write; message: 1.6 MB less at the same speed, per 600k
+# auth.log lines). Only these: forcing zstd on every column made the file bigger.
+ZSTD_COLUMNS = frozenset({"raw", "message"})
 ROW_GROUP_ROWS = 122_880  # DuckDB's row group size: batches of this many rows append cleanly
 
 _EVENTS_DDL = "CREATE TABLE events (\n  " + ",\n  ".join(
-    f"{c.name} {c.sql_type}" + (" USING COMPRESSION zstd" if c.name == "raw" else "")
+    f"{c.name} {c.sql_type}" + (" USING COMPRESSION zstd" if c.name in ZSTD_COLUMNS else "")
     for c in COLUMNS
 ) + "\n)"
 
