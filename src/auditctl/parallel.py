@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.ipc  # noqa: F401  (pa.ipc)
+import pyarrow.ipc
 
 from auditctl.batch import events_to_arrow, paused_gc
 from auditctl.plugins import PluginRegistry, load_registry
