@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO := .demo
-AUDITCTL := AUDITCTL_CONFIG=$(DEMO)/config.yaml COLUMNS=150 $(BIN)/auditctl --db $(DEMO)/audit.duckdb
+AUDITCTL := AUDITCTL_CONFIG=$(DEMO)/config.yaml COLUMNS=200 $(BIN)/auditctl --db $(DEMO)/audit.duckdb
 
 .PHONY: demo test lint bench bench-quick clean
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from auditctl.cli.common import handles_errors, state
-from auditctl.cli.output import Format, default_format, render_rows
+from auditctl.cli.output import Format, default_format, render_rows, table_width
 from auditctl.errors import UsageError
 from auditctl.filters import EventFilter
 from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, COLUMN_NAMES
@@ -18,6 +18,15 @@ from auditctl.timeutil import get_tz, parse_when
 
 TABLE_COLUMNS = ("seq", "ts", "host", "app", "category", "action", "outcome", "actor", "target",
                  "role", "src_ip", "message")
+# Narrower terminals drop the columns another one implies (action implies category).
+NARROW_COLUMNS = ("ts", "host", "action", "outcome", "actor", "target", "role", "src_ip", "message")
+TINY_COLUMNS = ("ts", "action", "outcome", "actor", "target", "message")
+
+
+def table_columns(width: int) -> tuple[str, ...]:
+    if width >= 180:
+        return TABLE_COLUMNS
+    return NARROW_COLUMNS if width >= 120 else TINY_COLUMNS
 
 Multi = list[str] | None
 
@@ -88,8 +97,8 @@ def search(
     shown = len(result.rows)
     caption = f"{shown:,} of {result.total:,} matching events" + (
         " (raise --limit to see more)" if shown < result.total else "")
-    render_rows(result.rows, fmt, columns=TABLE_COLUMNS if fmt == Format.TABLE else COLUMN_NAMES,
-                caption=caption)
+    columns = table_columns(table_width()) if fmt == Format.TABLE else COLUMN_NAMES
+    render_rows(result.rows, fmt, columns=columns, caption=caption)
 
 
 @handles_errors

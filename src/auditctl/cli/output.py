@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -60,20 +61,31 @@ def render_rows(rows: Sequence[dict[str, Any]], fmt: Format, *, columns: Sequenc
                      caption=caption, console=console)
 
 
+def table_width() -> int:
+    """The terminal's width; 160 when piped without COLUMNS (rich would assume 80)."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console().width
+    return 160
+
+
 def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str | None = None,
                  caption: str | None = None, console: Console | None = None) -> None:
-    if console is None:
-        piped_width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
-        console = Console(width=piped_width)
-    table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    console = console or Console(width=table_width())
+    table = Table(title=title, caption=caption, show_lines=False, header_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
     for col in columns:
-        table.add_column(col, overflow="fold", max_width=60 if col in ("message", "raw") else None)
+        if col in WRAPPED_COLUMNS:
+            table.add_column(col, overflow="fold", min_width=20)
+        else:  # short values: one line each, cut with an ellipsis only when the terminal is narrow
+            table.add_column(col, no_wrap=True, overflow="ellipsis", min_width=min(len(col), 8), max_width=_MAX_WIDTH.get(col, 16))
     for r in rows:
         table.add_row(*[_cell(col, r.get(col)) for col in columns])
     console.print(table)
 
 
 _OUTCOME_STYLE = {"failure": "red", "success": "green"}
+_MAX_WIDTH = {"ts": 25, "action": 20, "category": 17, "first": 25, "last": 25, "source": 60, "path": 60}
+WRAPPED_COLUMNS = frozenset({"message", "raw", "description", "problems", "note"})
 
 
 def _cell(col: str, value: Any) -> str:

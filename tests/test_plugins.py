@@ -1,0 +1,86 @@
+"""Plugin discovery: built-ins from a checkout and from the wheel, entry points, broken plugins."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+from support import ROOT
+
+from auditctl.plugins import load_registry
+
+ENTRY_PLUGIN = textwrap.dedent('''
+    from auditctl.plugins import LineParser
+    from auditctl.schema import Event
+
+    class Vendor(LineParser):
+        name = "vendorfmt"
+        description = "a format shipped by an installed package"
+
+        def parse_line(self, text, source):
+            return Event(ts=None, category="system", action="log", message=text)
+
+    parser = Vendor()
+''')
+
+
+def test_builtins_load_from_the_checkout():
+    registry = load_registry(entry_points=False)
+    assert {"syslog", "auditd", "jsonl", "cloudtrail", "k8s_audit"} <= set(registry.plugins)
+    assert all(info.origin == "builtin" for info in registry)
+    assert not registry.warnings
+
+
+def test_entry_point_plugins_are_discovered(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "vendorpkg-1.0.dist-info").mkdir(parents=True)
+    (site / "vendorpkg-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: vendorpkg\nVersion: 1.0\n")
+    (site / "vendorpkg-1.0.dist-info" / "entry_points.txt").write_text(
+        "[auditctl.parsers]\nvendorfmt = vendorpkg_parser:parser\nbroken = vendorpkg_missing:parser\n")
+    (site / "vendorpkg_parser.py").write_text(ENTRY_PLUGIN)
+    monkeypatch.syspath_prepend(str(site))
+    registry = load_registry()
+    info = registry.plugins["vendorfmt"]
+    assert info.origin == "package vendorpkg"
+    assert any("broken" in w and "failed to load" in w for w in registry.warnings)
+
+
+def test_a_plugin_cannot_take_a_builtin_name(tmp_path):
+    (tmp_path / "syslog.py").write_text(ENTRY_PLUGIN.replace('"vendorfmt"', '"syslog"'))
+    registry = load_registry([tmp_path], entry_points=False)
+    assert registry.plugins["syslog"].origin == "builtin"
+    assert any("already loaded" in w for w in registry.warnings)
+
+
+def test_missing_user_directory_warns(tmp_path):
+    registry = load_registry([tmp_path / "nope"], entry_points=False)
+    assert any("does not exist" in w for w in registry.warnings)
+
+
+@pytest.mark.slow
+def test_built_wheel_carries_and_loads_the_builtin_parsers(tmp_path):
+    """Build the wheel, install it alone into a directory, and load plugins from there."""
+    dist = tmp_path / "dist"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+                           capture_output=True, text=True, timeout=600)
+    if build.returncode != 0:
+        pytest.skip(f"cannot build a wheel here: {build.stderr.strip()[-200:]}")
+    wheel = next(dist.glob("auditctl-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for plugin in ("syslog", "auditd", "jsonl", "cloudtrail", "k8s_audit"):
+        assert f"auditctl/builtin_parsers/{plugin}.py" in names
+    target = tmp_path / "installed"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True, timeout=600)
+    code = ("import auditctl.plugins as p; r = p.load_registry(entry_points=False); "
+            "print(p.builtin_parsers_dir()); print(sorted(r.plugins))")
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=120, check=True).stdout.splitlines()
+    assert Path(out[0]) == target / "auditctl" / "builtin_parsers"
+    assert "syslog" in out[1] and "k8s_audit" in out[1]
