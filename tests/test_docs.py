@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import typer
-from support import ROOT
 
 from auditctl.cli.app import app
 from auditctl.docs import readme_block, schema_tables
+from support import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -10,9 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support import ROOT
 
 from auditctl.plugins import load_registry
+from support import ROOT
 
 ENTRY_PLUGIN = textwrap.dedent('''
     from auditctl.plugins import LineParser
