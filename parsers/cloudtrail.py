@@ -416,19 +416,7 @@ class CloudTrailParser(Parser):
     # A delivered file is one JSON document; only the one-record-a-line shape could be split.
     splittable = False
 
-    def detect(self, head: Head) -> float:
-        try:
-            return self._score(head)[0]
-        except Exception:
-            return 0.0
-
-    def explain(self, head: Head) -> str:
-        try:
-            return self._score(head)[1]
-        except Exception:
-            return ""
-
-    def _score(self, head: Head) -> tuple[float, str]:
+    def score(self, head: Head) -> tuple[float, str]:
         text = head.text  # at most 64 KiB: a delivered document is usually cut
         if not text.lstrip().startswith(("{", "[")):
             return 0.0, ""

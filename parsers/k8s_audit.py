@@ -265,19 +265,7 @@ class K8sAuditParser(Parser):
     # is read whole when parsing starts at its beginning.)
     splittable = True
 
-    def detect(self, head: Head) -> float:
-        try:
-            return self._score(head)[0]
-        except Exception:
-            return 0.0
-
-    def explain(self, head: Head) -> str:
-        try:
-            return self._score(head)[1]
-        except Exception:
-            return ""
-
-    def _score(self, head: Head) -> tuple[float, str]:
+    def score(self, head: Head) -> tuple[float, str]:
         text = head.text
         if not text.lstrip().startswith(("{", "[")):
             return 0.0, ""

@@ -33,8 +33,8 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 class Parser:
     """Base class of every parser plugin.
 
-    Subclasses set `name` and `description`, implement `detect(head)` (cheap, returns a
-    confidence 0..1, never raises) and `parse(source)` (yields Events lazily; records it does
+    Subclasses set `name` and `description`, implement `score(head)` (cheap: a confidence
+    0..1 and why; or `detect(head)` and `explain(head)` separately) and `parse(source)` (yields Events lazily; records it does
     not understand become `unparsed_event`s, never silently dropped).
     """
 
@@ -44,12 +44,22 @@ class Parser:
     # byte ranges and parse them in parallel processes.
     splittable: ClassVar[bool] = False
 
+    def score(self, head: Head) -> tuple[float, str]:
+        """Confidence 0..1 and the reason for it. Override this, or detect() and explain()."""
+        return 0.0, ""
+
     def detect(self, head: Head) -> float:
-        return 0.0
+        try:
+            return self.score(head)[0]
+        except Exception:  # detection must never break ingest
+            return 0.0
 
     def explain(self, head: Head) -> str:
         """Why detect() gave its answer, for `auditctl parsers test`."""
-        return ""
+        try:
+            return self.score(head)[1]
+        except Exception:
+            return ""
 
     def parse(self, source: Source) -> Iterator[Event]:
         raise NotImplementedError
