@@ -62,7 +62,7 @@ def test_ingest_summary_and_idempotency(cli):
 
 def test_ingest_json_summary(cli):
     result = cli("ingest", str(AUTH), "--format", "json")
-    doc = json.loads(result.output)
+    doc = json.loads(result.stdout)
     assert doc["events"] == 63 and doc["per_parser"] == {"syslog": 63} and doc["unparsed"] == 1
     assert doc["files"][0]["status"] == "ingested"
 
@@ -94,7 +94,7 @@ def test_ingest_bad_file_exit_code_and_one_line_error(cli, tmp_path):
 def test_ingest_stdin(cli):
     result = cli("ingest", "-", input=AUTH.read_text())
     assert result.exit_code == 0, result.output
-    found = jsonl(cli("search", "--source", "stdin", "--limit", "0").output)
+    found = jsonl(cli("search", "--source", "stdin", "--limit", "0").stdout)
     assert len(found) == 63 and {r["source"] for r in found} == {"stdin"}
 
 
@@ -107,7 +107,7 @@ def test_ingest_tz_option_shifts_yearless_stamps(cli, tmp_path):
     log = tmp_path / "x.log"
     log.write_text("Jun  1 12:00:00 h app: hello\n")
     cli("ingest", "--tz", "Asia/Tokyo", str(log))
-    (row,) = jsonl(cli("search", "hello").output)
+    (row,) = jsonl(cli("search", "hello").stdout)
     assert row["ts"].endswith("T03:00:00+00:00")
 
 
@@ -123,7 +123,7 @@ def test_search_filters(loaded):
     def count(*args):
         result = loaded("search", "--limit", "0", *args)
         assert result.exit_code == 0, result.output
-        return jsonl(result.output)
+        return jsonl(result.stdout)
 
     assert {r["category"] for r in count("--category", "user_management")} == {"user_management"}
     failures = count("--category", "authentication", "--outcome", "failure")
@@ -151,17 +151,17 @@ def test_search_time_range(loaded):
 
 
 def test_search_limit_reverse_and_caption(loaded):
-    rows = jsonl(loaded("search", "--parser", "syslog", "--limit", "3", "--reverse").output)
+    rows = jsonl(loaded("search", "--parser", "syslog", "--limit", "3", "--reverse").stdout)
     assert len(rows) == 3 and rows[0]["ts"] >= rows[1]["ts"] >= rows[2]["ts"]
     table = loaded("search", "--parser", "syslog", "--limit", "2", "--format", "table").output
     assert "2 of" in table and "raise --limit" in table
 
 
 def test_search_formats(loaded):
-    as_json = json.loads(loaded("search", "--action", "user_created", "--format", "json").output)
+    as_json = json.loads(loaded("search", "--action", "user_created", "--format", "json").stdout)
     assert as_json and set(as_json[0]) >= {"seq", "ts", "category", "action", "actor", "target", "raw", "attrs"}
     assert isinstance(as_json[0]["attrs"], dict | None)
-    as_csv = list(csv.DictReader(io.StringIO(loaded("search", "--action", "user_created", "--format", "csv").output)))
+    as_csv = list(csv.DictReader(io.StringIO(loaded("search", "--action", "user_created", "--format", "csv").stdout)))
     assert len(as_csv) == len(as_json) and as_csv[0]["action"] == "user_created"
     table = loaded("search", "--action", "user_created", "--format", "table").output
     assert "user_created" in table and "seq" in table
@@ -169,10 +169,10 @@ def test_search_formats(loaded):
 
 def test_search_values_are_bound_not_pasted(loaded):
     result = loaded("search", "--user", "x' OR '1'='1", "--limit", "0")
-    assert result.exit_code == 0 and jsonl(result.output) == []
+    assert result.exit_code == 0 and jsonl(result.stdout) == []
     result = loaded("search", "'; DROP TABLE events; --")
     assert result.exit_code == 0
-    assert jsonl(loaded("search", "--limit", "1").output)
+    assert jsonl(loaded("search", "--limit", "1").stdout)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -195,14 +195,14 @@ def test_search_without_a_database(cli):
 # -- stats ---------------------------------------------------------------------------------
 
 def test_stats_by_dimensions(loaded):
-    rows = jsonl(loaded("stats", "--by", "category").output)
+    rows = jsonl(loaded("stats", "--by", "category").stdout)
     assert {r["category"] for r in rows} >= {"authentication", "user_management", "other"}
-    total = jsonl(loaded("stats", "--by", "parser").output)
+    total = jsonl(loaded("stats", "--by", "parser").stdout)
     assert sum(r["events"] for r in rows) == sum(r["events"] for r in total)
-    days = jsonl(loaded("stats", "--by", "day", "--parser", "syslog").output)
+    days = jsonl(loaded("stats", "--by", "day", "--parser", "syslog").stdout)
     dated = [r["day"] for r in days if r["day"] is not None]
     assert dated == sorted(dated) and days[-1]["day"] is None  # undated unparsed lines last
-    pairs = jsonl(loaded("stats", "--by", "host", "--by", "outcome", "--outcome", "failure").output)
+    pairs = jsonl(loaded("stats", "--by", "host", "--by", "outcome", "--outcome", "failure").stdout)
     assert pairs and all(r["outcome"] == "failure" and r["failures"] == r["events"] for r in pairs)
     assert loaded("stats", "--by", "colour").exit_code == ExitCode.USAGE
 
@@ -210,7 +210,7 @@ def test_stats_by_dimensions(loaded):
 # -- parsers -------------------------------------------------------------------------------
 
 def test_parsers_listing(cli):
-    rows = jsonl(cli("parsers").output)
+    rows = jsonl(cli("parsers").stdout)
     names = {r["name"] for r in rows}
     assert {"syslog", "jsonl"} <= names and all(r["origin"] == "builtin" for r in rows)
     assert "syslog" in cli("parsers", "--format", "table").output
@@ -220,7 +220,7 @@ def test_parsers_test_shows_choice_reason_and_records(cli):
     result = cli("parsers", "test", str(AUTH), "--limit", "3", "--format", "table")
     assert result.exit_code == 0, result.output
     assert "parser syslog" in result.output and "RFC 3164" in result.output and "detection scores" in result.output
-    rows = jsonl(cli("parsers", "test", str(AUTH), "-n", "2").output)
+    rows = jsonl(cli("parsers", "test", str(AUTH), "-n", "2").stdout)
     assert len(rows) == 2 and rows[0]["parser"] == "syslog" and rows[0]["action"] == "login"
 
 
@@ -267,7 +267,7 @@ def test_user_plugin_directory_is_discovered_and_used(cli, tmp_path, monkeypatch
     log.write_text("2026-01-02T03:04:05Z|B-17|lab|DENIED\n2026-01-02T03:04:09Z|B-17|lab|OK\n")
     result = cli("ingest", str(log))
     assert result.exit_code == 0 and "door 2" in result.output
-    rows = jsonl(cli("search", "--parser", "door").output)
+    rows = jsonl(cli("search", "--parser", "door").stdout)
     assert [(r["actor"], r["outcome"]) for r in rows] == [("B-17", "failure"), ("B-17", "success")]
 
 
@@ -278,7 +278,7 @@ def test_parsers_dirs_from_config(cli, tmp_path, monkeypatch):
     config = tmp_path / "config.yaml"
     config.write_text(f"parsers_dirs: [{plugins}]\n")
     monkeypatch.setenv("AUDITCTL_CONFIG", str(config))
-    rows = jsonl(cli("parsers").output)
+    rows = jsonl(cli("parsers").stdout)
     assert {"name": "door", "origin": "user"}.items() <= next(r for r in rows if r["name"] == "door").items()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,13 +34,21 @@ class Config:
     batch_size: int = 122_880  # one DuckDB row group
     workers: int = 0  # parse processes for large files; 0 = one per CPU
     lock_wait_seconds: float = 5.0
+    signing_key: Path = field(default_factory=lambda: xdg_dir("DATA", ".local/share") / "auditctl" / "signing.key")
+    key_name: str = field(default_factory=lambda: f"auditctl@{socket.gethostname()}")
+    checkpoint_file: Path | None = None  # default: beside the database, <db>.checkpoints
     source_path: Path | None = None
+
+    @property
+    def checkpoints_path(self) -> Path:
+        return self.checkpoint_file or self.db.with_name(self.db.name + ".checkpoints")
 
     def options_for(self, parser: str) -> dict[str, Any]:
         return dict(self.parser_options.get(parser, {}))
 
 
-_KNOWN = {"db", "timezone", "parsers_dirs", "parsers", "batch_size", "workers", "lock_wait_seconds"}
+_KNOWN = {"db", "timezone", "parsers_dirs", "parsers", "batch_size", "workers", "lock_wait_seconds",
+          "signing_key", "key_name", "checkpoint_file"}
 
 
 def load_config(path: Path | None = None, *, db_override: str | Path | None = None) -> Config:
@@ -71,6 +80,11 @@ def load_config(path: Path | None = None, *, db_override: str | Path | None = No
     for key in ("batch_size", "workers"):
         if key in data:
             cfg.__setattr__(key, _int(cfg_path, key, data[key]))
+    for key in ("signing_key", "checkpoint_file"):
+        if data.get(key):
+            setattr(cfg, key, Path(str(data[key])).expanduser())
+    if data.get("key_name"):
+        cfg.key_name = str(data["key_name"])
     if "lock_wait_seconds" in data:
         cfg.lock_wait_seconds = float(data["lock_wait_seconds"])
     env_db = os.environ.get(DB_ENV)

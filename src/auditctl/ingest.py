@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -64,6 +65,8 @@ class FileResult:
 class IngestSummary:
     files: list[FileResult] = field(default_factory=list)
     seconds: float = 0.0
+    checkpoint: Any = None  # the signed checkpoint written after the ingest (integrity.Checkpoint)
+    checkpoint_seconds: float = 0.0
 
     @property
     def events(self) -> int:

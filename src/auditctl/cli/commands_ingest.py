@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Annotated
 
 import orjson
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from auditctl.cli.commands_integrity import checkpoint_after_ingest
 from auditctl.cli.common import err, fail, handles_errors, state, warn
 from auditctl.cli.output import Format
 from auditctl.errors import ExitCode, UsageError
@@ -49,6 +51,10 @@ def ingest(
         raise UsageError(f"--parser: no parser named {parser!r} (see `auditctl parsers`)")
     with Store.open(cfg.db, wait=cfg.lock_wait_seconds) as store:
         summary = _run(store, registry, cfg, files, parser)
+        started = time.perf_counter()
+        summary.checkpoint = checkpoint_after_ingest(store, cfg)
+        summary.checkpoint_seconds = time.perf_counter() - started
+        summary.seconds += summary.checkpoint_seconds
     _report(summary, fmt, cfg.db)
     if summary.failed or missing:
         raise typer.Exit(int(ExitCode.ERROR))
@@ -84,7 +90,9 @@ def _report(summary: IngestSummary, fmt: Format, db) -> None:
             "database": str(db), "files": [f.__dict__ for f in summary.files], "events": summary.events,
             "unparsed": summary.unparsed, "per_parser": summary.per_parser,
             "seconds": round(summary.seconds, 3), "events_per_second": round(summary.rate),
+            "checkpoint_seconds": round(summary.checkpoint_seconds, 3),
             "failed": len(summary.failed),
+            "checkpoint": summary.checkpoint.to_json() if summary.checkpoint else None,
         }
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
@@ -103,6 +111,9 @@ def _report(summary: IngestSummary, fmt: Format, db) -> None:
             out(f"  {f.path}: {f.note}")
     if summary.failed:
         out(f"  failed: {len(summary.failed)} file(s) (see errors above)")
+    if summary.checkpoint:
+        cp = summary.checkpoint
+        out(f"  signed checkpoint #{cp.id}: {cp.tree_size:,} events, root {cp.root[:16]}…")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,155 @@
+"""`auditctl checkpoint`, `auditctl verify`, `auditctl keys show`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from auditctl.cli.common import handles_errors, state, warn
+from auditctl.cli.output import Format, default_format, render_rows
+from auditctl.config import Config
+from auditctl.errors import AuditctlError, ExitCode, UsageError
+from auditctl.files import atomic_write_text
+from auditctl.integrity import Checkpoint, make_checkpoint, verify, verify_against, verify_sources
+from auditctl.signing import SigningKey, VerifierKey, key_permission_problem, load_or_create_key
+from auditctl.store import Store
+
+keys_app = typer.Typer(help="The Ed25519 key that signs checkpoints.", no_args_is_help=True)
+
+
+def signing_key(cfg: Config) -> SigningKey:
+    key, created = load_or_create_key(cfg.signing_key, cfg.key_name)
+    if created:
+        warn(f"created a new signing key at {cfg.signing_key} (mode 0600); give auditors its public key "
+             "(`auditctl keys show`)")
+    problem = key_permission_problem(cfg.signing_key)
+    if problem:
+        warn(problem)
+    return key
+
+
+def checkpoint_after_ingest(store: Store, cfg: Config) -> Checkpoint:
+    cp, _ = make_checkpoint(store, signing_key(cfg), cfg.checkpoints_path)
+    return cp
+
+
+def _verifier(cfg: Config, key_text: str | None) -> VerifierKey:
+    if key_text:
+        text = Path(key_text).read_text().strip() if Path(key_text).is_file() else key_text
+        return VerifierKey.decode(text)
+    if not cfg.signing_key.exists():
+        raise AuditctlError(f"no signing key at {cfg.signing_key}: pass the public key with --key "
+                            "(from `auditctl keys show` on the machine that signs)")
+    return load_or_create_key(cfg.signing_key, cfg.key_name)[0].verifier
+
+
+@handles_errors
+def checkpoint(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the latest checkpoint to this file (atomically), to keep off the machine.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="note (C2SP signed note, the default) or json.")] = "note",
+) -> None:
+    """Sign a checkpoint over every stored event (if new ones arrived) and print the latest."""
+    if fmt not in ("note", "json"):
+        raise UsageError("--format: choose note or json")
+    cfg = state().config
+    with Store.open(cfg.db, wait=cfg.lock_wait_seconds) as store:
+        cp, new = make_checkpoint(store, signing_key(cfg), cfg.checkpoints_path)
+    text = cp.note if fmt == "note" else orjson.dumps(cp.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    if out:
+        atomic_write_text(out, text)
+    sys.stdout.write(text)
+    if not new:
+        typer.echo(f"(no new events since checkpoint #{cp.id})", err=True)
+
+
+@handles_errors
+def verify_cmd(
+    checkpoint_file: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="An exported checkpoint (note or JSON): prove the log is an append-only extension of it.", show_default=False)] = None,
+    sources: Annotated[bool, typer.Option("--sources", help="Re-hash the original log files still on disk against the SHA-256 recorded at ingest.")] = False,
+    key: Annotated[str | None, typer.Option("--key", help="Verifier key (name+id+base64, or a file holding it) instead of the local signing key.", show_default=False)] = None,
+    fmt: Annotated[Format | None, typer.Option("--format", "-f", help="table or json.", show_default=False)] = None,
+) -> None:
+    """Check that no stored event was changed, deleted, inserted or reordered since it was signed.
+
+    Exit code 0 when intact, 4 when not.
+    """
+    cfg = state().config
+    fmt = fmt or default_format()
+    with Store.open(cfg.db, read_only=True, wait=cfg.lock_wait_seconds) as store:
+        if sources:
+            _verify_sources(store, fmt)
+            return
+        verifier = _verifier(cfg, key)
+        if checkpoint_file is not None:
+            _verify_checkpoint(store, verifier, checkpoint_file, fmt)
+            return
+        report = verify(store, verifier, cfg.checkpoints_path)
+    if fmt in (Format.JSON, Format.JSONL):
+        sys.stdout.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        latest = report.latest
+        signed = (f"latest checkpoint #{latest.id}: {latest.tree_size} events, root {latest.root}, "
+                  f"{latest.created_at:%Y-%m-%d %H:%M:%S} UTC" if latest else "no checkpoint yet")
+        if report.intact:
+            typer.echo(f"intact: {report.events:,} events, {report.checkpoints_checked} signed checkpoint(s) "
+                       f"verified in {report.seconds:.2f} s; {signed}")
+        else:
+            rows = [p.to_json() for p in report.problems]
+            render_rows(rows, Format.TABLE if fmt == Format.TABLE else fmt,
+                        columns=["kind", "seq", "ts", "source", "line", "message"],
+                        title=f"NOT INTACT: {len(rows)} problem(s) in {report.events:,} events")
+            typer.echo(signed)
+    if not report.intact:
+        raise typer.Exit(int(ExitCode.INTEGRITY))
+
+
+def _verify_checkpoint(store: Store, verifier: VerifierKey, path: Path, fmt: Format) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--checkpoint {path}: {exc.strerror or exc}") from None
+    result = verify_against(store, verifier, text)
+    if fmt in (Format.JSON, Format.JSONL):
+        sys.stdout.write(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        typer.echo(("consistent: " if result.consistent else "NOT CONSISTENT: ") + result.message)
+    if not result.consistent:
+        raise typer.Exit(int(ExitCode.INTEGRITY))
+
+
+def _verify_sources(store: Store, fmt: Format) -> None:
+    statuses = verify_sources(store)
+    rows = [{"status": s.status, "path": s.path, "detail": s.detail} for s in statuses]
+    render_rows(rows, fmt, columns=["status", "path", "detail"] if fmt == Format.TABLE else None,
+                title="original log files")
+    if any(s.bad for s in statuses):
+        raise typer.Exit(int(ExitCode.INTEGRITY))
+
+
+@keys_app.command("show")
+@handles_errors
+def keys_show(
+    fmt: Annotated[Format | None, typer.Option("--format", "-f", help="table or json.", show_default=False)] = None,
+) -> None:
+    """Print the public key auditors need to verify checkpoints (created on first use)."""
+    cfg = state().config
+    key = signing_key(cfg)
+    v = key.verifier
+    doc = {"name": v.name, "key_id": v.id.hex(), "verifier_key": v.encode(), "public_key_pem": v.pem(),
+           "private_key_path": str(cfg.signing_key)}
+    if (fmt or default_format()) in (Format.JSON, Format.JSONL):
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    typer.echo(f"verifier key (give this to auditors; `auditctl verify --key ...`):\n{v.encode()}\n")
+    typer.echo(v.pem().rstrip())
+    typer.echo(f"\nprivate key: {cfg.signing_key} (keep it off backups that others can read)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("checkpoint")(checkpoint)
+    app.command("verify")(verify_cmd)
+    app.add_typer(keys_app, name="keys")

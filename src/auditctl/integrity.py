@@ -1,0 +1,503 @@
+"""Tamper evidence: signed Merkle checkpoints over the event log, and their verification.
+
+Every event is a leaf of an RFC 6962 Merkle tree in `seq` order (see `auditctl.merkle` for the
+exact encoding). After each ingest a checkpoint is signed with an Ed25519 key kept outside the
+database, and it is stored twice: in the database and appended to a checkpoint file beside it.
+The first 8 bytes of every leaf hash are kept too (`digests`), so that a changed, moved,
+inserted or deleted event can be named, not only detected.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from auditctl.errors import AuditctlError
+from auditctl.merkle import Frontier, node_hash, perfect_subtrees
+from auditctl.signing import SignatureError, SigningKey, VerifierKey, parse_note
+from auditctl.store import Store
+
+ORIGIN_PREFIX = "auditctl/"
+MAX_NAMED = 1000  # problems named one by one; more are summarized
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    id: int
+    tree_size: int
+    root: str  # hex
+    created_at: datetime
+    origin: str
+    key_name: str
+    key_id: str
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["created_at"] = self.created_at.isoformat()
+        return d
+
+
+def checkpoint_body(origin: str, size: int, root: bytes, when: datetime) -> str:
+    """The C2SP tlog-checkpoint body: origin, tree size, base64 root, then our time line."""
+    return (f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+            f"time {when.astimezone(UTC).isoformat(timespec='seconds')}\n")
+
+
+@dataclass(frozen=True)
+class NoteClaim:
+    """What a signed checkpoint note says."""
+
+    origin: str
+    tree_size: int
+    root: bytes
+    time: str | None
+
+
+def read_claim(body: str) -> NoteClaim:
+    lines = body.splitlines()
+    try:
+        origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True)
+    except (IndexError, ValueError) as exc:
+        raise SignatureError(f"not a checkpoint note: {exc}") from None
+    when = next((ln[5:] for ln in lines[3:] if ln.startswith("time ")), None)
+    return NoteClaim(origin, size, root, when)
+
+
+def origin_of(store: Store) -> str:
+    db_id = store.meta("db_id")
+    if not db_id:
+        raise AuditctlError(f"{store.path} has no database id: it predates integrity support")
+    return ORIGIN_PREFIX + db_id
+
+
+# -- making checkpoints -----------------------------------------------------------------------
+
+def _fold(store: Store, leaves: str, frontier: Frontier, count: int) -> Frontier:
+    """Append `count` leaves (temp table `leaves`) to the tree whose right edge is `frontier`."""
+    total = frontier.size + count
+    hashes: dict[int, bytes] = {}
+    level, source = 0, leaves
+    temps = []
+    while total >> level:
+        if level in frontier.hashes:
+            store.add_node(source, (frontier.size >> level) - 1, frontier.hashes[level])
+        if total >> level & 1:
+            index = (total >> level) - 1
+            hashes[level] = store.nodes(source, [index])[index]
+        target = f"_fold_{level + 1}"
+        store.pair_level(source, target)
+        temps.append(target)
+        source, level = target, level + 1
+    store.drop_temp(*temps)
+    return Frontier(total, hashes)
+
+
+def make_checkpoint(store: Store, key: SigningKey, checkpoint_file: Path | None) -> tuple[Checkpoint, bool]:
+    """Sign a checkpoint covering every stored event. Returns (checkpoint, whether it is new).
+
+    Refuses to sign over a log whose `seq` has gaps or duplicates: run `auditctl verify`.
+    """
+    origin = origin_of(store)
+    frontier = Frontier.from_json(json.loads(store.meta("frontier") or '{"size": 0, "hashes": {}}'))
+    count, max_seq = store.event_count_and_max_seq()
+    latest = latest_checkpoint(store)
+    if max_seq == frontier.size and latest is not None and latest.tree_size == max_seq:
+        return latest, False
+    if count != max_seq or store.distinct_seqs() != count:
+        raise AuditctlError(f"cannot sign: {store.path} has {count} events but seq reaches {max_seq} "
+                            "or repeats: run `auditctl verify` to see what changed")
+    store.default_settings()
+    with store.transaction():
+        added = store.leaves_table("_new_leaves", frontier.size, max_seq, contiguous=True)
+        if added != max_seq - frontier.size:
+            raise AuditctlError("cannot sign: the events after the last checkpoint are not contiguous")
+        store.save_digests("_new_leaves")
+        frontier = _fold(store, "_new_leaves", frontier, added)
+        store.drop_temp("_new_leaves")
+        now = datetime.now(UTC)
+        root = frontier.root()
+        note = key.sign_note(checkpoint_body(origin, frontier.size, root, now))
+        verifier = key.verifier
+        cid = store.add_checkpoint(frontier.size, root.hex(), now, origin, verifier.name, verifier.id.hex(), note)
+        store.set_meta("frontier", json.dumps(frontier.to_json()))
+    cp = Checkpoint(cid, frontier.size, root.hex(), now, origin, verifier.name, verifier.id.hex(), note)
+    if checkpoint_file is not None:
+        append_checkpoint_file(checkpoint_file, cp)
+    return cp, True
+
+
+def append_checkpoint_file(path: Path, cp: Checkpoint) -> None:
+    """Append one JSON line; the file is the copy of the checkpoints that lives outside the DB."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(cp.to_json(), sort_keys=True) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, line.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_checkpoint_file(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                out.append({"unreadable": True, "line": number})
+    return out
+
+
+def latest_checkpoint(store: Store) -> Checkpoint | None:
+    rows = store.checkpoints()
+    return _checkpoint(rows[-1]) if rows else None
+
+
+def _checkpoint(row: dict[str, Any]) -> Checkpoint:
+    return Checkpoint(int(row["id"]), int(row["tree_size"]), row["root"], row["created_at"], row["origin"],
+                      row["key_name"], row["key_id"], row["note"])
+
+
+# -- verifying --------------------------------------------------------------------------------
+
+@dataclass
+class Problem:
+    kind: str
+    message: str
+    seq: int | None = None
+    ts: datetime | None = None
+    source: str | None = None
+    line: int | None = None
+    origin: str | None = None
+    checkpoint: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ts"] = self.ts.isoformat() if self.ts else None
+        return d
+
+
+@dataclass
+class VerifyReport:
+    events: int = 0
+    checkpoints_checked: int = 0
+    covered: int = 0  # events covered by a valid signed checkpoint
+    latest: Checkpoint | None = None
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "intact": self.intact, "events": self.events, "checkpoints_checked": self.checkpoints_checked,
+            "covered": self.covered, "seconds": round(self.seconds, 3),
+            "latest_checkpoint": self.latest.to_json() if self.latest else None,
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+def _locate(store: Store, kind: str, message: str, seq: int, **extra: Any) -> Problem:
+    loc = store.event_locator(seq) or {}
+    return Problem(kind, message, seq=seq, ts=loc.get("ts"), source=loc.get("source"), line=loc.get("line"),
+                   origin=loc.get("origin"), **extra)
+
+
+class Verifier:
+    def __init__(self, store: Store, key: VerifierKey, checkpoint_file: Path | None) -> None:
+        self.store = store
+        self.key = key
+        self.checkpoint_file = checkpoint_file
+        self.report = VerifyReport()
+
+    def run(self) -> VerifyReport:
+        started = time.perf_counter()
+        origin = origin_of(self.store)
+        count, max_seq = self.store.event_count_and_max_seq()
+        self.report.events = count
+        checkpoints = self._checked_checkpoints(origin)
+        contiguous = self._check_seq_structure()
+        n = self.store.leaves_table("_v_leaves", 0, max_seq, contiguous=contiguous)
+        self._check_digests()
+        self._check_roots(checkpoints, n)
+        self.store.drop_temp("_v_leaves", *[f"_v_level_{k}" for k in range(1, 64)])
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def _problem(self, problem: Problem) -> None:
+        self.report.problems.append(problem)
+
+    # signatures and the two copies of the checkpoints
+    def _checked_checkpoints(self, origin: str) -> list[tuple[int, NoteClaim]]:
+        valid: list[tuple[int, NoteClaim]] = []
+        db_rows = self.store.checkpoints()
+        db_notes = {row["note"] for row in db_rows}
+        for row in db_rows:
+            claim = self._check_note(row["note"], origin, f"checkpoint #{row['id']}", row["id"])
+            if claim is not None:
+                if claim.tree_size != row["tree_size"] or claim.root.hex() != row["root"]:
+                    self._problem(Problem("checkpoint_altered", f"checkpoint #{row['id']}: the stored size/root "
+                                          "differ from what its signed note says", checkpoint=row["id"]))
+                valid.append((row["id"], claim))
+        if self.checkpoint_file is not None:
+            for entry in read_checkpoint_file(self.checkpoint_file):
+                if entry.get("unreadable"):
+                    self._problem(Problem("checkpoint_file", f"{self.checkpoint_file} line {entry['line']} "
+                                          "is not a checkpoint record"))
+                    continue
+                if entry.get("note") in db_notes:
+                    continue
+                claim = self._check_note(entry.get("note", ""), origin,
+                                         f"checkpoint #{entry.get('id')} in {self.checkpoint_file}", entry.get("id"))
+                if claim is not None:
+                    self._problem(Problem(
+                        "checkpoint_missing", f"checkpoint #{entry.get('id')} (tree size {claim.tree_size}) is in "
+                        f"{self.checkpoint_file} but not in the database: checkpoints were deleted or the "
+                        "database was replaced", checkpoint=entry.get("id")))
+                    valid.append((entry.get("id") or 0, claim))
+        self.report.checkpoints_checked = len(valid)
+        latest = latest_checkpoint(self.store)
+        self.report.latest = latest
+        return sorted(valid, key=lambda pair: pair[1].tree_size)
+
+    def _check_note(self, note: str, origin: str, what: str, cid: int | None) -> NoteClaim | None:
+        try:
+            parsed = parse_note(note)
+            claim = read_claim(parsed.body)
+        except SignatureError as exc:
+            self._problem(Problem("checkpoint_unreadable", f"{what}: {exc}", checkpoint=cid))
+            return None
+        if not parsed.verify(self.key):
+            signers = ", ".join(parsed.signer_ids())
+            self._problem(Problem(
+                "bad_signature", f"{what}: not validly signed by {self.key.name}+{self.key.id.hex()} "
+                f"(signed by {signers}): re-signed with another key, or forged", checkpoint=cid))
+            return None
+        if claim.origin != origin:
+            self._problem(Problem(
+                "wrong_log", f"{what} is for log {claim.origin}, this database is {origin}: the database "
+                "was rebuilt or replaced", checkpoint=cid))
+            return None
+        return claim
+
+    # seq must be 1..n without gaps or repeats
+    def _check_seq_structure(self) -> bool:
+        """Report gaps and repeats in seq; True when there are none."""
+        gaps, dups = self.store.seq_problems()
+        for after, before in gaps[:MAX_NAMED]:
+            missing = f"seq {after + 1}" if before - after == 2 else f"seq {after + 1}..{before - 1}"
+            neighbor = after if after else before
+            self._problem(_locate(self.store, "deleted", f"{missing} missing (deleted) after the event at seq "
+                                  f"{after}" if after else f"{missing} missing (deleted) before seq {before}",
+                                  neighbor))
+        for seq, times in dups[:MAX_NAMED]:
+            self._problem(_locate(self.store, "inserted", f"{times} events share seq {seq}: an event was inserted", seq))
+        return not gaps and not dups
+
+    # each event against its stored digest: names changed, moved, inserted events
+    def _check_digests(self) -> None:
+        bad = self.store.digest_mismatches("_v_leaves", MAX_NAMED + 1)
+        covered_upto = max((c.tree_size for c in [self.report.latest] if c), default=0)
+        mismatched = [m for m in bad if m["stored"] is not None]
+        undigested = [m for m in bad if m["stored"] is None]
+        moved = self._moves([m["seq"] for m in mismatched])
+        for m in mismatched[:MAX_NAMED]:
+            seq = m["seq"]
+            if seq in moved:
+                self._problem(self._from(m, "moved", moved[seq]))
+            else:
+                self._problem(self._from(m, "modified", f"event at seq {seq} was modified after it was signed "
+                                         "(its content no longer matches its leaf hash)"))
+        for m in undigested[:MAX_NAMED]:
+            if m["seq"] <= covered_upto:
+                self._problem(self._from(m, "inserted", f"event at seq {m['seq']} has no recorded hash although "
+                                         "a signed checkpoint covers it: inserted"))
+        for seq in self.store.digests_without_events(MAX_NAMED):
+            if not any(p.kind == "deleted" and p.seq in (seq - 1, seq + 1) for p in self.report.problems):
+                self._problem(Problem("deleted", f"the event at seq {seq} was deleted (its hash is recorded)", seq=seq))
+        if len(bad) > MAX_NAMED:
+            self._problem(Problem("many", f"more than {MAX_NAMED} events differ; only the first are named"))
+
+    def _moves(self, seqs: list[int]) -> dict[int, str]:
+        """For changed events, whether each is an intact event that now sits at another seq."""
+        moves: dict[int, str] = {}
+        candidates = seqs[:50]
+        stored = self.store.stored_digest(sorted({c + d for c in candidates for d in (-1, 0, 1)} | set(candidates)))
+        for seq in candidates:
+            for other in [*candidates, seq - 1, seq + 1]:
+                if other == seq or other not in stored:
+                    continue
+                if stored[other] in self.store.digest_with_seq(seq, other):
+                    swapped = other in candidates and seq in stored and stored[seq] in self.store.digest_with_seq(other, seq)
+                    how = (f"swapped with seq {other}" if swapped else
+                           f"moved here from seq {other}: an event was inserted or deleted before it")
+                    moves[seq] = f"event at seq {seq} is the event signed as seq {other}: {how}"
+                    break
+        return moves
+
+    def _from(self, m: dict[str, Any], kind: str, message: str) -> Problem:
+        return Problem(kind, message, seq=m["seq"], ts=m["ts"], source=m["source"], line=m["line"], origin=m["origin"])
+
+    # the signed roots against the tree recomputed from the events
+    def _check_roots(self, checkpoints: list[tuple[int, NoteClaim]], n: int) -> None:
+        levels = self._levels(n)
+        ok_upto = 0
+        for cid, claim in checkpoints:
+            if claim.tree_size > n:
+                self._problem(Problem(
+                    "truncated", f"checkpoint #{cid} covers {claim.tree_size} events but only {n} remain: "
+                    f"seq {n + 1}..{claim.tree_size} were removed", seq=n + 1, checkpoint=cid))
+                continue
+            root = self._root(levels, claim.tree_size)
+            if root == claim.root:
+                ok_upto = max(ok_upto, claim.tree_size)
+            else:
+                self._problem(Problem(
+                    "root_mismatch", f"checkpoint #{cid} (tree size {claim.tree_size}) does not match the events: "
+                    f"something in seq {ok_upto + 1}..{claim.tree_size} changed since it was signed",
+                    checkpoint=cid))
+        self.report.covered = ok_upto
+        signed_upto = max((c.tree_size for _, c in checkpoints), default=0)
+        if n > signed_upto:
+            self._problem(_locate(
+                self.store, "uncovered", f"seq {signed_upto + 1}..{n} ({n - signed_upto} events) are not covered "
+                "by any signed checkpoint: appended without the key, or an ingest stopped before signing "
+                "(run `auditctl checkpoint` if you trust them)", signed_upto + 1))
+
+    def _levels(self, n: int) -> list[str]:
+        tables = ["_v_leaves"]
+        level = 0
+        while n >> (level + 1):
+            target = f"_v_level_{level + 1}"
+            self.store.pair_level(tables[-1], target)
+            tables.append(target)
+            level += 1
+        return tables
+
+    def _root(self, levels: list[str], size: int) -> bytes:
+        parts = perfect_subtrees(size)
+        if not parts:
+            return hashlib.sha256(b"").digest()
+        hashes = []
+        for level, index in parts:
+            found = self.store.nodes(levels[level], [index])
+            if index not in found:
+                return b""
+            hashes.append(found[index])
+        root = hashes[-1]
+        for h in reversed(hashes[:-1]):
+            root = node_hash(h, root)
+        return root
+
+
+def verify(store: Store, key: VerifierKey, checkpoint_file: Path | None) -> VerifyReport:
+    return Verifier(store, key, checkpoint_file).run()
+
+
+@dataclass(frozen=True)
+class ConsistencyResult:
+    consistent: bool
+    message: str
+    claim: NoteClaim | None
+    current_size: int
+
+    def to_json(self) -> dict[str, Any]:
+        claim = None
+        if self.claim:
+            claim = {"origin": self.claim.origin, "tree_size": self.claim.tree_size,
+                     "root": self.claim.root.hex(), "time": self.claim.time}
+        return {"consistent": self.consistent, "message": self.message, "checkpoint": claim,
+                "current_size": self.current_size}
+
+
+def verify_against(store: Store, key: VerifierKey, exported: str) -> ConsistencyResult:
+    """Is today's log an append-only extension of an older exported checkpoint?"""
+    text = exported.strip() + "\n"
+    if text.lstrip().startswith("{"):
+        try:
+            text = json.loads(text)["note"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise AuditctlError("the checkpoint file is JSON but has no `note`") from None
+    note = parse_note(text)
+    claim = read_claim(note.body)
+    count, max_seq = store.event_count_and_max_seq()
+    if not note.verify(key):
+        return ConsistencyResult(False, f"the checkpoint is not validly signed by {key.name}+{key.id.hex()} "
+                                 f"(signed by {', '.join(note.signer_ids())})", claim, count)
+    origin = origin_of(store)
+    if claim.origin != origin:
+        return ConsistencyResult(False, f"the checkpoint is for log {claim.origin}; this database is {origin}",
+                                 claim, count)
+    if claim.tree_size > count:
+        return ConsistencyResult(False, f"the checkpoint covers {claim.tree_size} events but the log has only "
+                                 f"{count}: history was truncated", claim, count)
+    v = Verifier(store, key, None)
+    n = store.leaves_table("_v_leaves", 0, max_seq)
+    root = v._root(v._levels(n), claim.tree_size)
+    store.drop_temp("_v_leaves", *[f"_v_level_{k}" for k in range(1, 64)])
+    if root != claim.root:
+        return ConsistencyResult(False, f"the first {claim.tree_size} events no longer hash to the checkpoint's "
+                                 "root: history was rewritten", claim, count)
+    return ConsistencyResult(True, f"the log ({count} events) is an append-only extension of the checkpoint "
+                             f"({claim.tree_size} events, signed {claim.time})", claim, count)
+
+
+# -- the original files ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SourceStatus:
+    path: str
+    status: str  # unchanged | grown | modified | missing | truncated
+    detail: str
+
+    @property
+    def bad(self) -> bool:
+        return self.status in ("modified", "truncated")
+
+
+def verify_sources(store: Store) -> list[SourceStatus]:
+    """Re-hash the ingested files still on disk against the SHA-256 recorded at ingest."""
+    out = []
+    for rec in store.files():
+        path = Path(rec.path)
+        if not path.exists():
+            out.append(SourceStatus(rec.path, "missing", "no longer on disk (rotated away or deleted)"))
+            continue
+        size = path.stat().st_size
+        if size < rec.size:
+            out.append(SourceStatus(rec.path, "truncated", f"{size} bytes now, {rec.size} at ingest"))
+            continue
+        digest = _sha256_prefix(path, rec.size)
+        if digest != rec.sha256:
+            out.append(SourceStatus(rec.path, "modified", "the bytes ingested have changed since"))
+        elif size > rec.size:
+            out.append(SourceStatus(rec.path, "grown", f"first {rec.size} bytes unchanged, {size - rec.size} appended"))
+        else:
+            out.append(SourceStatus(rec.path, "unchanged", f"sha256 {rec.sha256[:16]}…"))
+    return out
+
+
+def _sha256_prefix(path: Path, length: int) -> str:
+    h = hashlib.sha256()
+    remaining = length
+    with path.open("rb") as f:
+        while remaining > 0:
+            chunk = f.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            h.update(chunk)
+            remaining -= len(chunk)
+    return h.hexdigest()

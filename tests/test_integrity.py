@@ -1,0 +1,315 @@
+"""Tamper evidence: every kind of tampering, done to the database file with DuckDB directly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from auditctl.config import Config
+from auditctl.errors import ExitCode
+from auditctl.ingest import Ingester
+from auditctl.integrity import make_checkpoint, verify
+from auditctl.merkle import Frontier, canonical, leaf_hash, mth
+from auditctl.schema import COLUMN_NAMES
+from auditctl.signing import VerifierKey, load_or_create_key, parse_note
+from auditctl.store import Store
+from support import SAMPLES, registry
+
+AUTH = SAMPLES / "syslog" / "auth.log"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A config whose key and checkpoint file live in tmp_path, shared by library and CLI."""
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text(f"signing_key: {tmp_path / 'keys' / 'signing.key'}\nkey_name: test-signer\n")
+    monkeypatch.setenv("AUDITCTL_CONFIG", str(cfg_file))
+    return tmp_path
+
+
+def sql(db: Path, *statements: str) -> list:
+    """Change the database the way an intruder would: DuckDB directly, no auditctl."""
+    con = duckdb.connect(str(db))
+    try:
+        out = []
+        for s in statements:
+            out = con.execute(s).fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def kinds(result) -> list[str]:
+    return [p["kind"] for p in json.loads(result.stdout)["problems"]]
+
+
+def problems(result) -> list[dict]:
+    return json.loads(result.stdout)["problems"]
+
+
+@pytest.fixture
+def signed(cli, env):
+    """A store with two ingests (two signed checkpoints)."""
+    assert cli("ingest", str(AUTH)).exit_code == 0
+    assert cli("ingest", str(SAMPLES / "auditd")).exit_code == 0
+    return cli
+
+
+def test_intact_store_verifies(signed):
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["intact"] and doc["checkpoints_checked"] == 2 and doc["covered"] == doc["events"] == 63 + 68
+    table = signed("verify", "--format", "table")
+    assert table.exit_code == 0 and table.output.startswith("intact: 131 events, 2 signed checkpoint(s)")
+
+
+def test_root_matches_the_documented_scheme(signed, db):
+    """The SQL leaf/tree hashing equals the Python reference (merkle.canonical / mth)."""
+    rows = sql(db, f"SELECT {', '.join(COLUMN_NAMES)} FROM events ORDER BY seq")
+    leaves = [leaf_hash(canonical(r)) for r in rows]
+    checkpoints = sql(db, "SELECT tree_size, root FROM checkpoints ORDER BY id")
+    for size, root in checkpoints:
+        assert mth(leaves[:size]).hex() == root
+
+
+def test_modified_field_is_named(signed, db):
+    sql(db, "UPDATE events SET actor = 'nobody' WHERE seq = 10")
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    p = next(p for p in problems(result) if p["kind"] == "modified")
+    assert p["seq"] == 10 and p["source"].endswith("auth.log") and p["line"] == 10 and p["ts"]
+    assert "root_mismatch" in kinds(result)
+
+
+@pytest.mark.parametrize("column", ["ts", "raw", "attrs", "outcome", "ingested_at", "line", "pid"])
+def test_every_column_is_covered(signed, db, column):
+    value = {"ts": "ts + INTERVAL 1 SECOND", "raw": "raw || ' '", "attrs": "'{}'", "outcome": "'success'",
+             "ingested_at": "ingested_at - INTERVAL 1 DAY", "line": "line + 1000", "pid": "coalesce(pid, 0) + 1"}[column]
+    sql(db, f"UPDATE events SET {column} = {value} WHERE seq = 20")
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    assert any(p["kind"] == "modified" and p["seq"] == 20 for p in problems(result))
+
+
+def test_modified_with_recomputed_digest_is_localized_by_the_signed_roots(signed, db):
+    from auditctl.store import _DIGEST, leaf_sql
+    sql(db, "UPDATE events SET actor = 'nobody' WHERE seq = 100",
+        f"UPDATE digests SET digest = (SELECT {_DIGEST.format(h='unhex(' + leaf_sql() + ')')} FROM events WHERE seq = 100) WHERE seq = 100")
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    mismatch = [p for p in problems(result) if p["kind"] == "root_mismatch"]
+    assert mismatch and "seq 64..131" in mismatch[0]["message"]  # the second ingest's range
+    assert not [p for p in problems(result) if p["kind"] == "modified"]
+
+
+def test_deleted_event_is_named(signed, db):
+    sql(db, "DELETE FROM events WHERE seq = 30")
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    deleted = [p for p in problems(result) if p["kind"] == "deleted"]
+    assert deleted and "seq 30 missing" in deleted[0]["message"] and deleted[0]["seq"] == 29
+
+
+def test_inserted_event_with_a_duplicate_seq_is_named(signed, db):
+    sql(db, "INSERT INTO events SELECT * REPLACE ('forged' AS actor) FROM events WHERE seq = 40")
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    assert any(p["kind"] == "inserted" and p["seq"] == 40 for p in problems(result))
+
+
+def test_inserted_event_with_renumbering_is_named(signed, db):
+    sql(db, "UPDATE events SET seq = seq + 1 WHERE seq >= 50",
+        "INSERT INTO events SELECT * REPLACE (50 AS seq, 'forged' AS actor) FROM events WHERE seq = 49")
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    found = problems(result)
+    assert found[0]["seq"] == 50 and found[0]["kind"] == "modified"
+    moved = [p for p in found if p["kind"] == "moved"]
+    assert moved and moved[0]["seq"] == 51 and "signed as seq 50" in moved[0]["message"]
+
+
+def test_swapped_events_are_named(signed, db):
+    sql(db, "UPDATE events SET seq = CASE seq WHEN 5 THEN 6 WHEN 6 THEN 5 END WHERE seq IN (5, 6)")
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    moved = {p["seq"]: p["message"] for p in problems(result) if p["kind"] == "moved"}
+    assert "swapped with seq 6" in moved[5] and "swapped with seq 5" in moved[6]
+
+
+def test_truncated_tail_is_found(signed, db):
+    sql(db, "DELETE FROM events WHERE seq > 100", "DELETE FROM digests WHERE seq > 100")
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    truncated = [p for p in problems(result) if p["kind"] == "truncated"]
+    assert truncated and "seq 101..131 were removed" in truncated[0]["message"]
+
+
+def test_truncation_with_checkpoints_deleted_is_caught_by_the_checkpoint_file(signed, db):
+    sql(db, "DELETE FROM events WHERE seq > 63", "DELETE FROM digests WHERE seq > 63",
+        "DELETE FROM checkpoints WHERE id = 2",
+        "UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'frontier') WHERE key = 'frontier'")
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    assert {"checkpoint_missing", "truncated"} <= set(kinds(result))
+
+
+def test_checkpoints_re_signed_with_another_key(signed, db, tmp_path):
+    rogue, _ = load_or_create_key(tmp_path / "rogue.key", "test-signer")  # same name, other key
+    rows = sql(db, "SELECT id, note FROM checkpoints")
+    statements = []
+    for cid, note in rows:
+        body = parse_note(note).body
+        forged = rogue.sign_note(body).replace("'", "''")
+        statements.append(f"UPDATE checkpoints SET note = '{forged}' WHERE id = {cid}")
+    sql(db, *statements)
+    cp_file = db.with_name(db.name + ".checkpoints")
+    cp_file.write_text("")  # the intruder also emptied the checkpoint file
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    bad = [p for p in problems(result) if p["kind"] == "bad_signature"]
+    assert len(bad) == 2 and "re-signed with another key" in bad[0]["message"]
+
+
+def test_database_rebuilt_without_the_key(signed, db, tmp_path, env):
+    """An intruder replaces the database with one built from doctored logs and their own key."""
+    honest_key_file = tmp_path / "keys" / "signing.key"
+    doctored = tmp_path / "doctored.log"
+    doctored.write_text(AUTH.read_text().replace("mallory", "alice"))
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    rogue_cfg = Config(db=rebuilt, signing_key=tmp_path / "rogue.key", key_name="test-signer")
+    with Store.open(rebuilt) as store:
+        Ingester(store, registry(), rogue_cfg).ingest([str(doctored)])
+        key, _ = load_or_create_key(rogue_cfg.signing_key, "test-signer")
+        make_checkpoint(store, key, None)
+    shutil.copy(rebuilt, db)
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    found = set(kinds(result))
+    assert ("bad_signature" in found and "wrong_log" in found) or "checkpoint_missing" in found
+    # an auditor holding only the public key sees the same
+    honest = load_or_create_key(honest_key_file, "test-signer")[0].verifier.encode()
+    assert signed("verify", "--key", honest, "--format", "json").exit_code == ExitCode.INTEGRITY
+
+
+def test_appended_events_without_a_checkpoint_are_uncovered(signed, db):
+    sql(db, "INSERT INTO events SELECT * REPLACE (132 AS seq) FROM events WHERE seq = 131")
+    result = signed("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    assert [p["seq"] for p in problems(result) if p["kind"] == "uncovered"] == [132]
+
+
+def test_verify_against_an_exported_checkpoint(cli, env, db, tmp_path):
+    cli("ingest", str(AUTH))
+    exported = tmp_path / "offsite.note"
+    result = cli("checkpoint", "--out", str(exported))
+    assert result.exit_code == 0 and exported.read_text().startswith("auditctl/")
+    as_json = tmp_path / "offsite.json"
+    cli("checkpoint", "--format", "json", "--out", str(as_json))
+    cli("ingest", str(SAMPLES / "k8s_audit"))
+    for path in (exported, as_json):
+        ok = cli("verify", "--checkpoint", str(path), "--format", "table")
+        assert ok.exit_code == 0 and ok.output.startswith("consistent: the log (95 events) is an append-only extension")
+    sql(db, "UPDATE events SET message = 'rewritten' WHERE seq = 3")
+    bad = cli("verify", "--checkpoint", str(exported), "--format", "json")
+    assert bad.exit_code == ExitCode.INTEGRITY and "history was rewritten" in json.loads(bad.stdout)["message"]
+
+
+def test_exported_checkpoint_from_another_key_is_rejected(cli, env, tmp_path):
+    cli("ingest", str(AUTH))
+    exported = tmp_path / "cp.note"
+    cli("checkpoint", "--out", str(exported))
+    rogue, _ = load_or_create_key(tmp_path / "rogue.key", "test-signer")
+    exported.write_text(rogue.sign_note(parse_note(exported.read_text()).body))
+    result = cli("verify", "--checkpoint", str(exported), "--format", "table")
+    assert result.exit_code == ExitCode.INTEGRITY and "not validly signed" in result.output
+
+
+def test_verify_sources(cli, env, tmp_path):
+    log = tmp_path / "auth.log"
+    shutil.copy(AUTH, log)
+    grown = tmp_path / "grown.log"
+    shutil.copy(SAMPLES / "syslog" / "iso.log", grown)
+    cli("ingest", str(log), str(grown))
+    ok = cli("verify", "--sources", "--format", "json")
+    assert ok.exit_code == 0 and {r["status"] for r in json.loads(ok.stdout)} == {"unchanged"}
+    with grown.open("a") as f:
+        f.write("2026-05-10T14:40:00Z db01 sshd[1]: Accepted password for a from 1.2.3.4 port 1 ssh2\n")
+    log.write_text(log.read_text().replace("mallory", "mallor1"))
+    result = cli("verify", "--sources", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    status = {Path(r["path"]).name: r["status"] for r in json.loads(result.stdout)}
+    assert status == {"auth.log": "modified", "grown.log": "grown"}
+    log.unlink()
+    assert {Path(r["path"]).name: r["status"] for r in json.loads(cli("verify", "--sources", "--format", "json").stdout)}["auth.log"] == "missing"
+
+
+def test_keys_show_and_key_file_mode(cli, env):
+    result = cli("keys", "show", "--format", "json")
+    doc = json.loads(result.stdout)
+    key = VerifierKey.decode(doc["verifier_key"])
+    assert key.name == "test-signer" and doc["key_id"] == key.id.hex()
+    assert oct(os.stat(env / "keys" / "signing.key").st_mode & 0o777) == "0o600"
+    assert "verifier key" in cli("keys", "show", "--format", "table").output
+
+
+def test_loose_key_permissions_warn(cli, env):
+    cli("keys", "show")
+    (env / "keys" / "signing.key").chmod(0o644)
+    assert "readable by others" in cli("keys", "show").output
+
+
+def test_the_signing_key_is_never_in_the_database(signed, db, env):
+    pem = (env / "keys" / "signing.key").read_text()
+    secret_line = pem.splitlines()[1]
+    dump = sql(db, "SELECT string_agg(CAST(value AS VARCHAR), '') FROM meta")[0][0] + "".join(
+        n for (n,) in sql(db, "SELECT note FROM checkpoints"))
+    assert secret_line not in dump and secret_line not in db.read_bytes().decode("latin-1")
+
+
+def test_verify_without_a_key_asks_for_one(cli, env, tmp_path, monkeypatch):
+    cli("ingest", str(AUTH))
+    (env / "keys" / "signing.key").unlink()
+    result = cli("verify")
+    assert result.exit_code == ExitCode.ERROR and "--key" in result.output
+
+
+# -- property: any sequence of appends verifies, and every root is RFC 6962's MTH --------------
+
+EVENT = "Mar  1 10:{:02d}:{:02d} host{} sshd[{}]: Failed password for user{} from 10.0.0.{} port 22 ssh2\n"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=6))
+def test_random_append_sequences_verify(tmp_path_factory, batches):
+    tmp = tmp_path_factory.mktemp("prop")
+    db = tmp / "p.duckdb"
+    cfg = Config(db=db, signing_key=tmp / "k.key", key_name="prop")
+    key, _ = load_or_create_key(cfg.signing_key, "prop")
+    log = tmp / "a.log"
+    log.write_text("")
+    n = 0
+    with Store.open(db) as store:
+        for size in batches:
+            with log.open("a") as f:
+                for _ in range(size):
+                    f.write(EVENT.format(n // 60 % 60, n % 60, n % 3, n, n % 7, n % 250))
+                    n += 1
+            Ingester(store, registry(), cfg).ingest([str(log)])
+            make_checkpoint(store, key, None)
+        frontier = Frontier.from_json(json.loads(store.meta("frontier")))
+        assert frontier.size == n
+        report = verify(store, key.verifier, None)
+        assert report.intact, [p.message for p in report.problems]
+        rows = store.con.execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM events ORDER BY seq").fetchall()
+        leaves = [leaf_hash(canonical(r)) for r in rows]
+        for cp in store.checkpoints():
+            assert mth(leaves[:cp["tree_size"]]).hex() == cp["root"]
+        assert frontier.root() == mth(leaves)
