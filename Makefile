@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 demo: $(STAMP)
-	rm -rf $(DEMO) && mkdir -p $(DEMO) && touch $(DEMO)/config.yaml
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	printf 'signing_key: $(DEMO)/signing.key\nkey_name: auditctl-demo\n' > $(DEMO)/config.yaml
 	$(AUDITCTL) ingest sample_logs
 	@echo "--- a second ingest adds nothing (the registry remembers each file):"
 	$(AUDITCTL) ingest sample_logs
@@ -26,6 +27,11 @@ demo: $(STAMP)
 	$(AUDITCTL) search --ip 185.220.101.0/24 --format table --limit 5
 	$(AUDITCTL) stats --by category --format table
 	$(AUDITCTL) stats --by parser --by outcome --format table
+	@echo "--- integrity: verify, export the latest signed checkpoint, prove append-only, re-hash the sources:"
+	$(AUDITCTL) verify --format table
+	$(AUDITCTL) checkpoint --out $(DEMO)/latest.note
+	$(AUDITCTL) verify --checkpoint $(DEMO)/latest.note --format table
+	$(AUDITCTL) verify --sources --format table
 
 lint: $(STAMP)
 	$(BIN)/ruff check src parsers tests bench

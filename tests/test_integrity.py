@@ -313,3 +313,22 @@ def test_random_append_sequences_verify(tmp_path_factory, batches):
         for cp in store.checkpoints():
             assert mth(leaves[:cp["tree_size"]]).hex() == cp["root"]
         assert frontier.root() == mth(leaves)
+
+
+def test_a_version_1_database_is_migrated_and_then_signed(tmp_path):
+    from auditctl.store import MIGRATIONS, SCHEMA_VERSION
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    for statement in MIGRATIONS[0]:
+        con.execute(statement)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.close()
+    cfg = Config(db=db, signing_key=tmp_path / "k.key", key_name="m")
+    with Store.open(db) as store:
+        assert store.schema_version() == SCHEMA_VERSION and store.meta("db_id")
+        Ingester(store, registry(), cfg).ingest([str(AUTH)])
+        key, _ = load_or_create_key(cfg.signing_key, "m")
+        cp, new = make_checkpoint(store, key, None)
+        assert new and cp.tree_size == 63
+        assert verify(store, key.verifier, None).intact

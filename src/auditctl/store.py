@@ -210,7 +210,7 @@ class Store:
         """Temp table `name(j, h, seq)`: the leaf hash of every event with after < seq <= upto, and
         j = its 0-based position in seq order. When the caller knows seq has no gaps or repeats,
         j is simply seq - 1 (sorting a million rows to number them cost 0.8 s)."""
-        position = "seq - 1" if contiguous else f"(CAST(? AS BIGINT) + row_number() OVER (ORDER BY seq) - 1)"
+        position = "seq - 1" if contiguous else "(CAST(? AS BIGINT) + row_number() OVER (ORDER BY seq) - 1)"
         params = [after, upto] if contiguous else [after, after, upto]
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {position} AS j, unhex({leaf_sql()}) AS h, seq "

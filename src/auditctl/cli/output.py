@@ -85,7 +85,7 @@ def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, titl
 
 _OUTCOME_STYLE = {"failure": "red", "success": "green"}
 _MAX_WIDTH = {"ts": 25, "action": 20, "category": 17, "first": 25, "last": 25, "source": 60, "path": 60}
-WRAPPED_COLUMNS = frozenset({"message", "raw", "description", "problems", "note"})
+WRAPPED_COLUMNS = frozenset({"message", "raw", "description", "problems", "note", "path"})
 
 
 def _cell(col: str, value: Any) -> str:
