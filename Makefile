@@ -27,6 +27,10 @@ demo: $(STAMP)
 	$(AUDITCTL) search --ip 185.220.101.0/24 --format table --limit 5
 	$(AUDITCTL) stats --by category --format table
 	$(AUDITCTL) stats --by parser --by outcome --format table
+	@echo "--- anomaly checks over everything ingested (exit 3 would mean a finding at or above --fail-on):"
+	$(AUDITCTL) check --until 2026-12-01 --format table
+	$(AUDITCTL) findings --severity critical --format table
+	$(AUDITCTL) search --finding 1 --format table
 	@echo "--- integrity: verify, export the latest signed checkpoint, prove append-only, re-hash the sources:"
 	$(AUDITCTL) verify --format table
 	$(AUDITCTL) checkpoint --out $(DEMO)/latest.note

@@ -27,7 +27,14 @@ def _ip(rng: random.Random, internal: bool) -> str:
     return f"{rng.choice([45, 61, 103, 185, 193, 203])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
 
 
-def _sshd(rng: random.Random, scanners: list[str]) -> list[str]:
+def _user_ip(rng: random.Random, homes: dict[str, list[str]], user: str) -> str:
+    """Users log in from a few usual addresses, and rarely from a new one."""
+    if rng.random() < 0.002:
+        return _ip(rng, True)
+    return rng.choice(homes[user])
+
+
+def _sshd(rng: random.Random, scanners: list[str], homes: dict[str, list[str]]) -> list[str]:
     r = rng.random()
     port = rng.randint(1024, 65535)
     if r < 0.45:
@@ -44,7 +51,7 @@ def _sshd(rng: random.Random, scanners: list[str]) -> list[str]:
         ip = rng.choice(scanners)
         return [f"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user=root"]
     user = rng.choice(USERS)
-    ip = _ip(rng, True)
+    ip = _user_ip(rng, homes, user)
     if r < 0.75:
         method = rng.choice(["publickey", "publickey", "password"])
         suffix = ": ED25519 SHA256:Qm9vT2pLZ3JhbmRvbWtleWZpbmdlcnByaW50aGVyZQ" if method == "publickey" else ""
@@ -86,6 +93,7 @@ def lines(count: int, seed: int = 42, start: datetime | None = None) -> Iterator
     rng = random.Random(seed)
     ts = start or datetime(2026, 3, 1, 0, 0, 0)
     scanners = [_ip(rng, False) for _ in range(40)]
+    homes = {user: [_ip(rng, True) for _ in range(3)] for user in USERS}
     pid = 1000
     produced = 0
     n = 0
@@ -97,7 +105,7 @@ def lines(count: int, seed: int = 42, start: datetime | None = None) -> Iterator
         r = rng.random()
         pid = (pid + rng.randint(1, 7)) % 60000 + 1000
         if r < 0.70:
-            out = [f"{stamp} {host} sshd[{pid}]: {m}" for m in _sshd(rng, scanners)]
+            out = [f"{stamp} {host} sshd[{pid}]: {m}" for m in _sshd(rng, scanners, homes)]
             if rng.random() < 0.02:
                 out.append(f"{stamp} {host} sshd[{pid}]: message repeated {rng.randint(2, 5)} times: [ Failed password for root from {rng.choice(scanners)} port {rng.randint(1024, 65535)} ssh2]")
         elif r < 0.91:

@@ -37,6 +37,9 @@ class Config:
     signing_key: Path = field(default_factory=lambda: xdg_dir("DATA", ".local/share") / "auditctl" / "signing.key")
     key_name: str = field(default_factory=lambda: f"auditctl@{socket.gethostname()}")
     checkpoint_file: Path | None = None  # default: beside the database, <db>.checkpoints
+    rules_dirs: list[str] = field(default_factory=list)
+    disabled_rules: list[str] = field(default_factory=list)
+    rule_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     source_path: Path | None = None
 
     @property
@@ -48,7 +51,7 @@ class Config:
 
 
 _KNOWN = {"db", "timezone", "parsers_dirs", "parsers", "batch_size", "workers", "lock_wait_seconds",
-          "signing_key", "key_name", "checkpoint_file"}
+          "signing_key", "key_name", "checkpoint_file", "rules"}
 
 
 def load_config(path: Path | None = None, *, db_override: str | Path | None = None) -> Config:
@@ -85,6 +88,15 @@ def load_config(path: Path | None = None, *, db_override: str | Path | None = No
             setattr(cfg, key, Path(str(data[key])).expanduser())
     if data.get("key_name"):
         cfg.key_name = str(data["key_name"])
+    rules = data.get("rules") or {}
+    if not isinstance(rules, dict) or set(rules) - {"dirs", "disabled", "overrides"}:
+        raise ConfigError(f"{cfg_path}: rules takes dirs, disabled and overrides")
+    cfg.rules_dirs = [str(d) for d in rules.get("dirs") or []]
+    cfg.disabled_rules = [str(d) for d in rules.get("disabled") or []]
+    overrides = rules.get("overrides") or {}
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise ConfigError(f"{cfg_path}: rules.overrides maps a rule id to the fields to change")
+    cfg.rule_overrides = overrides
     if "lock_wait_seconds" in data:
         cfg.lock_wait_seconds = float(data["lock_wait_seconds"])
     env_db = os.environ.get(DB_ENV)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from auditctl.errors import AuditctlError
 from auditctl.filters import EventFilter
 from auditctl.store import Store
 
@@ -29,3 +30,12 @@ def event_stats(db: Path, by: Sequence[str], flt: EventFilter, *, limit: int | N
                 wait: float = 5.0) -> list[dict[str, Any]]:
     with Store.open(db, read_only=True, wait=wait) as store:
         return store.stats(by, flt, limit)
+
+
+def finding_seqs(db: Path, finding_id: int, wait: float = 5.0) -> tuple[int, ...]:
+    """The seqs of the events behind a stored finding."""
+    with Store.open(db, read_only=True, wait=wait) as store:
+        rows = store.list_findings(ids=[finding_id])
+    if not rows:
+        raise AuditctlError(f"no finding with id {finding_id} (see `auditctl findings`)")
+    return tuple(int(s) for s in rows[0]["seqs"] or ())

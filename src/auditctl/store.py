@@ -23,7 +23,7 @@ from auditctl.errors import AuditctlError, DatabaseBusy
 from auditctl.filters import EventFilter, ipv4_range
 from auditctl.schema import COLUMN_NAMES, COLUMNS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Long free text compresses better with zstd than with DuckDB's default FSST/dictionary
 # (raw: 51.7 -> 34.6 MB and faster to write; message: 1.6 MB less at the same speed, per 600k
 # auth.log lines). Only these: forcing zstd on every column made the file bigger.
@@ -55,6 +55,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             id BIGINT, tree_size BIGINT, root VARCHAR, created_at TIMESTAMPTZ, origin VARCHAR,
             key_name VARCHAR, key_id VARCHAR, note VARCHAR)""",
         "INSERT INTO meta SELECT 'db_id', CAST(uuid() AS VARCHAR)",
+    ),
+    (
+        # anomaly checks: findings (deduplicated per rule and group) and the runs that made them
+        """CREATE TABLE findings (
+            id BIGINT, rule_id VARCHAR, severity VARCHAR, title VARCHAR, group_key VARCHAR,
+            first_ts TIMESTAMPTZ, last_ts TIMESTAMPTZ, count BIGINT, seqs BIGINT[],
+            created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, check_run BIGINT, tags VARCHAR[])""",
+        """CREATE TABLE check_runs (
+            id BIGINT, started_at TIMESTAMPTZ, since TIMESTAMPTZ, until TIMESTAMPTZ, rules BIGINT,
+            new_findings BIGINT, updated_findings BIGINT, seconds DOUBLE)""",
     ),
 )
 
@@ -307,6 +317,77 @@ class Store:
         row = cur.fetchall()
         return dict(zip(names, row[0], strict=True)) if row else None
 
+    # -- anomaly checks --------------------------------------------------------------------
+
+    def run_query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """Run SQL compiled by `auditctl.rulesql` (every value in it is a bound parameter)."""
+        cur = self.con.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def findings_of_rule(self, rule_id: str) -> list[dict[str, Any]]:
+        return self.run_query(f"SELECT {_FINDING_COLS} FROM findings WHERE rule_id = ? ORDER BY first_ts",
+                              [rule_id])
+
+    def next_finding_id(self) -> int:
+        row = _first(self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM findings"))
+        return int(row[0]) if row else 1
+
+    def insert_findings(self, rows: list[dict[str, Any]]) -> None:
+        """Insert many findings at once (through Arrow: row-by-row inserts run ~500 rows/s)."""
+        if rows:
+            table = pa.Table.from_pylist(rows, schema=_FINDINGS_SCHEMA)
+            self.con.from_arrow(table).insert_into("findings")
+
+    def update_findings(self, rows: list[dict[str, Any]]) -> None:
+        """Set first/last time, count, seqs, updated_at and check_run of many findings by id."""
+        if not rows:
+            return
+        table = pa.Table.from_pylist(rows, schema=_FINDINGS_SCHEMA)
+        self.con.register("_finding_updates", table)
+        try:
+            self.con.execute(
+                "UPDATE findings SET first_ts = u.first_ts, last_ts = u.last_ts, count = u.count, seqs = u.seqs, "
+                "updated_at = u.updated_at, check_run = u.check_run FROM _finding_updates u WHERE findings.id = u.id")
+        finally:
+            self.con.unregister("_finding_updates")
+
+    def list_findings(self, *, ids: Sequence[int] = (), rules: Sequence[str] = (), severities: Sequence[str] = (),
+                      since: datetime | None = None, check_run: int | None = None,
+                      limit: int | None = None) -> list[dict[str, Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, values in (("id", ids), ("rule_id", rules), ("severity", severities)):
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if since is not None:
+            clauses.append("last_ts >= ?")
+            params.append(since)
+        if check_run is not None:
+            clauses.append("check_run = ?")
+            params.append(check_run)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        sql = f"SELECT {_FINDING_COLS} FROM findings{where} ORDER BY last_ts DESC, id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self.run_query(sql, params)
+
+    def add_check_run(self, started: datetime, since: datetime | None, until: datetime, rules: int) -> int:
+        row = _first(self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM check_runs"))
+        rid = int(row[0]) if row else 1
+        self.con.execute("INSERT INTO check_runs VALUES (?, ?, ?, ?, ?, 0, 0, 0)", [rid, started, since, until, rules])
+        return rid
+
+    def finish_check_run(self, rid: int, new: int, updated: int, seconds: float) -> None:
+        self.con.execute("UPDATE check_runs SET new_findings = ?, updated_findings = ?, seconds = ? WHERE id = ?",
+                         [new, updated, seconds, rid])
+
+    def last_check_until(self) -> datetime | None:
+        row = _first(self.con.execute("SELECT max(until) FROM check_runs"))
+        return row[0] if row else None
+
     # -- file registry -------------------------------------------------------------------
 
     def file_candidates(self, path: str, device: int, inode: int, head_hash: str) -> list[FileRecord]:
@@ -413,6 +494,16 @@ def leaf_sql(seq_sql: str = "seq") -> str:
 # The first 8 bytes of a leaf hash (a BLOB expression `h`) as an unsigned 64-bit integer.
 _DIGEST = "CAST(('0x' || substr(hex({h}), 1, 16)) AS UBIGINT)"
 
+_FINDINGS_SCHEMA = pa.schema([
+    ("id", pa.int64()), ("rule_id", pa.string()), ("severity", pa.string()), ("title", pa.string()),
+    ("group_key", pa.string()), ("first_ts", pa.timestamp("us", tz="UTC")), ("last_ts", pa.timestamp("us", tz="UTC")),
+    ("count", pa.int64()), ("seqs", pa.list_(pa.int64())), ("created_at", pa.timestamp("us", tz="UTC")),
+    ("updated_at", pa.timestamp("us", tz="UTC")), ("check_run", pa.int64()), ("tags", pa.list_(pa.string())),
+])
+
+_FINDING_COLS = ("id, rule_id, severity, title, group_key, first_ts, last_ts, count, seqs, created_at, "
+                 "updated_at, check_run, tags")
+
 _FILE_COLS = ("file_id, path, device, inode, head_hash, head_len, compressed, \"offset\", next_line, "
               "size, mtime, sha256, parser, events, first_seq, last_seq")
 
@@ -476,8 +567,8 @@ def compile_filter(flt: EventFilter) -> tuple[str, list[Any]]:
         pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         params.extend([pattern, pattern])
     if flt.seqs:
-        clauses.append(f"seq IN ({', '.join('?' * len(flt.seqs))})")
-        params.extend(flt.seqs)
+        clauses.append("seq IN (SELECT unnest(CAST(? AS BIGINT[])))")
+        params.append(list(flt.seqs))
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

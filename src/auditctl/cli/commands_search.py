@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from auditctl.cli.output import Format, default_format, render_rows, table_width
 from auditctl.errors import UsageError
 from auditctl.filters import EventFilter
 from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, COLUMN_NAMES
-from auditctl.search import event_stats, search_events
+from auditctl.search import event_stats, finding_seqs, search_events
 from auditctl.store import STAT_DIMENSIONS
 from auditctl.timeutil import get_tz, parse_when
 
@@ -86,12 +87,15 @@ def search(
     until: UntilOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="At most this many events (0 = all).")] = 100,
     reverse: Annotated[bool, typer.Option("--reverse", "-r", help="Newest first.")] = False,
+    finding: Annotated[int | None, typer.Option("--finding", help="Only the events behind this finding (see `auditctl findings`).", show_default=False)] = None,
     fmt: FormatOpt = None,
 ) -> None:
     """Find events by category, person, action, outcome, host, IP, time and text (oldest first)."""
     flt = build_filter(text, category, action, user, actor, target, outcome, host, ip, parser, source,
                        since, until)
     cfg = state().config
+    if finding is not None:
+        flt = dataclasses.replace(flt, seqs=finding_seqs(cfg.db, finding, cfg.lock_wait_seconds))
     result = search_events(cfg.db, flt, limit=limit or None, newest_first=reverse, wait=cfg.lock_wait_seconds)
     fmt = fmt or default_format()
     shown = len(result.rows)

@@ -84,8 +84,10 @@ def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, titl
 
 
 _OUTCOME_STYLE = {"failure": "red", "success": "green"}
-_MAX_WIDTH = {"ts": 25, "action": 20, "category": 17, "first": 25, "last": 25, "source": 60, "path": 60}
-WRAPPED_COLUMNS = frozenset({"message", "raw", "description", "problems", "note", "path"})
+_MAX_WIDTH = {"ts": 25, "action": 20, "category": 17, "first": 25, "last": 25, "source": 60, "path": 60,
+              "id": 32, "rule": 32, "kind": 20}
+WRAPPED_COLUMNS = frozenset({"message", "raw", "description", "problems", "note", "path", "title", "fires on",
+                             "group", "detail"})
 
 
 def _cell(col: str, value: Any) -> str:

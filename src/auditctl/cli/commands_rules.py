@@ -1,0 +1,141 @@
+"""`auditctl check`, `auditctl findings`, `auditctl rules list|validate`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from auditctl.cli.common import handles_errors, state
+from auditctl.cli.output import Format, default_format, render_rows
+from auditctl.config import Config
+from auditctl.detect import CheckResult, Finding, list_findings, run_checks
+from auditctl.errors import ExitCode, UsageError
+from auditctl.rules import SEVERITIES, Rule, load_file, load_rules
+from auditctl.store import Store
+from auditctl.timeutil import get_tz, parse_when
+
+rules_app = typer.Typer(help="List the detection rules, or validate rule files.", no_args_is_help=True)
+
+RulesOpt = Annotated[list[Path] | None, typer.Option("--rules", "-r", help="Rule file or directory (repeatable), used with the built-in pack.", show_default=False)]
+NoBuiltinOpt = Annotated[bool, typer.Option("--no-builtin", help="Use only the rules given with --rules and config.")]
+FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help="table, json or jsonl.", show_default=False)]
+
+
+def active_rules(cfg: Config, extra: list[Path] | None, builtin: bool = True) -> list[Rule]:
+    paths = [Path(p).expanduser() for p in cfg.rules_dirs] + list(extra or [])
+    return load_rules(paths, builtin=builtin, disabled=cfg.disabled_rules, overrides=cfg.rule_overrides)
+
+
+def _when(value: str | None, option: str, cfg: Config) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_when(value, tz=get_tz(cfg.timezone))
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def _severity(value: str | None) -> str | None:
+    if value is not None and value not in SEVERITIES:
+        raise UsageError(f"--fail-on: choose one of {', '.join(SEVERITIES)}")
+    return value
+
+
+def finding_rows(findings: list[Finding]) -> list[dict]:
+    return [{"id": f.id, "severity": f.severity, "rule": f.rule_id, "status": f.status,
+             "group": ", ".join(f"{k}={'(unknown)' if v is None else v}" for k, v in f.group_key.items()) or "-",
+             "first": f.first_ts, "last": f.last_ts, "count": f.count, "title": f.title} for f in findings]
+
+
+def render_findings(findings: list[Finding], fmt: Format, caption: str) -> None:
+    if fmt == Format.TABLE:
+        render_rows(finding_rows(findings), fmt, caption=caption,
+                    columns=["id", "severity", "rule", "status", "group", "first", "last", "count"])
+    elif fmt == Format.JSON:
+        sys.stdout.write(orjson.dumps([f.to_json() for f in findings], option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        for f in findings:
+            sys.stdout.write(orjson.dumps(f.to_json()).decode() + "\n")
+
+
+@handles_errors
+def check(
+    rules: RulesOpt = None,
+    no_builtin: NoBuiltinOpt = False,
+    since: Annotated[str | None, typer.Option("--since", help="From this time (default: where the last check ended; all history the first time).", show_default=False)] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Up to this time (default: now).", show_default=False)] = None,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help=f"Exit 3 when a finding is at or above this severity ({', '.join(SEVERITIES)}).", show_default=False)] = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Run the detection rules over the stored events and record their findings."""
+    cfg = state().config
+    fail_on = _severity(fail_on)
+    active = active_rules(cfg, rules, builtin=not no_builtin)
+    with Store.open(cfg.db, wait=cfg.lock_wait_seconds) as store:
+        start = _when(since, "--since", cfg) if since else store.last_check_until()
+        end = _when(until, "--until", cfg) or datetime.now(UTC)
+        result = run_checks(store, active, start, end)
+    _report(result, fmt or default_format())
+    if fail_on and result.at_or_above(fail_on):
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _report(result: CheckResult, fmt: Format) -> None:
+    span = f"{result.since:%Y-%m-%d %H:%M} .. " if result.since else "all history .. "
+    caption = (f"{len(result.findings)} finding(s) new or updated by {result.rules} rules over {span}"
+               f"{result.until:%Y-%m-%d %H:%M} UTC in {result.seconds:.2f} s")
+    render_findings(result.findings, fmt, caption)
+
+
+@handles_errors
+def findings(
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Rule id (repeatable).", show_default=False)] = None,
+    severity: Annotated[list[str] | None, typer.Option("--severity", help="Severity (repeatable).", show_default=False)] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Findings active since this time.", show_default=False)] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="At most this many (0 = all).")] = 100,
+    fmt: FormatOpt = None,
+) -> None:
+    """List stored findings, newest first. `auditctl search --finding ID` shows the events behind one."""
+    cfg = state().config
+    for s in severity or []:
+        if s not in SEVERITIES:
+            raise UsageError(f"--severity: choose from {', '.join(SEVERITIES)}")
+    with Store.open(cfg.db, read_only=True, wait=cfg.lock_wait_seconds) as store:
+        found = list_findings(store, rules=rule or (), severities=severity or (),
+                              since=_when(since, "--since", cfg), limit=limit or None)
+    render_findings(found, fmt or default_format(), f"{len(found)} finding(s)")
+
+
+@rules_app.command("list")
+@handles_errors
+def rules_list(rules: RulesOpt = None, no_builtin: NoBuiltinOpt = False, fmt: FormatOpt = None) -> None:
+    """The active rules: id, severity, type, what fires them, tags and where they come from."""
+    cfg = state().config
+    active = active_rules(cfg, rules, builtin=not no_builtin)
+    rows = [{"id": r.id, "severity": r.severity, "type": r.type, "fires on": r.summary, "title": r.title,
+             "tags": ", ".join(r.tags), "origin": r.origin} for r in active]
+    fmt = fmt or default_format()
+    render_rows(rows, fmt, columns=["id", "severity", "type", "fires on", "title"] if fmt == Format.TABLE else None)
+
+
+@rules_app.command("validate")
+@handles_errors
+def rules_validate(files: Annotated[list[Path], typer.Argument(help="Rule files or directories.", show_default=False)]) -> None:
+    """Check rule files; each error names the file, the rule id and the field (exit 2)."""
+    from auditctl.rules import iter_rule_files
+
+    count = 0
+    for path in iter_rule_files(files):
+        count += len(load_file(path))
+    typer.echo(f"{count} rule(s) valid")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)
+    app.command("findings")(findings)
+    app.add_typer(rules_app, name="rules")

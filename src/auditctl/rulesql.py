@@ -1,0 +1,270 @@
+"""Compiling rules to DuckDB SQL (part of the store layer: `Store.run_query` executes it).
+
+Every value from a rule is a bound parameter. Windows are exact sliding windows
+(`RANGE BETWEEN INTERVAL ... PRECEDING AND CURRENT ROW`), never fixed buckets. Each compiled
+query returns one row per finding candidate: `group_key` (JSON), `first_ts`, `last_ts`,
+`n` (events involved) and `seqs` (their seq numbers, in time order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from auditctl.rules import WEEKDAYS, Rule
+
+
+@dataclass
+class Sql:
+    """A SQL fragment and its parameters, built up in order."""
+
+    params: list[Any] = field(default_factory=list)
+
+    def bind(self, value: Any) -> str:
+        """A numbered placeholder ($1, $2 ...), so fragments can be placed in any order."""
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+
+def field_sql(name: str, rule: Rule) -> str:
+    if name.startswith("attrs."):
+        path = name[6:]
+        return f"json_extract_string(attrs, '$.{path}')"
+    if name == "hour":
+        return f"hour(ts AT TIME ZONE '{_tz(rule)}')"
+    if name == "weekday":
+        return f"isodow(ts AT TIME ZONE '{_tz(rule)}')"
+    return name
+
+
+def _tz(rule: Rule) -> str:
+    # validated by rules.rule_from_dict (an IANA name or UTC); quotes cannot occur in zone names
+    return rule.timezone.replace("'", "")
+
+
+def _value(name: str, value: Any) -> Any:
+    if name == "weekday" and isinstance(value, str):
+        return WEEKDAYS[value.lower()[:3]]
+    return value
+
+
+def where_sql(where: dict[str, Any], rule: Rule, q: Sql) -> str:
+    parts = []
+    for key, cond in where.items():
+        if key == "any_of":
+            parts.append("(" + " OR ".join(where_sql(sub, rule, q) for sub in cond) + ")")
+        elif key == "all_of":
+            parts.append("(" + " AND ".join(where_sql(sub, rule, q) for sub in cond) + ")")
+        elif key == "none_of":
+            parts.append("NOT (" + " OR ".join(where_sql(sub, rule, q) for sub in cond) + ")")
+        else:
+            parts.append(condition_sql(field_sql(key, rule), key, cond, q))
+    return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+
+
+def condition_sql(col: str, name: str, cond: Any, q: Sql) -> str:
+    if isinstance(cond, list):
+        return "(" + " OR ".join(condition_sql(col, name, c, q) for c in cond) + ")"
+    if isinstance(cond, dict):
+        parts = []
+        for op, arg in cond.items():
+            parts.append(_operator(col, name, op, arg, q))
+        return "(" + " AND ".join(parts) + ")"
+    if cond is None:
+        return f"{col} IS NULL"
+    if isinstance(cond, str) and ("*" in cond or "?" in cond):
+        return _like(col, cond, q)
+    return f"{col} = {q.bind(_value(name, cond))}"
+
+
+def _like(col: str, pattern: str, q: Sql) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{col} ILIKE {q.bind(escaped.replace('*', '%').replace('?', '_'))} ESCAPE '\\'"
+
+
+def _operator(col: str, name: str, op: str, arg: Any, q: Sql) -> str:
+    match op:
+        case "eq":
+            return condition_sql(col, name, arg, q)
+        case "in":
+            return "(" + " OR ".join(condition_sql(col, name, a, q) for a in arg) + ")"
+        case "like":
+            return _like(col, str(arg), q)
+        case "re":
+            return f"regexp_matches({col}, {q.bind(str(arg))})"
+        case "gt" | "gte" | "lt" | "lte":
+            sym = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
+            return f"{col} {sym} {q.bind(_value(name, arg))}"
+        case "between":
+            lo, hi = (_value(name, a) for a in arg)
+            return f"{col} BETWEEN {q.bind(lo)} AND {q.bind(hi)}"
+        case "exists":
+            return f"{col} IS {'NOT ' if arg else ''}NULL"
+        case "not":
+            return f"NOT coalesce({condition_sql(col, name, arg, q)}, FALSE)"
+    raise ValueError(f"unknown operator {op}")  # rules.check_condition rejects these first
+
+
+def _group(rule: Rule, fields: tuple[str, ...] | None = None) -> str:
+    """The JSON group key of an event: {"field": value, ...} over `group_by` (or `fields`)."""
+    fields = rule.group_by if fields is None else fields
+    if not fields:
+        return "'{}'"
+    return "json_object(" + ", ".join(f"'{f}', {field_sql(f, rule)}" for f in fields) + ")"
+
+
+def _interval(td: timedelta) -> str:
+    return f"INTERVAL '{int(td.total_seconds())} seconds'"
+
+
+def compile_rule(rule: Rule, since: datetime | None, until: datetime) -> tuple[str, list[Any]]:
+    q = Sql()
+    compile_fn = {"match": _match, "threshold": _threshold, "distinct": _distinct,
+                  "sequence": _sequence, "first_seen": _first_seen, "absence": _absence}[rule.type]
+    return compile_fn(rule, since, until, q), q.params
+
+
+def _range(q: Sql, since: datetime | None, until: datetime, lookback: timedelta | None = None) -> str:
+    lo = ""
+    if since is not None:
+        start = since - lookback if lookback else since
+        lo = f"ts >= {q.bind(start)} AND "
+    return f"{lo}ts < {q.bind(until)}"
+
+
+def _match(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    key = _group(rule)
+    where = where_sql(rule.where, rule, q)
+    rng = _range(q, since, until)
+    gap = q.bind(int(rule.cooldown.total_seconds()))
+    # consecutive matches of a group closer than the cooldown are one finding
+    return f"""
+        WITH m AS (SELECT seq, ts, {key} AS g FROM events WHERE {where} AND {rng}),
+        c AS (SELECT *, sum(CASE WHEN prev IS NULL OR epoch(ts) - epoch(prev) > {gap} THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY g ORDER BY ts, seq) AS cluster
+              FROM (SELECT *, lag(ts) OVER (PARTITION BY g ORDER BY ts, seq) AS prev FROM m))
+        SELECT g AS group_key, min(ts) AS first_ts, max(ts) AS last_ts, count(*) AS n,
+               list(seq ORDER BY ts, seq) AS seqs
+        FROM c GROUP BY g, cluster ORDER BY first_ts"""
+
+
+def _windowed(rule: Rule, since: datetime | None, until: datetime, q: Sql, measure: str) -> str:
+    """Shared shape of threshold and distinct: qualifying rows, clustered, with their events."""
+    key = _group(rule)
+    assert rule.window is not None
+    where = where_sql(rule.where, rule, q)
+    rng = _range(q, since, until, lookback=rule.window)
+    window = _interval(rule.window)
+    need = q.bind(rule.count)
+    gap = q.bind(int((rule.cooldown + rule.window).total_seconds()))
+    start = q.bind(since) if since is not None else "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+    extra = f", {field_sql(rule.field, rule)} AS v" if rule.field else ""
+    return f"""
+        WITH m AS (SELECT seq, ts, {key} AS g{extra} FROM events WHERE {where} AND {rng}),
+        w AS (SELECT *, {measure} OVER (PARTITION BY g ORDER BY ts
+                  RANGE BETWEEN {window} PRECEDING AND CURRENT ROW) AS k FROM m),
+        q AS (SELECT * FROM w WHERE k >= {need} AND ts >= {start}),
+        c AS (SELECT *, sum(CASE WHEN prev IS NULL OR epoch(ts) - epoch(prev) > {gap} THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY g ORDER BY ts, seq) AS cluster
+              FROM (SELECT *, lag(ts) OVER (PARTITION BY g ORDER BY ts, seq) AS prev FROM q)),
+        f AS (SELECT g, cluster, min(ts) - {window} AS lo, max(ts) AS hi, max(k) AS peak FROM c GROUP BY g, cluster)
+        SELECT f.g AS group_key, min(m.ts) AS first_ts, max(m.ts) AS last_ts, count(*) AS n,
+               list(m.seq ORDER BY m.ts, m.seq) AS seqs, any_value(f.peak) AS peak
+        FROM f JOIN m ON m.g = f.g AND m.ts >= f.lo AND m.ts <= f.hi
+        GROUP BY f.g, f.cluster ORDER BY first_ts"""
+
+
+def _threshold(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    return _windowed(rule, since, until, q, "count(*)")
+
+
+def _distinct(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    return _windowed(rule, since, until, q, "count(DISTINCT v)")
+
+
+def _sequence(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    """Steps in order, each `count` times, all within `window` of the last step's event.
+
+    For every event of step i (i > 1), take the `count` most recent events of step i-1 that
+    qualified before it (greedy: latest first is optimal) and carry the earliest start of that
+    chain; the last step's event is a match when its chain started within the window.
+    """
+    key = _group(rule)
+    assert rule.window is not None
+    window = _interval(rule.window)
+    rng = _range(q, since, until, lookback=rule.window)
+    ctes = []
+    for i, step in enumerate(rule.steps):
+        ctes.append(f"s{i} AS (SELECT seq, ts, {key} AS g FROM events WHERE {where_sql(step.where, rule, q)} AND {rng})")
+    # chain 0: every step-0 event starts a chain of itself
+    ctes.append("c0 AS (SELECT seq, ts, g, ts AS start, [seq] AS chain FROM s0)")
+    for i in range(1, len(rule.steps)):
+        need = q.bind(rule.steps[i - 1].count)
+        ctes.append(f"""c{i} AS (
+            SELECT seq, ts, g, min(p_start) AS start, list_distinct(flatten(list(p_chain))) || [seq] AS chain FROM (
+                SELECT b.seq, b.ts, b.g, p.start AS p_start, p.chain AS p_chain,
+                       row_number() OVER (PARTITION BY b.seq ORDER BY p.ts DESC, p.seq DESC) AS r,
+                       count(*) OVER (PARTITION BY b.seq) AS available
+                FROM s{i} b JOIN c{i - 1} p ON p.g = b.g AND p.ts <= b.ts AND p.seq <> b.seq
+                     AND p.ts >= b.ts - {window})
+            WHERE r <= {need} AND available >= {need}
+            GROUP BY seq, ts, g)""")
+    last = len(rule.steps) - 1
+    need_last = q.bind(rule.steps[last].count)
+    start = q.bind(since) if since is not None else "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+    gap = q.bind(int(rule.cooldown.total_seconds()))
+    ctes.append(f"""hits AS (SELECT * FROM c{last} WHERE ts - start <= {window} AND ts >= {start})""")
+    # the last step may need several events too: count hits per group in the window
+    ctes.append(f"""enough AS (SELECT *, count(*) OVER (PARTITION BY g ORDER BY ts
+                    RANGE BETWEEN {window} PRECEDING AND CURRENT ROW) AS k FROM hits)""")
+    ctes.append(f"""cl AS (SELECT *, sum(CASE WHEN prev IS NULL OR epoch(ts) - epoch(prev) > {gap} THEN 1 ELSE 0 END)
+                    OVER (PARTITION BY g ORDER BY ts, seq) AS cluster
+                    FROM (SELECT *, lag(ts) OVER (PARTITION BY g ORDER BY ts, seq) AS prev FROM enough WHERE k >= {need_last}))""")
+    return ("WITH " + ",\n".join(ctes) + """
+        SELECT g AS group_key, min(start) AS first_ts, max(ts) AS last_ts,
+               len(list_distinct(flatten(list(chain)))) AS n,
+               list_sort(list_distinct(flatten(list(chain)))) AS seqs
+        FROM cl GROUP BY g, cluster ORDER BY first_ts""")
+
+
+def _first_seen(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    key = _group(rule)
+    vkey = _group(rule, rule.group_by + rule.value)
+    assert rule.baseline is not None
+    baseline = q.bind(int(rule.baseline.total_seconds()))
+    where = where_sql(rule.where, rule, q)
+    rng = _range(q, since, until, lookback=rule.baseline)
+    start = q.bind(since) if since is not None else "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+    known = f"prev_g IS NOT NULL AND epoch(ts) - epoch(prev_g) <= {baseline}" if rule.group_by else "TRUE"
+    return f"""
+        WITH m AS (SELECT seq, ts, {key} AS g, {vkey} AS gv FROM events WHERE {where} AND {rng}),
+        x AS (SELECT *, lag(ts) OVER (PARTITION BY gv ORDER BY ts, seq) AS prev_v,
+                        lag(ts) OVER (PARTITION BY g ORDER BY ts, seq) AS prev_g FROM m)
+        SELECT gv AS group_key, ts AS first_ts, ts AS last_ts, 1 AS n, [seq] AS seqs
+        FROM x WHERE ts >= {start} AND (prev_v IS NULL OR epoch(ts) - epoch(prev_v) > {baseline})
+              AND {known}
+        ORDER BY ts"""
+
+
+def _absence(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    """Silences longer than `window` inside the range, and a silence still running at `until`
+    for groups seen in the `baseline` (default 7 days) before it."""
+    key = _group(rule)
+    assert rule.window is not None
+    silent = q.bind(int(rule.window.total_seconds()))
+    where = where_sql(rule.where, rule, q)
+    lookback = rule.baseline or timedelta(days=7)
+    lo = q.bind((since or until - lookback) - lookback)
+    hi = q.bind(until)
+    end = q.bind(until)
+    start = q.bind(since) if since is not None else "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+    recent = q.bind(until - lookback)
+    return f"""
+        WITH m AS (SELECT seq, ts, {key} AS g FROM events WHERE {where} AND ts >= {lo} AND ts < {hi}),
+        x AS (SELECT *, lead(ts) OVER (PARTITION BY g ORDER BY ts, seq) AS nxt,
+                        max(ts) OVER (PARTITION BY g) AS last_seen FROM m),
+        gaps AS (SELECT g, ts AS first_ts, coalesce(nxt, {end}) AS last_ts, seq
+                 FROM x WHERE (nxt IS NOT NULL AND epoch(nxt) - epoch(ts) > {silent} AND nxt >= {start})
+                    OR (nxt IS NULL AND epoch({end}) - epoch(ts) > {silent} AND ts >= {recent}))
+        SELECT g AS group_key, first_ts, last_ts, 1 AS n, [seq] AS seqs FROM gaps ORDER BY first_ts"""
