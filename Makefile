@@ -31,6 +31,9 @@ demo: $(STAMP)
 	$(AUDITCTL) check --until 2026-12-01 --format table
 	$(AUDITCTL) findings --severity critical --format table
 	$(AUDITCTL) search --finding 1 --format table
+	@echo "--- the review report over all sample data (Markdown here; HTML in $(DEMO)/review.html):"
+	$(AUDITCTL) report --since 2024-01-01 --until 2026-12-01 --format md | head -40
+	$(AUDITCTL) report --since 2024-01-01 --until 2026-12-01 --format html --output $(DEMO)/review.html
 	@echo "--- integrity: verify, export the latest signed checkpoint, prove append-only, re-hash the sources:"
 	$(AUDITCTL) verify --format table
 	$(AUDITCTL) checkpoint --out $(DEMO)/latest.note

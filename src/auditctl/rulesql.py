@@ -19,7 +19,7 @@ from auditctl.rules import WEEKDAYS, Rule
 class Sql:
     """A SQL fragment and its parameters, built up in order."""
 
-    params: list[Any] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)  # may start with values for $1.. already used
 
     def bind(self, value: Any) -> str:
         """A numbered placeholder ($1, $2 ...), so fragments can be placed in any order."""

@@ -23,7 +23,7 @@ from auditctl.errors import AuditctlError, DatabaseBusy
 from auditctl.filters import EventFilter, ipv4_range
 from auditctl.schema import COLUMN_NAMES, COLUMNS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Long free text compresses better with zstd than with DuckDB's default FSST/dictionary
 # (raw: 51.7 -> 34.6 MB and faster to write; message: 1.6 MB less at the same speed, per 600k
 # auth.log lines). Only these: forcing zstd on every column made the file bigger.
@@ -65,6 +65,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE check_runs (
             id BIGINT, started_at TIMESTAMPTZ, since TIMESTAMPTZ, until TIMESTAMPTZ, rules BIGINT,
             new_findings BIGINT, updated_findings BIGINT, seconds DOUBLE)""",
+    ),
+    (
+        # review reports: what each one covered and the state the next one compares with
+        """CREATE TABLE reports (
+            id BIGINT, created_at TIMESTAMPTZ, period VARCHAR, since TIMESTAMPTZ, until TIMESTAMPTZ,
+            state VARCHAR, summary VARCHAR)""",
     ),
 )
 
@@ -387,6 +393,20 @@ class Store:
     def last_check_until(self) -> datetime | None:
         row = _first(self.con.execute("SELECT max(until) FROM check_runs"))
         return row[0] if row else None
+
+    # -- review reports --------------------------------------------------------------------
+
+    def save_report(self, created_at: datetime, period: str, since: datetime, until: datetime, state: str,
+                    summary: str) -> int:
+        row = _first(self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM reports"))
+        rid = int(row[0]) if row else 1
+        self.con.execute("INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [rid, created_at, period, since, until, state, summary])
+        return rid
+
+    def last_report(self, period: str) -> dict[str, Any] | None:
+        rows = self.run_query("SELECT * FROM reports WHERE period = ? ORDER BY id DESC LIMIT 1", [period])
+        return rows[0] if rows else None
 
     # -- file registry -------------------------------------------------------------------
 

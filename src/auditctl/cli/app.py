@@ -39,11 +39,19 @@ def main_options(
 
 
 def register_commands() -> None:
-    from auditctl.cli import commands_ingest, commands_integrity, commands_parsers, commands_rules, commands_search
+    from auditctl.cli import (
+        commands_ingest,
+        commands_integrity,
+        commands_parsers,
+        commands_report,
+        commands_rules,
+        commands_search,
+    )
 
     commands_ingest.register(app)
     commands_search.register(app)
     commands_rules.register(app)
+    commands_report.register(app)
     commands_integrity.register(app)
     commands_parsers.register(app)
 

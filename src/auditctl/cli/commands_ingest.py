@@ -39,6 +39,14 @@ def ingest(
         cfg.timezone = tz
     if workers:
         cfg.workers = workers
+    if not ingest_paths(paths, parser=parser, fmt=fmt):
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
+def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = Format.TABLE,
+                 quiet: bool = False) -> bool:
+    """Ingest and sign; print the summary (on stderr when `quiet`). False when some input failed."""
+    cfg = state().config
     files, missing = expand_paths(paths)
     for m in missing:
         err.print(f"[red]error:[/] {m}: no such file, directory or matching glob", highlight=False)
@@ -55,9 +63,8 @@ def ingest(
         summary.checkpoint = checkpoint_after_ingest(store, cfg)
         summary.checkpoint_seconds = time.perf_counter() - started
         summary.seconds += summary.checkpoint_seconds
-    _report(summary, fmt, cfg.db)
-    if summary.failed or missing:
-        raise typer.Exit(int(ExitCode.ERROR))
+    _report(summary, fmt, cfg.db, to_stderr=quiet)
+    return not (summary.failed or missing)
 
 
 def _run(store, registry, cfg, files, parser) -> IngestSummary:
@@ -82,7 +89,7 @@ def _size(path: str) -> int:
         return 0
 
 
-def _report(summary: IngestSummary, fmt: Format, db) -> None:
+def _report(summary: IngestSummary, fmt: Format, db, to_stderr: bool = False) -> None:
     for f in summary.failed:
         err.print(f"[red]error:[/] {f.note}", highlight=False, soft_wrap=True)
     if fmt in (Format.JSON, Format.JSONL):
@@ -99,7 +106,8 @@ def _report(summary: IngestSummary, fmt: Format, db) -> None:
     ingested = [f for f in summary.files if f.status == "ingested"]
     unchanged = [f for f in summary.files if f.status == "unchanged"]
     parsers = ", ".join(f"{name} {count:,}" for name, count in summary.per_parser.items()) or "none"
-    out = typer.echo
+    def out(text: str) -> None:
+        typer.echo(text, err=to_stderr)
     out(f"{summary.events:,} events from {len(ingested)} file(s) in {summary.seconds:.2f} s "
         f"({summary.rate:,.0f} events/s) into {db}")
     out(f"  by parser: {parsers}")

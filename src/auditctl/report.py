@@ -1,0 +1,252 @@
+"""The periodic review report: what happened, what changed, what looks wrong, and proof of
+what data it covered. Built as one JSON-shaped document; `report_render` turns it into Markdown
+or self-contained HTML.
+
+The report remembers the last one it made (table `reports`): the "changes since the previous
+report" section compares today's admins, accounts and admin source addresses with the state
+that report recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from auditctl import reportsql as rq
+from auditctl.detect import CheckResult, list_findings, run_checks
+from auditctl.errors import UsageError
+from auditctl.integrity import Checkpoint, make_checkpoint, verify
+from auditctl.rules import Rule, load_rules, severity_rank
+from auditctl.rulesql import Sql, condition_sql
+from auditctl.signing import SigningKey
+from auditctl.store import Store
+
+REPORT_VERSION = 1
+PERIODS = ("day", "week", "month")
+ADMIN_RULE = "iam.admin-granted"
+
+
+def period_range(period: str, now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+    """day: yesterday; week: the 7 days before today; month: the previous calendar month (local time)."""
+    today = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        start, end = today - timedelta(days=1), today
+    elif period == "week":
+        start, end = today - timedelta(days=7), today
+    elif period == "month":
+        first = today.replace(day=1)
+        prev_last = first - timedelta(days=1)
+        start, end = prev_last.replace(day=1), first
+    else:
+        raise UsageError(f"--period: choose one of {', '.join(PERIODS)}")
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    period: str  # day | week | month | custom
+    since: datetime
+    until: datetime
+    rules: list[Rule]
+    key: SigningKey
+    checkpoint_file: Path | None
+
+
+def admin_role_condition(rules: list[Rule]) -> Any:
+    """The role condition that makes a grant an admin grant: the active admin rule's, else the built-in's."""
+    for rule in rules:
+        if rule.id == ADMIN_RULE:
+            return rule.where.get("role")
+    builtin = {r.id: r for r in load_rules()}
+    return builtin[ADMIN_RULE].where.get("role")
+
+
+def build_report(store: Store, inp: ReportInputs, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    since, until = inp.since, inp.until
+    checkpoint, _ = make_checkpoint(store, inp.key, inp.checkpoint_file)
+    check = run_checks(store, inp.rules, since, until, now=now)
+    role_cond = admin_role_condition(inp.rules)
+    state = current_state(store, since, until, role_cond)
+    previous = previous_report(store, inp.period)
+    doc: dict[str, Any] = {
+        "report_version": REPORT_VERSION,
+        "generated_at": now.isoformat(),
+        "period": {"kind": inp.period, "since": since.isoformat(), "until": until.isoformat()},
+        "coverage": coverage(store, since, until),
+        "user_management": change_rows(store, "user_management", since, until, role_cond),
+        "permission_changes": change_rows(store, "permission_change", since, until, role_cond),
+        "authentication": authentication(store, since, until),
+        "privileged_actions": privileged(store, since, until),
+        "findings": findings_section(store, check, since, until),
+        "changes_since_previous": diff_states(previous, state),
+        "silent_sources": silent_sources(check, inp.rules),
+        "integrity": integrity_section(store, inp, checkpoint),
+        "unparsed": [dict(r) for r in store.run_query(*rq.unparsed_by_source(since, until))],
+    }
+    doc["summary"] = summary(doc)
+    store.save_report(now, inp.period, since, until, json.dumps(state), json.dumps(doc["summary"]))
+    return doc
+
+
+def coverage(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
+    over = store.run_query(*rq.overview(since, until))[0]
+    per_day: dict[str, dict[str, int]] = {}
+    day = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < until and len(per_day) < 400:  # every day of the period, also the quiet ones
+        per_day[day.strftime("%Y-%m-%d")] = {}
+        day += timedelta(days=1)
+    for row in store.run_query(*rq.per_day_by_category(since, until)):
+        per_day.setdefault(row["day"], {})[row["category"]] = int(row["events"])
+    return {
+        "events": int(over["events"]), "sources": int(over["sources"]), "hosts": int(over["hosts"]),
+        "unparsed": int(over["unparsed"]),
+        "first_event": _iso(over["first"]), "last_event": _iso(over["last"]),
+        "by_category": {r["category"]: int(r["events"]) for r in store.run_query(*rq.by_column("category", since, until))},
+        "by_host": {r["host"]: int(r["events"]) for r in store.run_query(*rq.by_column("host", since, until))},
+        "by_parser": {r["parser"]: int(r["events"]) for r in store.run_query(*rq.by_column("parser", since, until))},
+        "by_source": {r["source"]: int(r["events"]) for r in store.run_query(*rq.by_column("source", since, until))},
+        "per_day": per_day,
+    }
+
+
+def change_rows(store: Store, category: str, since: datetime, until: datetime, role_cond: Any) -> dict[str, Any]:
+    q = Sql([since, until, category])
+    admin_sql = condition_sql("role", "role", role_cond, q) if role_cond is not None else "FALSE"
+    rows = [_row(r) for r in store.run_query(*rq.changes(admin_sql, q.params))]
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["action"]] = counts.get(r["action"], 0) + 1
+    return {"count": len(rows), "by_action": counts, "admin_grants": sum(1 for r in rows if r["admin"] and
+            r["action"] in ("role_granted", "group_member_added")), "events": rows}
+
+
+def authentication(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
+    s = store.run_query(*rq.auth_summary(since, until))[0]
+    bucket = "hour" if until - since <= timedelta(days=2) else "day"
+    return {
+        "logins": int(s["logins"] or 0), "failed_logins": int(s["failed_logins"] or 0),
+        "other_failures": int(s["other_failures"] or 0), "users": int(s["users"] or 0),
+        "failing_sources": int(s["failing_sources"] or 0),
+        "top_failing_sources": [_row(r) for r in store.run_query(*rq.top_failing("src_ip", since, until))],
+        "top_failing_users": [_row(r) for r in store.run_query(*rq.top_failing("actor", since, until))],
+        "over_time": {"bucket": bucket, "points": [_row(r) for r in store.run_query(*rq.failures_over_time(since, until, bucket))]},
+    }
+
+
+def privileged(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
+    rows = [_row(r) for r in store.run_query(*rq.privileged(since, until))]
+    by_actor = [_row(r) for r in store.run_query(*rq.privileged_by_actor(since, until))]
+    return {"count": sum(r["actions"] for r in by_actor), "by_actor": by_actor, "events": rows}
+
+
+def findings_section(store: Store, check: CheckResult, since: datetime, until: datetime) -> dict[str, Any]:
+    touched = {f.id for f in check.findings}
+    stored = [f for f in list_findings(store, since=since) if f.first_ts < until]
+    by_id = {f.id: f for f in stored}
+    for f in check.findings:
+        by_id[f.id] = f
+    ordered = sorted(by_id.values(), key=lambda f: (-severity_rank(f.severity), f.first_ts))
+    items = []
+    for f in ordered:
+        item = f.to_json()
+        item["new_in_this_report"] = f.id in touched
+        item["evidence"] = [_row(r) for r in store.run_query(*rq.evidence(f.seqs))]
+        items.append(item)
+    counts: dict[str, int] = {}
+    for f in ordered:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    return {"count": len(items), "by_severity": counts, "items": items}
+
+
+def silent_sources(check: CheckResult, rules: list[Rule]) -> list[dict[str, Any]]:
+    absence = {r.id for r in rules if r.type == "absence"}
+    return [{"group": f.group_key, "silent_from": _iso(f.first_ts), "silent_until": _iso(f.last_ts),
+             "rule": f.rule_id, "finding": f.id} for f in check.findings if f.rule_id in absence]
+
+
+def integrity_section(store: Store, inp: ReportInputs, cp: Checkpoint) -> dict[str, Any]:
+    result = verify(store, inp.key.verifier, inp.checkpoint_file)
+    return {
+        "intact": result.intact, "events": result.events, "problems": len(result.problems),
+        "problem_kinds": sorted({p.kind for p in result.problems}),
+        "checkpoint": {"id": cp.id, "tree_size": cp.tree_size, "root": cp.root, "signed_at": _iso(cp.created_at),
+                       "origin": cp.origin, "key": f"{cp.key_name}+{cp.key_id}", "note": cp.note},
+    }
+
+
+# -- state and the diff against the previous report -------------------------------------------
+
+def current_state(store: Store, since: datetime, until: datetime, role_cond: Any) -> dict[str, Any]:
+    q = Sql([until])
+    admin_sql = condition_sql("role", "role", role_cond, q) if role_cond is not None else "FALSE"
+    admins = sorted({(r["target"], r["role"]) for r in store.run_query(*rq.admins_as_of(admin_sql, q.params))})
+    accounts = [r["target"] for r in store.run_query(*rq.accounts_as_of(until))]
+    admin_names = sorted({a for a, _ in admins})
+    sources = store.run_query(*rq.admin_sources(since, until, admin_names)) if admin_names else []
+    return {"admins": [list(a) for a in admins], "accounts": accounts,
+            "admin_sources": sorted([r["actor"], r["src_ip"]] for r in sources), "until": until.isoformat()}
+
+
+def previous_report(store: Store, period: str) -> dict[str, Any] | None:
+    row = store.last_report(period)
+    if row is None:
+        return None
+    state = json.loads(row["state"])
+    state["generated_at"] = _iso(row["created_at"])
+    return state
+
+
+def diff_states(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+    if previous is None:
+        return {"previous_report": None, "baseline": True, "new_admins": [], "admins_removed": [],
+                "new_accounts": [], "accounts_gone": [], "new_admin_sources": [],
+                "note": "first report of this kind: today's state is recorded as the baseline"}
+    prev_admins = {tuple(a) for a in previous.get("admins", [])}
+    cur_admins = {tuple(a) for a in current["admins"]}
+    prev_accounts, cur_accounts = set(previous.get("accounts", [])), set(current["accounts"])
+    prev_sources = {tuple(s) for s in previous.get("admin_sources_seen", previous.get("admin_sources", []))}
+    cur_sources = {tuple(s) for s in current["admin_sources"]}
+    current["admin_sources_seen"] = sorted(prev_sources | cur_sources)
+    return {
+        "previous_report": previous.get("generated_at"), "baseline": False,
+        "new_admins": [{"account": a, "role": r} for a, r in sorted(cur_admins - prev_admins)],
+        "admins_removed": [{"account": a, "role": r} for a, r in sorted(prev_admins - cur_admins)],
+        "new_accounts": sorted(cur_accounts - prev_accounts),
+        "accounts_gone": sorted(prev_accounts - cur_accounts),
+        "new_admin_sources": [{"account": a, "src_ip": ip} for a, ip in sorted(cur_sources - prev_sources)],
+    }
+
+
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
+    changes = doc["changes_since_previous"]
+    return {
+        "events": doc["coverage"]["events"],
+        "user_management_changes": doc["user_management"]["count"],
+        "permission_changes": doc["permission_changes"]["count"],
+        "admin_grants": doc["permission_changes"]["admin_grants"],
+        "logins": doc["authentication"]["logins"], "failed_logins": doc["authentication"]["failed_logins"],
+        "privileged_actions": doc["privileged_actions"]["count"],
+        "findings": doc["findings"]["count"], "findings_by_severity": doc["findings"]["by_severity"],
+        "new_admins": len(changes["new_admins"]), "new_accounts": len(changes["new_accounts"]),
+        "silent_sources": len(doc["silent_sources"]), "unparsed": sum(r["unparsed"] for r in doc["unparsed"]),
+        "intact": doc["integrity"]["intact"], "tree_size": doc["integrity"]["checkpoint"]["tree_size"],
+        "root": doc["integrity"]["checkpoint"]["root"],
+    }
+
+
+def worst_severity(doc: dict[str, Any]) -> str | None:
+    sev = [i["severity"] for i in doc["findings"]["items"] if i["new_in_this_report"]]
+    return max(sev, key=severity_rank) if sev else None
+
+
+def _row(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: _iso(v) if isinstance(v, datetime) else v for k, v in r.items()}
+
+
+def _iso(v: Any) -> str | None:
+    return v.isoformat() if isinstance(v, datetime) else v
+
