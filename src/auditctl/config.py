@@ -40,6 +40,7 @@ class Config:
     rules_dirs: list[str] = field(default_factory=list)
     disabled_rules: list[str] = field(default_factory=list)
     rule_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alert_sinks: list[dict[str, Any]] = field(default_factory=list)
     source_path: Path | None = None
 
     @property
@@ -51,7 +52,7 @@ class Config:
 
 
 _KNOWN = {"db", "timezone", "parsers_dirs", "parsers", "batch_size", "workers", "lock_wait_seconds",
-          "signing_key", "key_name", "checkpoint_file", "rules"}
+          "signing_key", "key_name", "checkpoint_file", "rules", "alerts"}
 
 
 def load_config(path: Path | None = None, *, db_override: str | Path | None = None) -> Config:
@@ -97,6 +98,10 @@ def load_config(path: Path | None = None, *, db_override: str | Path | None = No
     if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
         raise ConfigError(f"{cfg_path}: rules.overrides maps a rule id to the fields to change")
     cfg.rule_overrides = overrides
+    alerts = data.get("alerts") or []
+    if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
+        raise ConfigError(f"{cfg_path}: alerts is a list of sinks (mappings with kind, target, ...)")
+    cfg.alert_sinks = alerts
     if "lock_wait_seconds" in data:
         cfg.lock_wait_seconds = float(data["lock_wait_seconds"])
     env_db = os.environ.get(DB_ENV)

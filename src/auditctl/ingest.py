@@ -130,13 +130,15 @@ def expand_paths(args: Iterable[str]) -> tuple[list[str], list[str]]:
 
 class Ingester:
     def __init__(self, store: Store, registry: PluginRegistry, config: Config, *,
-                 forced_parser: str | None = None, progress: ProgressFn | None = None) -> None:
+                 forced_parser: str | None = None, progress: ProgressFn | None = None,
+                 follow: bool = False) -> None:
         self.store = store
         self.registry = registry
         self.config = config
         self.forced = forced_parser
         self.progress = progress or (lambda n: None)
         self.tz = get_tz(config.timezone)
+        self.follow = follow  # live files: only complete lines, no parallel chunks
         if forced_parser:
             registry.get(forced_parser)  # fail early on an unknown name
         store.single_threaded_writes()
@@ -169,12 +171,20 @@ class Ingester:
             parser = self._parser_for(path, known)
             result.parser = parser.name
             result.note = note
-            digest = self._hasher.submit(file_sha256, path)
+            # A followed file keeps the hash of the prefix first seen: re-hashing a large live file
+            # every cycle costs more than the new lines (verify --sources checks that prefix).
+            keep_hash = self.follow and known is not None and known.sha256 is not None and offset > 0
+            digest = None if keep_hash else self._hasher.submit(file_sha256, path)
             with self.store.transaction():
                 consumed, next_line = self._store_file(path, ident, parser, offset, line, result)
                 if known and consumed == offset:
                     raise _Unchanged
-                self._remember(path, ident, known, parser, consumed, next_line, digest.result(), result)
+                if digest is not None:
+                    hashed: tuple[str | None, int] = (digest.result(), ident.size)
+                else:
+                    assert known is not None
+                    hashed = (known.sha256, known.size)
+                self._remember(path, ident, known, parser, consumed, next_line, hashed, result)
         except _Unchanged:
             result.status, result.note = "unchanged", "nothing new"
         except SourceError as exc:
@@ -220,10 +230,11 @@ class Ingester:
         label = str(path.resolve())
         options = self.config.options_for(parser.name)
         workers = worker_count(self.config.workers)
-        if (parser.splittable and not ident.compressed and workers > 1
+        if (parser.splittable and not ident.compressed and workers > 1 and not self.follow
                 and ident.size - offset >= PARALLEL_MIN_BYTES):
             return self._store_parallel(path, label, parser, offset, line, options, workers, result)
-        source = open_source(path, start_offset=offset, start_line=line, tz=self.tz, options=options)
+        source = open_source(path, start_offset=offset, start_line=line, tz=self.tz, options=options,
+                             complete_lines_only=self.follow and not ident.compressed)
         try:
             with paused_gc():
                 self._store_events(source, parser, label, result)
@@ -292,14 +303,15 @@ class Ingester:
         result.events += part.num_rows
 
     def _remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
-                  consumed: int, next_line: int, sha256: str, result: FileResult) -> None:
+                  consumed: int, next_line: int, hashed: tuple[str | None, int], result: FileResult) -> None:
+        sha256, hashed_size = hashed
         last_seq = self.store.next_seq() - 1
         first_seq = last_seq - result.events + 1 if result.events else None
         rec = FileRecord(
             file_id=known.file_id if known and consumed >= known.offset else self.store.new_file_id(),
             path=str(path.resolve()), device=ident.device, inode=ident.inode,
             head_hash=ident.head_hash, head_len=ident.head_len, compressed=ident.compressed,
-            offset=consumed, next_line=next_line, size=ident.size, mtime=ident.mtime,
+            offset=consumed, next_line=next_line, size=hashed_size, mtime=ident.mtime,
             sha256=sha256, parser=parser.name,
             events=(known.events if known and consumed >= known.offset else 0) + result.events,
             first_seq=(known.first_seq if known and known.first_seq else first_seq),

@@ -154,6 +154,7 @@ class Source:
     path: Path | None = None
     consumed: int = 0
     next_line: int = 0
+    complete_lines_only: bool = False  # following a live file: leave a line still being written
 
     def __post_init__(self) -> None:
         self.consumed = self.start_offset
@@ -168,6 +169,8 @@ class Source:
             for raw in self.stream:
                 if end is not None and pos >= end:
                     break
+                if self.complete_lines_only and not raw.endswith(b"\n"):
+                    break  # the writer has not finished this line: read it next time
                 pos += len(raw)
                 self.consumed = pos
                 self.next_line = number + 1

@@ -46,12 +46,14 @@ def register_commands() -> None:
         commands_report,
         commands_rules,
         commands_search,
+        commands_watch,
     )
 
     commands_ingest.register(app)
     commands_search.register(app)
     commands_rules.register(app)
     commands_report.register(app)
+    commands_watch.register(app)
     commands_integrity.register(app)
     commands_parsers.register(app)
 
