@@ -108,24 +108,26 @@ class _TCPHandler(socketserver.StreamRequestHandler):
 class _ThreadingUDP(socketserver.ThreadingMixIn, socketserver.UDPServer):
     daemon_threads = True
     allow_reuse_address = True
+    spool: Spool
 
 
 class _ThreadingTCP(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    spool: Spool
 
 
 class Listener:
     def __init__(self, address: ListenAddress, spool_dir: Path) -> None:
         self.address = address
         self.spool = Spool(spool_dir / f"{address.label}.log")
-        server_cls = _ThreadingUDP if address.proto == "udp" else _ThreadingTCP
-        handler = _UDPHandler if address.proto == "udp" else _TCPHandler
         try:
-            self.server = server_cls((address.host, address.port), handler)
+            self.server: _ThreadingUDP | _ThreadingTCP = (
+                _ThreadingUDP((address.host, address.port), _UDPHandler) if address.proto == "udp"
+                else _ThreadingTCP((address.host, address.port), _TCPHandler))
         except OSError as exc:
             raise UsageError(f"--listen {address.proto}://{address.host}:{address.port}: {exc.strerror or exc}") from None
-        self.server.spool = self.spool  # type: ignore[attr-defined]
+        self.server.spool = self.spool
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
                                        name=f"listen-{address.label}", daemon=True)
 
