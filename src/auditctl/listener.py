@@ -60,7 +60,8 @@ class Spool:
 
     def sync(self) -> None:
         with self._lock:
-            os.fsync(self._file.fileno())
+            if not self._file.closed:
+                os.fsync(self._file.fileno())
 
     def close(self) -> None:
         with self._lock:
