@@ -260,7 +260,7 @@ def test_watch_subprocess_alerts_by_webhook_and_jsonl_and_search_works_meanwhile
         assert time.monotonic() - started < 15
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "stopped after" in err
 
