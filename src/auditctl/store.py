@@ -23,7 +23,7 @@ from auditctl.errors import AuditctlError, DatabaseBusy
 from auditctl.filters import EventFilter, ipv4_range
 from auditctl.schema import COLUMN_NAMES, COLUMNS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Long free text compresses better with zstd than with DuckDB's default FSST/dictionary
 # (raw: 51.7 -> 34.6 MB and faster to write; message: 1.6 MB less at the same speed, per 600k
 # auth.log lines). Only these: forcing zstd on every column made the file bigger.
@@ -71,6 +71,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE reports (
             id BIGINT, created_at TIMESTAMPTZ, period VARCHAR, since TIMESTAMPTZ, until TIMESTAMPTZ,
             state VARCHAR, summary VARCHAR)""",
+    ),
+    (
+        # retention: archived Parquet segments, and the leaf hashes of deleted events
+        """CREATE TABLE archive_segments (
+            id BIGINT, path VARCHAR, partition VARCHAR, seq_min BIGINT, seq_max BIGINT, rows BIGINT,
+            ts_min TIMESTAMPTZ, ts_max TIMESTAMPTZ, bytes BIGINT, sha256 VARCHAR, root VARCHAR,
+            manifest VARCHAR, created_at TIMESTAMPTZ, deleted_at TIMESTAMPTZ)""",
+        "CREATE TABLE tombstones (seq BIGINT, leaf BLOB, receipt BIGINT)",
+        """CREATE TABLE deletion_receipts (
+            id BIGINT, created_at TIMESTAMPTZ, policy VARCHAR, events BIGINT, seq_ranges VARCHAR,
+            leaves_root VARCHAR, note VARCHAR)""",
     ),
 )
 
@@ -125,7 +136,25 @@ class Store:
             store._check_version()
         else:
             store.migrate()
+        store.define_log_views()
         return store
+
+    def archive_files(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT path FROM archive_segments WHERE deleted_at IS NULL ORDER BY seq_min").fetchall()
+        return [r[0] for r in rows]
+
+    def define_log_views(self) -> None:
+        """`all_events`: hot events plus archived Parquet segments, read where a query needs them
+        (DuckDB skips row groups by their ts statistics); `log_seqs`: every seq of the log,
+        deleted (tombstoned) ones included."""
+        files = [f for f in self.archive_files() if Path(f).exists()]
+        cols = ", ".join(COLUMN_NAMES)
+        archived = (f" UNION ALL SELECT {cols} FROM read_parquet({_sql_list(files)}, hive_partitioning = false)"
+                    if files else "")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW all_events AS SELECT {cols} FROM events{archived}")
+        self.con.execute("CREATE OR REPLACE TEMP VIEW log_seqs AS SELECT seq FROM all_events "
+                         "UNION ALL SELECT seq FROM tombstones")
 
     def close(self) -> None:
         self.con.close()
@@ -179,11 +208,11 @@ class Store:
     # -- writing events ------------------------------------------------------------------
 
     def next_seq(self) -> int:
-        row = _first(self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM events"))
+        row = _first(self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM log_seqs"))
         return int(row[0]) if row else 1
 
     def distinct_seqs(self) -> int:
-        row = _first(self.con.execute("SELECT count(DISTINCT seq) FROM events"))
+        row = _first(self.con.execute("SELECT count(DISTINCT seq) FROM log_seqs"))
         return int(row[0]) if row else 0
 
     def default_settings(self) -> None:
@@ -218,7 +247,7 @@ class Store:
         self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
     def event_count_and_max_seq(self) -> tuple[int, int]:
-        row = _first(self.con.execute("SELECT count(*), coalesce(max(seq), 0) FROM events"))
+        row = _first(self.con.execute("SELECT count(*), coalesce(max(seq), 0) FROM log_seqs"))
         assert row is not None
         return int(row[0]), int(row[1])
 
@@ -229,8 +258,10 @@ class Store:
         position = "seq - 1" if contiguous else "(CAST(? AS BIGINT) + row_number() OVER (ORDER BY seq) - 1)"
         params = [after, upto] if contiguous else [after, after, upto]
         self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {position} AS j, unhex({leaf_sql()}) AS h, seq "
-            "FROM events WHERE seq > ? AND seq <= ?", params)
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {position} AS j, h, seq FROM ("
+            f"SELECT seq, unhex({leaf_sql()}) AS h FROM all_events WHERE seq > ? AND seq <= ? "
+            "UNION ALL SELECT seq, leaf AS h FROM tombstones WHERE seq > ? AND seq <= ?)",
+            [*params, after, upto])
         row = _first(self.con.execute(f"SELECT count(*) FROM {name}"))
         return int(row[0]) if row else 0
 
@@ -278,19 +309,19 @@ class Store:
         """(gaps as (after, before) seq pairs, duplicated seqs with their count)."""
         gaps = self.con.execute(
             "SELECT seq, nxt FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS nxt "
-            "FROM (SELECT DISTINCT seq FROM events)) WHERE nxt IS NOT NULL AND nxt <> seq + 1 ORDER BY seq").fetchall()
-        first = _first(self.con.execute("SELECT min(seq) FROM events"))
+            "FROM (SELECT DISTINCT seq FROM log_seqs)) WHERE nxt IS NOT NULL AND nxt <> seq + 1 ORDER BY seq").fetchall()
+        first = _first(self.con.execute("SELECT min(seq) FROM log_seqs"))
         if first and first[0] is not None and first[0] > 1:
             gaps.insert(0, (0, int(first[0])))
         dups = self.con.execute(
-            "SELECT seq, count(*) FROM events GROUP BY seq HAVING count(*) > 1 ORDER BY seq").fetchall()
+            "SELECT seq, count(*) FROM log_seqs GROUP BY seq HAVING count(*) > 1 ORDER BY seq").fetchall()
         return [(int(a), int(b)) for a, b in gaps], [(int(a), int(b)) for a, b in dups]
 
     def digest_mismatches(self, leaves: str, limit: int) -> list[dict[str, Any]]:
         """Events whose recomputed leaf disagrees with the stored digest (or has none)."""
         cur = self.con.execute(
             f"SELECT e.seq, e.ts, e.source, e.line, e.origin, d.digest AS stored, "
-            f"{_DIGEST.format(h='l.h')} AS actual FROM {leaves} l JOIN events e ON e.seq = l.seq "
+            f"{_DIGEST.format(h='l.h')} AS actual FROM {leaves} l JOIN all_events e ON e.seq = l.seq "
             "LEFT JOIN (SELECT seq, any_value(digest) AS digest FROM digests GROUP BY seq) d ON d.seq = e.seq "
             f"WHERE d.digest IS DISTINCT FROM {_DIGEST.format(h='l.h')} ORDER BY e.seq LIMIT ?", [limit])
         names = [x[0] for x in cur.description]
@@ -298,7 +329,8 @@ class Store:
 
     def digests_without_events(self, limit: int) -> list[int]:
         rows = self.con.execute(
-            "SELECT d.seq FROM digests d ANTI JOIN events e ON e.seq = d.seq ORDER BY d.seq LIMIT ?", [limit]).fetchall()
+            "SELECT d.seq FROM digests d ANTI JOIN log_seqs e ON e.seq = d.seq ORDER BY d.seq LIMIT ?",
+            [limit]).fetchall()
         return [int(r[0]) for r in rows]
 
     def stored_digest(self, seqs: Sequence[int]) -> dict[int, int]:
@@ -313,12 +345,12 @@ class Store:
         """Digests of the event(s) stored at `rowid_seq` as if their seq were `as_seq`."""
         digest = _DIGEST.format(h="unhex(" + leaf_sql("_as_seq") + ")")
         rows = self.con.execute(
-            f"SELECT {digest} FROM (SELECT *, CAST(? AS BIGINT) AS _as_seq FROM events WHERE seq = ?)",
+            f"SELECT {digest} FROM (SELECT *, CAST(? AS BIGINT) AS _as_seq FROM all_events WHERE seq = ?)",
             [as_seq, rowid_seq]).fetchall()
         return [int(r[0]) for r in rows]
 
     def event_locator(self, seq: int) -> dict[str, Any] | None:
-        cur = self.con.execute("SELECT seq, ts, source, line, origin FROM events WHERE seq = ? LIMIT 1", [seq])
+        cur = self.con.execute("SELECT seq, ts, source, line, origin FROM all_events WHERE seq = ? LIMIT 1", [seq])
         names = [x[0] for x in cur.description]
         row = cur.fetchall()
         return dict(zip(names, row[0], strict=True)) if row else None
@@ -449,7 +481,7 @@ class Store:
                columns: Sequence[str] = COLUMN_NAMES) -> list[dict[str, Any]]:
         where, params = compile_filter(flt)
         order = "DESC" if newest_first else "ASC"
-        sql = (f"SELECT {', '.join(columns)} FROM events{where} "
+        sql = (f"SELECT {', '.join(columns)} FROM all_events{where} "
                f"ORDER BY ts {order} NULLS LAST, seq {order}")
         if limit is not None:
             sql += " LIMIT ?"
@@ -460,7 +492,7 @@ class Store:
 
     def count(self, flt: EventFilter) -> int:
         where, params = compile_filter(flt)
-        row = _first(self.con.execute(f"SELECT count(*) FROM events{where}", params))
+        row = _first(self.con.execute(f"SELECT count(*) FROM all_events{where}", params))
         return int(row[0]) if row else 0
 
     def stats(self, by: Sequence[str], flt: EventFilter, limit: int | None = None) -> list[dict[str, Any]]:
@@ -472,7 +504,7 @@ class Store:
         positions = ", ".join(str(i + 1) for i in range(len(by)))
         sql = (f"SELECT {dims}, count(*) AS events, "
                "count(*) FILTER (WHERE outcome = 'failure') AS failures, "
-               f"min(ts) AS first, max(ts) AS last FROM events{where} GROUP BY {positions} "
+               f"min(ts) AS first, max(ts) AS last FROM all_events{where} GROUP BY {positions} "
                f"ORDER BY {'1' if by[0] in ('day', 'hour') else 'events DESC'}, {positions}")
         if limit:
             sql += " LIMIT ?"
@@ -484,7 +516,7 @@ class Store:
     def summary(self) -> dict[str, Any]:
         row = _first(self.con.execute(
             "SELECT count(*), min(ts), max(ts), count(DISTINCT source), "
-            "count(*) FILTER (WHERE action = 'unparsed') FROM events"))
+            "count(*) FILTER (WHERE action = 'unparsed') FROM all_events"))
         assert row is not None
         return {"events": row[0], "first": row[1], "last": row[2], "sources": row[3], "unparsed": row[4]}
 
@@ -590,6 +622,11 @@ def compile_filter(flt: EventFilter) -> tuple[str, list[Any]]:
         clauses.append("seq IN (SELECT unnest(CAST(? AS BIGINT[])))")
         params.append(list(flt.seqs))
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _sql_list(paths: Sequence[str]) -> str:
+    """A SQL list literal of file paths (paths are ours, written by auditctl; quotes doubled)."""
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
 def _first(cur: duckdb.DuckDBPyConnection) -> tuple | None:
