@@ -38,7 +38,7 @@ def run_child(argv: list[str], env: dict | None = None) -> tuple[float, int, str
     seconds = time.perf_counter() - started
     err = proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{argv[0]} failed: {err.strip()}")
+        raise SystemExit(f"{' '.join(argv[:6])} failed (exit {os.waitstatus_to_exitcode(status)}): {err.strip()[-500:]}")
     return seconds, usage.ru_maxrss * 1024, out.decode()
 
 
@@ -198,6 +198,10 @@ def main() -> None:
         db_size = db.stat().st_size
         rate = events / seconds
         live = bench_watch(work, env)
+        run_child([str(AUDITCTL), "--db", str(db), "retention", "apply", "--as-of", "2100-01-01", "--format", "json"],
+                  env=env)
+        _, _, status_out = run_child([str(AUDITCTL), "--db", str(db), "retention", "status", "--format", "json"], env=env)
+        archive = json.loads(status_out)
         parse_store_rate = events / (seconds - sign_s)
         rows = [
             ("ingest 1 file, end to end incl. signing (s)", f"{seconds:.2f}", f"{base_duck:.2f} duckdb read_csv lines",
@@ -221,6 +225,8 @@ def main() -> None:
              "", "< 1 s", "pass" if live["latency"] < 1 else "FAIL"),
             ("search while watch runs (s)", f"{live['search_during']:.2f}", f"{live['search_quiet']:.2f} without watch",
              f"{live['search_during'] / live['search_quiet']:.2f}x", "", ""),
+            ("archive: all events as zstd Parquet", fmt_bytes(archive["archive_bytes"]), f"{fmt_bytes(size)} raw log",
+             f"{archive['archive_bytes'] / size:.2f}x", "", ""),
             ("peak RSS", fmt_bytes(rss), "", "", "< 1 GiB", "pass" if rss < 1 << 30 else "FAIL"),
             ("store size", fmt_bytes(db_size), f"{fmt_bytes(size)} raw log", f"{db_size / size:.2f}x", "", ""),
         ]

@@ -41,6 +41,8 @@ class Config:
     disabled_rules: list[str] = field(default_factory=list)
     rule_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     alert_sinks: list[dict[str, Any]] = field(default_factory=list)
+    retention: dict[str, Any] = field(default_factory=dict)
+    archive_dir: Path | None = None  # default: beside the database, <db>.archive
     source_path: Path | None = None
 
     @property
@@ -52,7 +54,7 @@ class Config:
 
 
 _KNOWN = {"db", "timezone", "parsers_dirs", "parsers", "batch_size", "workers", "lock_wait_seconds",
-          "signing_key", "key_name", "checkpoint_file", "rules", "alerts"}
+          "signing_key", "key_name", "checkpoint_file", "rules", "alerts", "retention"}
 
 
 def load_config(path: Path | None = None, *, db_override: str | Path | None = None) -> Config:
@@ -98,6 +100,12 @@ def load_config(path: Path | None = None, *, db_override: str | Path | None = No
     if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
         raise ConfigError(f"{cfg_path}: rules.overrides maps a rule id to the fields to change")
     cfg.rule_overrides = overrides
+    retention = data.get("retention") or {}
+    if not isinstance(retention, dict):
+        raise ConfigError(f"{cfg_path}: retention is a mapping (default, policies, legal_hold, archive_dir)")
+    cfg.retention = retention
+    if retention.get("archive_dir"):
+        cfg.archive_dir = Path(str(retention["archive_dir"])).expanduser()
     alerts = data.get("alerts") or []
     if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
         raise ConfigError(f"{cfg_path}: alerts is a list of sinks (mappings with kind, target, ...)")

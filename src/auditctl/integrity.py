@@ -226,6 +226,9 @@ class Verifier:
     def run(self) -> VerifyReport:
         started = time.perf_counter()
         origin = origin_of(self.store)
+        damaged = self._check_archive()
+        if damaged:
+            self.store.define_log_views(exclude=damaged)  # their events count as missing below
         count, max_seq = self.store.event_count_and_max_seq()
         self.report.events = count
         checkpoints = self._checked_checkpoints(origin)
@@ -233,6 +236,7 @@ class Verifier:
         n = self.store.leaves_table("_v_leaves", 0, max_seq, contiguous=contiguous)
         self._check_digests()
         self._check_roots(checkpoints, n)
+        self._check_receipts()
         self.store.drop_temp("_v_leaves", *[f"_v_level_{k}" for k in range(1, 64)])
         self.report.seconds = time.perf_counter() - started
         return self.report
@@ -377,6 +381,55 @@ class Verifier:
                 "by any signed checkpoint: appended without the key, or an ingest stopped before signing "
                 "(run `auditctl checkpoint` if you trust them)", signed_upto + 1))
 
+    # archived segments and deletion receipts
+    def _check_archive(self) -> list[str]:
+        """Check every archived segment; return the files that cannot be trusted."""
+        damaged: list[str] = []
+        for seg in self.store.segments():
+            if seg["deleted_at"] is not None:
+                continue
+            path, what = Path(seg["path"]), f"archive segment {seg['id']} ({seg['path']})"
+            try:
+                manifest = json.loads(self._signed_body(seg["manifest"], what))
+            except (SignatureError, json.JSONDecodeError):
+                continue
+            if (manifest["sha256"], manifest["leaves_root"]) != (seg["sha256"], seg["root"]):
+                self._problem(Problem("archive_altered", f"{what}: its record differs from its signed manifest"))
+            if not path.exists():
+                self._problem(Problem("archive_missing", f"{what} is missing: seq {seg['seq_min']}..{seg['seq_max']} "
+                                      f"({seg['rows']} events) cannot be read", seq=seg["seq_min"]))
+            elif _file_sha256(path) != manifest["sha256"]:
+                self._problem(Problem("archive_modified", f"{what}: the file changed since it was archived "
+                                      "(SHA-256 differs from its signed manifest)", seq=seg["seq_min"]))
+                if not self.store.parquet_readable(str(path)):
+                    damaged.append(str(path))
+        return damaged
+
+    def _check_receipts(self) -> None:
+        for r in self.store.receipts():
+            what = f"deletion receipt #{r['id']}"
+            try:
+                body = json.loads(self._signed_body(r["note"], what))
+            except (SignatureError, json.JSONDecodeError):
+                continue
+            leaves = self.store.tombstone_leaves(r["id"])
+            from auditctl.merkle import mth
+            if mth([h for _, h in leaves]).hex() != body["leaves_root"] or len(leaves) != body["events"]:
+                self._problem(Problem("receipt_mismatch", f"{what}: the kept hashes of the deleted events "
+                                      "do not match the signed receipt"))
+
+    def _signed_body(self, note: str, what: str) -> str:
+        try:
+            parsed = parse_note(note)
+        except SignatureError as exc:
+            self._problem(Problem("bad_signature", f"{what}: {exc}"))
+            raise
+        if not parsed.verify(self.key):
+            self._problem(Problem("bad_signature", f"{what}: not validly signed by {self.key.name}+{self.key.id.hex()} "
+                                  f"(signed by {', '.join(parsed.signer_ids())})"))
+            raise SignatureError("bad signature")
+        return parsed.body
+
     def _levels(self, n: int) -> list[str]:
         tables = ["_v_leaves"]
         level = 0
@@ -488,6 +541,10 @@ def verify_sources(store: Store) -> list[SourceStatus]:
         else:
             out.append(SourceStatus(rec.path, "unchanged", f"sha256 {rec.sha256[:16]}…"))
     return out
+
+
+def _file_sha256(path: Path) -> str:
+    return _sha256_prefix(path, path.stat().st_size)
 
 
 def _sha256_prefix(path: Path, length: int) -> str:

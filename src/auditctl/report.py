@@ -86,10 +86,19 @@ def build_report(store: Store, inp: ReportInputs, now: datetime | None = None) -
         "silent_sources": silent_sources(check, inp.rules),
         "integrity": integrity_section(store, inp, checkpoint),
         "unparsed": [dict(r) for r in store.run_query(*rq.unparsed_by_source(since, until))],
+        "storage": storage_line(store),
     }
     doc["summary"] = summary(doc)
     store.save_report(now, inp.period, since, until, json.dumps(state), json.dumps(doc["summary"]))
     return doc
+
+
+def storage_line(store: Store) -> dict[str, Any]:
+    from auditctl.retention import status
+
+    s = status(store)
+    return {k: s[k] for k in ("hot_rows", "archived_rows", "deleted_rows", "db_bytes", "archive_bytes",
+                              "raw_bytes", "compression_ratio")}
 
 
 def coverage(store: Store, since: datetime, until: datetime) -> dict[str, Any]:

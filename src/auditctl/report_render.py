@@ -20,6 +20,13 @@ TITLES = {
 }
 
 
+def storage_text(st: dict[str, Any]) -> str:
+    ratio = f"{st['compression_ratio']:.2f}x the raw logs" if st.get("compression_ratio") else "no raw log size known"
+    return (f"Storage: {st['hot_rows']:,} events hot ({st['db_bytes'] / 1e6:.1f} MB database), "
+            f"{st['archived_rows']:,} archived ({st['archive_bytes'] / 1e6:.1f} MB Parquet), "
+            f"{st['deleted_rows']:,} deleted by policy; {ratio}.")
+
+
 def _when(v: Any) -> str:
     return str(v)[:19].replace("T", " ") if v else ""
 
@@ -59,7 +66,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
            f"{s['silent_sources']} silent sources; {s['unparsed']:,} unparsed records", ""]
     out += [f"## {TITLES['coverage']}", "",
             f"{cov['events']:,} events from {cov['sources']} sources on {cov['hosts']} hosts "
-            f"({_when(cov['first_event'])} to {_when(cov['last_event'])}).", ""]
+            f"({_when(cov['first_event'])} to {_when(cov['last_event'])}).", "", storage_text(doc["storage"]), ""]
     out += _md_table(["category", "events"], list(cov["by_category"].items()))
     out += _md_table(["host", "events"], list(cov["by_host"].items())[:20])
     days = sorted(cov["per_day"])
@@ -174,6 +181,7 @@ def to_html(doc: dict[str, Any]) -> str:
     parts.append('<div class="cards">' + "".join(f'<div class="card"><b>{v:,}</b>{escape(k)}</div>' for k, v in cards) + "</div>")
     parts.append(f"<h2>{TITLES['coverage']}</h2><p>{cov['events']:,} events from {cov['sources']} sources on "
                  f"{cov['hosts']} hosts ({escape(_when(cov['first_event']))} to {escape(_when(cov['last_event']))}).</p>")
+    parts.append(f'<p class="muted">{escape(storage_text(doc["storage"]))}</p>')
     parts.append(stacked_bars(cov["per_day"], "Events per day by category"))
     parts.append(_h_table(["category", "events"], list(cov["by_category"].items()), numeric=[1]))
     parts.append(_h_table(["host", "events"], list(cov["by_host"].items())[:20], numeric=[1]))

@@ -144,11 +144,11 @@ class Store:
             "SELECT path FROM archive_segments WHERE deleted_at IS NULL ORDER BY seq_min").fetchall()
         return [r[0] for r in rows]
 
-    def define_log_views(self) -> None:
+    def define_log_views(self, exclude: Sequence[str] = ()) -> None:
         """`all_events`: hot events plus archived Parquet segments, read where a query needs them
         (DuckDB skips row groups by their ts statistics); `log_seqs`: every seq of the log,
-        deleted (tombstoned) ones included."""
-        files = [f for f in self.archive_files() if Path(f).exists()]
+        deleted (tombstoned) ones included. `exclude`: segment files known to be damaged."""
+        files = [f for f in self.archive_files() if Path(f).exists() and f not in exclude]
         cols = ", ".join(COLUMN_NAMES)
         archived = (f" UNION ALL SELECT {cols} FROM read_parquet({_sql_list(files)}, hive_partitioning = false)"
                     if files else "")
@@ -425,6 +425,79 @@ class Store:
     def last_check_until(self) -> datetime | None:
         row = _first(self.con.execute("SELECT max(until) FROM check_runs"))
         return row[0] if row else None
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def next_segment_id(self) -> int:
+        row = _first(self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM archive_segments"))
+        return int(row[0]) if row else 1
+
+    def copy_events_to_parquet(self, seqs: Sequence[int], path: Path) -> None:
+        target = str(path).replace("'", "''")
+        self.con.execute(
+            f"COPY (SELECT {', '.join(COLUMN_NAMES)} FROM events WHERE seq IN (SELECT unnest(CAST(? AS BIGINT[]))) "
+            f"ORDER BY seq) TO '{target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})",
+            [list(seqs)])
+
+    def add_segment(self, seg_id: int, path: str, partition: str, manifest: dict[str, Any], size: int, note: str,
+                    now: datetime) -> None:
+        self.con.execute(
+            "INSERT INTO archive_segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            [seg_id, path, partition, manifest["seq_min"], manifest["seq_max"], manifest["rows"],
+             manifest["ts_min"], manifest["ts_max"], size, manifest["sha256"], manifest["leaves_root"], note, now])
+
+    def delete_events(self, seqs: Sequence[int]) -> None:
+        self.con.execute("DELETE FROM events WHERE seq IN (SELECT unnest(CAST(? AS BIGINT[])))", [list(seqs)])
+
+    def add_receipt(self, now: datetime, policy: str, events: int, ranges: str, root: str, note: str) -> int:
+        row = _first(self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM deletion_receipts"))
+        rid = int(row[0]) if row else 1
+        self.con.execute("INSERT INTO deletion_receipts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [rid, now, policy, events, ranges, root, note])
+        return rid
+
+    def add_tombstones(self, leaves: Sequence[tuple[int, bytes]], receipt: int) -> None:
+        table = pa.table({"seq": pa.array([s for s, _ in leaves], pa.int64()),
+                          "leaf": pa.array([h for _, h in leaves], pa.binary()),
+                          "receipt": pa.array([receipt] * len(leaves), pa.int64())})
+        self.con.from_arrow(table).insert_into("tombstones")
+
+    def segment_path(self, seg_id: int) -> str:
+        row = _first(self.con.execute("SELECT path FROM archive_segments WHERE id = ?", [seg_id]))
+        assert row is not None
+        return str(row[0])
+
+    def mark_segment_deleted(self, seg_id: int, now: datetime) -> None:
+        self.con.execute("UPDATE archive_segments SET deleted_at = ? WHERE id = ?", [now, seg_id])
+
+    def parquet_readable(self, path: str) -> bool:
+        try:
+            self.con.execute(f"SELECT count(*) FROM read_parquet({_sql_list([path])})").fetchall()
+            return True
+        except duckdb.Error:
+            return False
+
+    def segments(self) -> list[dict[str, Any]]:
+        return self.run_query("SELECT * FROM archive_segments ORDER BY id", [])
+
+    def receipts(self) -> list[dict[str, Any]]:
+        return self.run_query("SELECT * FROM deletion_receipts ORDER BY id", [])
+
+    def tombstone_leaves(self, receipt: int) -> list[tuple[int, bytes]]:
+        rows = self.con.execute("SELECT seq, leaf FROM tombstones WHERE receipt = ? ORDER BY seq", [receipt]).fetchall()
+        return [(int(a), bytes(b)) for a, b in rows]
+
+    def storage_stats(self) -> dict[str, Any]:
+        hot = _first(self.con.execute("SELECT count(*), min(ts) FROM events"))
+        arch = _first(self.con.execute(
+            "SELECT count(*), coalesce(sum(rows), 0), coalesce(sum(bytes), 0), max(ts_max) FROM archive_segments "
+            "WHERE deleted_at IS NULL"))
+        dead = _first(self.con.execute("SELECT count(*) FROM tombstones"))
+        raw = _first(self.con.execute("SELECT coalesce(sum(size), 0) FROM files"))
+        assert hot and arch and dead and raw
+        return {"hot_rows": int(hot[0]), "oldest_hot": hot[1], "db_bytes": self.path.stat().st_size,
+                "archive_segments": int(arch[0]), "archived_rows": int(arch[1]), "archive_bytes": int(arch[2]),
+                "newest_archived": arch[3], "deleted_rows": int(dead[0]), "raw_bytes": int(raw[0])}
 
     # -- review reports --------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ def register_commands() -> None:
         commands_integrity,
         commands_parsers,
         commands_report,
+        commands_retention,
         commands_rules,
         commands_search,
         commands_watch,
@@ -54,6 +55,7 @@ def register_commands() -> None:
     commands_rules.register(app)
     commands_report.register(app)
     commands_watch.register(app)
+    commands_retention.register(app)
     commands_integrity.register(app)
     commands_parsers.register(app)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import duckdb
 import typer
 from rich.console import Console
 
@@ -48,6 +49,10 @@ def handles_errors(func: F) -> F:
             if state.debug:
                 raise
             fail(str(exc), exc.exit_code)
+        except duckdb.Error as exc:  # e.g. an archive file that cannot be read any more
+            if state.debug:
+                raise
+            fail(f"database error: {str(exc).splitlines()[0]} (run `auditctl verify`)", ExitCode.ERROR)
         except KeyboardInterrupt:
             fail("interrupted", ExitCode.ERROR)
 
