@@ -198,11 +198,25 @@ def load_registry(user_dirs: Sequence[str | Path] = (), *, entry_points: bool = 
 
 
 def _load_dir(registry: PluginRegistry, directory: Path, origin: str) -> None:
-    for path in sorted(directory.glob("*.py")):
+    for path in sorted([*directory.glob("*.py"), *directory.glob("*.yaml"), *directory.glob("*.yml")]):
         if path.name.startswith("_"):
+            continue
+        if path.suffix in (".yaml", ".yml"):
+            _load_declarative(registry, path, origin)
             continue
         for parser in _parsers_from_file(registry, path, origin):
             registry.add(parser, origin, str(path))
+
+
+def _load_declarative(registry: PluginRegistry, path: Path, origin: str) -> None:
+    from auditctl.declarative import DeclarativeError, load_declarative
+
+    try:
+        parser = load_declarative(path)
+    except DeclarativeError as exc:
+        registry.warnings.append(f"declarative format {exc}; skipped")
+        return
+    registry.add(parser, f"{origin} (yaml)", str(path))
 
 
 def _parsers_from_file(registry: PluginRegistry, path: Path, origin: str) -> Iterable[Parser]:

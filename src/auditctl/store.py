@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 import pyarrow as pa
@@ -562,6 +562,41 @@ class Store:
         cur = self.con.execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def iter_events(self, flt: EventFilter, batch: int = 10_000) -> Iterator[list[dict[str, Any]]]:
+        """Every selected event in (ts, seq) order, in batches (streaming: no full result in memory)."""
+        where, params = compile_filter(flt)
+        cur = self.con.execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM all_events{where} "
+                               "ORDER BY ts NULLS LAST, seq", params)
+        names = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(batch):
+            yield [dict(zip(names, r, strict=True)) for r in rows]
+
+    def copy_selected(self, flt: EventFilter, fmt: str, output: Path | None, out: IO[bytes]) -> int:
+        """jsonl, csv or parquet written by DuckDB's COPY, to `output` (or streamed to `out`)."""
+        import tempfile
+
+        where, params = compile_filter(flt)
+        options = {"jsonl": "FORMAT json", "csv": "FORMAT csv, HEADER true",
+                   "parquet": f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}"}[fmt]
+        target = output
+        tmp_dir = None
+        if target is None:
+            tmp_dir = tempfile.TemporaryDirectory(prefix="auditctl-export-")
+            target = Path(tmp_dir.name) / f"out.{fmt}"
+        quoted = str(target).replace("'", "''")
+        try:
+            self.con.execute(f"COPY (SELECT {', '.join(COLUMN_NAMES)} FROM all_events{where} "
+                             f"ORDER BY ts NULLS LAST, seq) TO '{quoted}' ({options})", params)
+            row = _first(self.con.execute(f"SELECT count(*) FROM all_events{where}", params))
+            if tmp_dir is not None:
+                with target.open("rb") as f:
+                    while chunk := f.read(1 << 20):
+                        out.write(chunk)
+        finally:
+            if tmp_dir is not None:
+                tmp_dir.cleanup()
+        return int(row[0]) if row else 0
 
     def count(self, flt: EventFilter) -> int:
         where, params = compile_filter(flt)

@@ -40,6 +40,7 @@ def main_options(
 
 def register_commands() -> None:
     from auditctl.cli import (
+        commands_export,
         commands_ingest,
         commands_integrity,
         commands_parsers,
@@ -56,6 +57,7 @@ def register_commands() -> None:
     commands_report.register(app)
     commands_watch.register(app)
     commands_retention.register(app)
+    commands_export.register(app)
     commands_integrity.register(app)
     commands_parsers.register(app)
 

@@ -1,0 +1,74 @@
+"""`auditctl export`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from auditctl.cli.commands_search import (
+    ActionOpt,
+    ActorOpt,
+    CategoryOpt,
+    HostOpt,
+    IpOpt,
+    OutcomeOpt,
+    ParserOpt,
+    SinceOpt,
+    SourceOpt,
+    TargetOpt,
+    TextArg,
+    UntilOpt,
+    UserOpt,
+    build_filter,
+)
+from auditctl.cli.common import err, handles_errors, state
+from auditctl.errors import UsageError
+from auditctl.export import FORMATS, export
+from auditctl.store import Store
+
+
+@handles_errors
+def export_cmd(
+    text: TextArg = None, category: CategoryOpt = None, action: ActionOpt = None, user: UserOpt = None,
+    actor: ActorOpt = None, target: TargetOpt = None, outcome: OutcomeOpt = None, host: HostOpt = None,
+    ip: IpOpt = None, parser: ParserOpt = None, source: SourceOpt = None, since: SinceOpt = None,
+    until: UntilOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"{', '.join(FORMATS)}: ECS bulk NDJSON, OCSF JSON lines, plain JSONL/CSV, Parquet.")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout; required for parquet.", show_default=False)] = None,
+) -> None:
+    """Export the selected events (same filters as search) for a SIEM or a data lake."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--format: choose one of {', '.join(FORMATS)}")
+    if fmt == "parquet" and output is None:
+        raise UsageError("--format parquet needs --output FILE")
+    flt = build_filter(text, category, action, user, actor, target, outcome, host, ip, parser, source, since, until)
+    cfg = state().config
+    with Store.open(cfg.db, read_only=True, wait=cfg.lock_wait_seconds) as store:
+        if output is None:
+            count = export(store, flt, fmt, None, sys.stdout.buffer)
+        else:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=f".{fmt}", dir=output.parent)
+            os.close(fd)
+            tmp_path = Path(tmp)
+            try:
+                if fmt in ("ecs", "ocsf"):
+                    with tmp_path.open("wb") as f:
+                        count = export(store, flt, fmt, tmp_path, f)
+                else:
+                    tmp_path.unlink()
+                    count = export(store, flt, fmt, tmp_path, sys.stdout.buffer)
+                os.replace(tmp_path, output)
+            finally:
+                tmp_path.unlink(missing_ok=True)
+            err.print(f"exported {count:,} events to {output} ({fmt})", highlight=False)
+    sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export_cmd)
