@@ -436,7 +436,7 @@ class CloudTrailParser(Parser):
         return 0.0, ""
 
     def parse(self, source: Source) -> Iterator[Event]:
-        start = _peek(source)
+        start = source.peek(4096)
         if start is None:  # cannot look ahead without consuming: read it all
             data = source.read_all()
             if _DOC_START.match(data[:4096]):
@@ -507,23 +507,6 @@ def _load_document(data: bytes) -> Any:
     finally:
         if enabled:
             gc.enable()
-
-
-def _peek(source: Source, size: int = 4096) -> bytes | None:
-    """The next bytes of the stream without consuming them, or None when that is impossible."""
-    stream = source.stream
-    try:
-        peek = getattr(stream, "peek", None)
-        if peek is not None:
-            return peek(size)[:size]
-        if stream.seekable():
-            pos = stream.tell()
-            data = stream.read(size)
-            stream.seek(pos)
-            return data
-    except Exception:  # a damaged stream fails again, with a SourceError, when read
-        return b""
-    return None
 
 
 def _split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:

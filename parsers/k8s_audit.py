@@ -276,7 +276,7 @@ class K8sAuditParser(Parser):
         return 0.0, ""
 
     def parse(self, source: Source) -> Iterator[Event]:
-        if source.start_offset == 0 and _PRETTY_START.match(_peek(source)):
+        if source.start_offset == 0 and _PRETTY_START.match(source.peek(1024) or b""):
             data = source.read_all()
             try:
                 obj = orjson.loads(data)
@@ -304,23 +304,6 @@ class K8sAuditParser(Parser):
                 yield unparsed_event(text, f"k8s_audit: invalid JSON: {exc}", line=number)
                 continue
             yield from _object_events(obj, text, number, None)
-
-
-def _peek(source: Source, size: int = 1024) -> bytes:
-    """The next bytes of the stream without consuming them (b"" when that is impossible)."""
-    stream = source.stream
-    try:
-        peek = getattr(stream, "peek", None)
-        if peek is not None:
-            return peek(size)[:size]
-        if stream.seekable():
-            pos = stream.tell()
-            data = stream.read(size)
-            stream.seek(pos)
-            return data
-    except Exception:  # a damaged stream fails again, with a SourceError, when read
-        pass
-    return b""
 
 
 def _split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:

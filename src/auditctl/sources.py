@@ -179,6 +179,22 @@ class Source:
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise SourceError(f"{self.label}: line {number}: {_reason(exc)}") from exc
 
+    def peek(self, size: int = 4096) -> bytes | None:
+        """The next bytes without consuming them; None when the stream cannot look ahead."""
+        stream = self.stream
+        try:
+            peek = getattr(stream, "peek", None)
+            if peek is not None:
+                return bytes(peek(size)[:size])
+            if stream.seekable():
+                pos = stream.tell()
+                data = stream.read(size)
+                stream.seek(pos)
+                return data
+        except Exception:  # a damaged stream fails again, with a SourceError, when it is read
+            return b""
+        return None
+
     def lines(self) -> Iterator[tuple[int, str]]:
         """(line number, text without the line ending), from the start offset."""
         for number, raw in self.raw_lines():
