@@ -99,7 +99,7 @@ def test_archive_is_transparent_to_search_check_and_report(loaded, db):
     assert rerun == [] and checked
     user = lines(loaded("search", "--user", "bob", "--since", "2026-01-01", "--until", "2026-01-02", "--limit", "0"))
     assert user and all(e["ts"].startswith("2026-01-01") for e in user)
-    report = json.loads(loaded("report", "--since", "2024-01-01", "--until", AS_OF, "--format", "json").stdout)
+    report = json.loads(loaded("report", "--since", "2000-01-01", "--until", AS_OF, "--format", "json").stdout)
     assert report["coverage"]["events"] == len([e for e in after if e["ts"]])
 
 

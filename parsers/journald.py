@@ -1,0 +1,215 @@
+"""journald: the systemd journal exported with `journalctl -o json` (one JSON object a line).
+
+Journal fields are text; a value that is not valid UTF-8 comes as a list of byte values
+(decoded here as UTF-8 with replacement), a field set more than once comes as a list of values
+(the first is used), and a field larger than journalctl's limit (4096 bytes without `--all`)
+comes as null. `-o json-seq` lines (an RS byte first) are read too.
+
+Fields: ts = _SOURCE_REALTIME_TIMESTAMP (when the program logged it; journalctl shows this one
+too), else __REALTIME_TIMESTAMP (when journald received it), microseconds since the epoch;
+host = _HOSTNAME; app = SYSLOG_IDENTIFIER, else _COMM; pid = _PID, else SYSLOG_PID; message =
+MESSAGE (on one line). attrs: severity (PRIORITY) and facility (SYSLOG_FACILITY) as the syslog
+plugin names them, unit (_SYSTEMD_UNIT or _SYSTEMD_USER_UNIT), process_uid (_UID), transport,
+message_id, audit_session, audit_loginuid, audit_type (_AUDIT_TYPE_NAME of kernel audit records),
+plus the attrs of the sub-parser below (which win on a name clash: `uid` is the new account's).
+
+Mapping: MESSAGE goes through the syslog plugin's auth sub-parsers with app = SYSLOG_IDENTIFIER,
+so sshd, sudo, su, PAM, useradd/userdel/usermod/groupadd/gpasswd/passwd/chage, login and
+systemd-logind entries map exactly as the same lines of auth.log do (see the syslog plugin).
+Otherwise systemd's catalogued unit messages, by MESSAGE_ID (resource = UNIT / USER_UNIT):
+  39f53479d3a045ac8e11786248231fbf  start job finished    -> system/service_start, success
+  be02cf6855d2428ba40df7e9d022f03d  start job failed      -> system/service_start, failure
+  9d1aaa27d60140bd96365438aad20286  stop job finished     -> system/service_stop, success
+and everything else -> system/log. A line that is not JSON, not an object, or has none of
+__REALTIME_TIMESTAMP, __CURSOR and MESSAGE is kept as an unparsed event.
+
+The syslog plugin is loaded from `syslog.py` beside this file (the same folder in a checkout and
+in the installed wheel) and cached; without it every entry is system/log.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import orjson
+
+from auditctl.plugins import Parser
+from auditctl.schema import Event, unparsed_event
+from auditctl.sources import Head, Source
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+UNIT_MESSAGES: dict[str, tuple[str, str, str]] = {
+    "39f53479d3a045ac8e11786248231fbf": ("service_start", "success", "unit started"),
+    "be02cf6855d2428ba40df7e9d022f03d": ("service_start", "failure", "unit failed"),
+    "9d1aaa27d60140bd96365438aad20286": ("service_stop", "success", "unit stopped"),
+}
+_ATTR_FIELDS = (("PRIORITY", "severity", True), ("SYSLOG_FACILITY", "facility", True),
+                ("_UID", "process_uid", True), ("_TRANSPORT", "transport", False),
+                ("MESSAGE_ID", "message_id", False), ("_AUDIT_SESSION", "audit_session", True),
+                ("_AUDIT_LOGINUID", "audit_loginuid", True),
+                ("_AUDIT_TYPE_NAME", "audit_type", False))
+_SYSLOG_MODULE = "auditctl_journald_syslog"
+_interpret: Callable[[str | None, str], Event | None] | None = None
+_loaded = False
+
+
+def _syslog_interpret() -> Callable[[str | None, str], Event | None] | None:
+    """The syslog plugin's `interpret(app, msg)`, loaded once from the sibling syslog.py."""
+    global _interpret, _loaded
+    if _loaded:
+        return _interpret
+    _loaded = True
+    module: ModuleType | None = sys.modules.get(_SYSLOG_MODULE)
+    path = Path(__file__).with_name("syslog.py")
+    if module is None and path.is_file():
+        try:
+            spec = importlib.util.spec_from_file_location(_SYSLOG_MODULE, path)
+            if spec is not None and spec.loader is not None:
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[_SYSLOG_MODULE] = module
+                spec.loader.exec_module(module)
+        except Exception:  # a broken sibling must not break journald parsing
+            sys.modules.pop(_SYSLOG_MODULE, None)
+            module = None
+    _interpret = getattr(module, "interpret", None) if module is not None else None
+    return _interpret
+
+
+def _value(value: Any) -> str | None:
+    """A journal field value as text: byte lists decoded, repeated fields' first value."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        if value and all(isinstance(b, int) and not isinstance(b, bool) for b in value):
+            try:
+                return bytes(value).decode("utf-8", "replace")
+            except ValueError:
+                return None
+        for item in value:
+            text = _value(item)
+            if text is not None:
+                return text
+        return None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def _int(value: Any) -> int | None:
+    text = _value(value)
+    if text is None:
+        return None
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+def _stamp(entry: dict[str, Any]) -> datetime | None:
+    for key in ("_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP"):
+        usec = _int(entry.get(key))
+        if usec is not None:
+            try:
+                return EPOCH + timedelta(microseconds=usec)
+            except OverflowError:
+                continue
+    return None
+
+
+def _is_entry(doc: Any) -> bool:
+    return isinstance(doc, dict) and ("__REALTIME_TIMESTAMP" in doc or "__CURSOR" in doc or "MESSAGE" in doc)
+
+
+class JournaldParser(Parser):
+    name = "journald"
+    description = "systemd journal as `journalctl -o json`; sshd/sudo/PAM/useradd messages mapped like syslog"
+    splittable = True
+
+    def score(self, head: Head) -> tuple[float, str]:
+        lines = head.lines[:20]
+        if not lines:
+            return 0.0, "empty"
+        hits = 0
+        for line in lines:
+            text = line.strip().lstrip("\x1e")
+            if not text.startswith("{") or "__REALTIME_TIMESTAMP" not in text:
+                continue
+            try:
+                doc = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(doc, dict) and "__REALTIME_TIMESTAMP" in doc and ("MESSAGE" in doc or "__CURSOR" in doc):
+                hits += 1
+        if hits and hits >= 0.5 * len(lines):
+            return 0.95, f"{hits} of the first {len(lines)} lines are journal entries (__REALTIME_TIMESTAMP, MESSAGE/__CURSOR)"
+        return 0.0, f"{hits} of the first {len(lines)} lines are journal entries"
+
+    def parse(self, source: Source) -> Iterator[Event]:
+        interpret = _syslog_interpret()
+        loads = orjson.loads
+        for number, text in source.lines():
+            stripped = text.strip()
+            if not stripped:
+                continue
+            if stripped[0] == "\x1e":  # json-seq record separator
+                stripped = stripped.lstrip("\x1e")
+            try:
+                doc = loads(stripped)
+            except orjson.JSONDecodeError as exc:
+                yield unparsed_event(text, f"journald: not valid JSON: {exc}", line=number)
+                continue
+            if not _is_entry(doc):
+                yield unparsed_event(text, "journald: not a journal entry (no __REALTIME_TIMESTAMP, "
+                                     "__CURSOR or MESSAGE)", line=number)
+                continue
+            ev = self._event(doc, interpret)
+            ev.raw = text
+            ev.line = number
+            yield ev
+
+    @staticmethod
+    def _event(entry: dict[str, Any], interpret: Callable[[str | None, str], Event | None] | None) -> Event:
+        app = _value(entry.get("SYSLOG_IDENTIFIER")) or _value(entry.get("_COMM")) or None
+        raw_message = entry.get("MESSAGE")
+        message = _value(raw_message)
+        attrs: dict[str, Any] = {}
+        for key, name, numeric in _ATTR_FIELDS:
+            value = _int(entry.get(key)) if numeric else _value(entry.get(key))
+            if value is not None and value != "":
+                attrs[name] = value
+        unit = _value(entry.get("_SYSTEMD_UNIT")) or _value(entry.get("_SYSTEMD_USER_UNIT"))
+        if unit:
+            attrs["unit"] = unit
+        if "MESSAGE" in entry and raw_message is None:
+            attrs["message_omitted"] = True  # larger than journalctl's field limit
+        msg = message.strip() if message else ""
+        ev = interpret(app, msg) if interpret is not None and msg else None
+        if ev is None:
+            known = UNIT_MESSAGES.get(attrs.get("message_id", ""))
+            if known is not None:
+                action, outcome, original = known
+                ev = Event(ts=None, category="system", action=action, outcome=outcome,
+                           original_action=original,
+                           resource=_value(entry.get("UNIT")) or _value(entry.get("USER_UNIT")))
+            else:
+                ev = Event(ts=None, category="system", action="log")
+        if ev.attrs:
+            attrs.update(ev.attrs)
+        ev.ts = _stamp(entry)
+        ev.host = _value(entry.get("_HOSTNAME")) or None
+        ev.app = app
+        ev.pid = _int(entry.get("_PID"))
+        if ev.pid is None:
+            ev.pid = _int(entry.get("SYSLOG_PID"))
+        ev.message = (" ".join(msg.split()) if "\n" in msg or "\r" in msg else msg) or None
+        ev.attrs = attrs or None
+        return ev
+
+
+parser = JournaldParser()

@@ -1,0 +1,362 @@
+"""Okta System Log events (the `LogEvent` of `GET /api/v1/logs`), JSON lines or a JSON array.
+
+Shapes read: one LogEvent a line (log streaming, SIEM exports), a JSON array of LogEvents
+(`/api/v1/logs` answers a page as an array; origin `[i]`, raw = the compact JSON of the item),
+also one array a line (concatenated pages: line and origin). A pretty-printed single object is
+one event. A line that is not JSON, an item that is not an object, and an object without
+`eventType` are kept as unparsed events.
+
+Fields: actor = `actor.alternateId` (displayName, type and id in attrs); target = the
+alternateId of the first target of type `User`; role = the group (`UserGroup` target) for
+membership events, the application (`AppInstance` target) for application assignments,
+`debugContext.debugData.privilegeGranted` for admin privileges; resource = the first other
+target's displayName (policy, rule, app); src_ip = `client.ipAddress`; user_agent =
+`client.userAgent.rawUserAgent`; session = `authenticationContext.externalSessionId`; app =
+"okta"; host is left empty (the record does not name the org); ts = `published`; outcome from
+`outcome.result`: SUCCESS/ALLOW -> success, FAILURE/DENY -> failure, others (CHALLENGE, SKIPPED,
+UNKNOWN) -> unknown, with `outcome.reason` in attrs.
+
+eventType -> category/action is in `EXACT` and `PREFIXES` below. Choices:
+* `user.lifecycle.activate`/`reactivate`/`unsuspend` -> user_unlocked (enabled), `deactivate`/
+  `suspend` -> user_locked (disabled).
+* `application.user_membership.add`/`remove` -> role_granted/role_revoked: an app assignment
+  is access granted to a principal; role = the application.
+* `policy.lifecycle.*` and `policy.rule.*` -> policy_changed. `policy.evaluate_sign_on` is an
+  evaluation during sign-in, not a change: system/log, with its ALLOW/DENY outcome kept.
+* `system.api_token.create` -> password_changed (a credential was set), like CloudTrail's
+  CreateAccessKey; MFA factor changes -> user_modified.
+* everything else -> system/log with original_action = eventType.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from auditctl.plugins import Parser
+from auditctl.schema import Event, unparsed_event
+from auditctl.sources import Head, Source
+from auditctl.timeutil import parse_iso
+
+NAME = "okta"
+APP = "okta"
+_AU, _UM, _PC, _POL, _PA, _SYS = (
+    "authentication", "user_management", "permission_change", "policy_change",
+    "privileged_action", "system")
+
+# eventType -> (category, action)
+EXACT: dict[str, tuple[str, str]] = {
+    "user.session.start": (_AU, "login"),
+    "user.session.end": (_AU, "logout"),
+    "user.lifecycle.create": (_UM, "user_created"),
+    "user.lifecycle.activate": (_UM, "user_unlocked"),
+    "user.lifecycle.reactivate": (_UM, "user_unlocked"),
+    "user.lifecycle.unsuspend": (_UM, "user_unlocked"),
+    "user.lifecycle.deactivate": (_UM, "user_locked"),
+    "user.lifecycle.suspend": (_UM, "user_locked"),
+    "user.account.lock": (_UM, "user_locked"),
+    "user.account.update_password": (_UM, "password_changed"),
+    "user.account.reset_password": (_UM, "password_changed"),
+    "user.account.update_profile": (_UM, "user_modified"),
+    "user.mfa.factor.activate": (_UM, "user_modified"),
+    "user.mfa.factor.deactivate": (_UM, "user_modified"),
+    "user.mfa.factor.reset_all": (_UM, "user_modified"),
+    "user.mfa.factor.update": (_UM, "user_modified"),
+    "system.api_token.create": (_UM, "password_changed"),
+    "system.api_token.revoke": (_UM, "user_modified"),
+    "group.lifecycle.create": (_UM, "group_created"),
+    "group.lifecycle.delete": (_UM, "group_deleted"),
+    "group.user_membership.add": (_PC, "group_member_added"),
+    "group.user_membership.remove": (_PC, "group_member_removed"),
+    "user.account.privilege.grant": (_PC, "role_granted"),
+    "user.account.privilege.revoke": (_PC, "role_revoked"),
+    "group.privilege.grant": (_PC, "role_granted"),
+    "group.privilege.revoke": (_PC, "role_revoked"),
+    "application.user_membership.add": (_PC, "role_granted"),
+    "application.user_membership.remove": (_PC, "role_revoked"),
+    "policy.evaluate_sign_on": (_SYS, "log"),
+}
+# Checked in order when the eventType is not in EXACT.
+PREFIXES: tuple[tuple[str, str, str], ...] = (
+    ("user.authentication.", _AU, "authenticate"),
+    ("user.lifecycle.delete", _UM, "user_deleted"),
+    ("user.account.unlock", _UM, "user_unlocked"),
+    ("policy.lifecycle.", _POL, "policy_changed"),
+    ("policy.rule.", _POL, "policy_changed"),
+)
+_OUTCOMES = {"SUCCESS": "success", "ALLOW": "success", "FAILURE": "failure", "DENY": "failure"}
+_EMPTY = frozenset({"", "?", "(unknown)", "unknown", "null", "-"})
+_MEMBERSHIP = frozenset({"group.user_membership.add", "group.user_membership.remove",
+                         "group.lifecycle.create", "group.lifecycle.delete",
+                         "group.privilege.grant", "group.privilege.revoke"})
+_APP_ASSIGN = frozenset({"application.user_membership.add", "application.user_membership.remove"})
+_PRIVILEGE = frozenset({"user.account.privilege.grant", "user.account.privilege.revoke",
+                        "group.privilege.grant", "group.privilege.revoke"})
+
+# --- detection ---------------------------------------------------------------------------------
+_EVENT_TYPE_RE = re.compile(r'"eventType"\s*:\s*"[a-z_]+\.[a-z_.]+"')
+_PUBLISHED_RE = re.compile(r'"published"\s*:\s*"\d{4}-\d\d-\d\d')
+_ALT_ID_RE = re.compile(r'"alternateId"\s*:')
+_OKTA_KEYS_RE = re.compile(r'"(?:displayMessage|legacyEventType|authenticationContext|debugContext)"\s*:')
+
+
+def _s(value: Any) -> str | None:
+    """A non-empty string, else None."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    value = value.strip()
+    return None if value in _EMPTY else value
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _time(value: Any):
+    if isinstance(value, str) and value:
+        try:
+            return parse_iso(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None) -> Event:
+    etype = _s(rec.get("eventType"))
+    if etype is None:
+        return unparsed_event(raw, "okta: record has no eventType (not an Okta LogEvent)",
+                              line=line, origin=origin, app=APP)
+    attrs: dict[str, Any] = {}
+    uuid = _s(rec.get("uuid"))
+    if uuid:
+        attrs["event_id"] = uuid
+    severity = _s(rec.get("severity"))
+    if severity:
+        attrs["severity"] = severity
+
+    actor_obj = _d(rec.get("actor"))
+    actor = _s(actor_obj.get("alternateId"))
+    for key, attr in (("displayName", "actor_name"), ("type", "actor_type"), ("id", "actor_id")):
+        value = _s(actor_obj.get(key))
+        if value:
+            attrs[attr] = value
+    if actor is None:
+        actor = attrs.get("actor_name")
+
+    client = _d(rec.get("client"))
+    src_ip = _s(client.get("ipAddress"))
+    user_agent = _s(_d(client.get("userAgent")).get("rawUserAgent"))
+    geo = _d(client.get("geographicalContext"))
+    for key, attr in (("country", "country"), ("city", "city")):
+        value = _s(geo.get(key))
+        if value:
+            attrs[attr] = value
+    device = _s(client.get("device"))
+    if device:
+        attrs["device"] = device
+
+    auth = _d(rec.get("authenticationContext"))
+    session = _s(auth.get("externalSessionId"))
+    for key, attr in (("credentialType", "credential_type"), ("authenticationProvider", "auth_provider")):
+        value = _s(auth.get(key))
+        if value:
+            attrs[attr] = value
+    transaction = _s(_d(rec.get("transaction")).get("id"))
+    if transaction:
+        attrs["transaction_id"] = transaction
+
+    out = _d(rec.get("outcome"))
+    result = _s(out.get("result"))
+    outcome = _OUTCOMES.get(result.upper(), "unknown") if result else "unknown"
+    if result:
+        attrs["outcome_result"] = result
+    reason = _s(out.get("reason"))
+    if reason:
+        attrs["outcome_reason"] = reason[:500]
+
+    rule = EXACT.get(etype)
+    if rule is None:
+        for prefix, category, action in PREFIXES:
+            if etype.startswith(prefix):
+                rule = (category, action)
+                break
+    category, action = rule or (_SYS, "log")
+
+    # targets: the account, the group/app/privilege, and any other object
+    target = role = resource = None
+    targets = rec.get("target")
+    user_t = group_t = app_t = None
+    others: list[dict[str, Any]] = []
+    if isinstance(targets, list):
+        for t in targets:
+            if not isinstance(t, dict):
+                continue
+            kind = t.get("type")
+            if kind == "User" and user_t is None:
+                user_t = t
+            elif kind == "UserGroup" and group_t is None:
+                group_t = t
+            elif kind == "AppInstance" and app_t is None:
+                app_t = t
+            elif kind != "AppUser":  # the person's account in an app: not another object
+                others.append(t)
+    if user_t is not None:
+        target = _s(user_t.get("alternateId")) or _s(user_t.get("displayName"))
+    if etype in _MEMBERSHIP and group_t is not None:
+        role = _s(group_t.get("displayName"))
+        group_t = None
+    elif etype in _APP_ASSIGN and app_t is not None:
+        role = _s(app_t.get("displayName"))
+        app_t = None
+    if etype in _PRIVILEGE:
+        privilege = _s(_d(_d(rec.get("debugContext")).get("debugData")).get("privilegeGranted"))
+        if privilege:
+            role = privilege
+    for t in (group_t, app_t, *others):
+        if t is not None:
+            resource = _s(t.get("displayName")) or _s(t.get("alternateId"))
+            if resource:
+                break
+
+    display = _s(rec.get("displayMessage"))
+    summary = f"{actor or 'unknown'}: {display or etype}"
+    if target and target != actor:
+        summary += f" {target}"
+    if role:
+        summary += f" {role}"
+    elif resource and not target:
+        summary += f" {resource}"
+    if outcome == "failure":
+        summary += f" failed ({reason or result})"
+
+    return Event(
+        ts=_time(rec.get("published")), category=category, action=action, outcome=outcome,
+        app=APP, actor=actor, target=target, role=role, resource=resource, src_ip=src_ip,
+        user_agent=user_agent, session=session, message=summary, original_action=etype, raw=raw,
+        attrs=attrs or None, line=line, origin=origin)
+
+
+class OktaParser(Parser):
+    name = NAME
+    description = "Okta System Log (LogEvent): JSON lines or a JSON array from /api/v1/logs"
+    # A JSON array document cannot be split into byte ranges.
+    splittable = False
+
+    def score(self, head: Head) -> tuple[float, str]:
+        text = head.text
+        if not text.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+            return 0.0, ""
+        if _EVENT_TYPE_RE.search(text) and _PUBLISHED_RE.search(text):
+            if _ALT_ID_RE.search(text) and _OKTA_KEYS_RE.search(text):
+                return 0.95, "JSON with Okta LogEvent keys (eventType, published, actor.alternateId)"
+            return 0.6, "JSON with eventType and published keys (Okta-like)"
+        return 0.0, ""
+
+    def parse(self, source: Source) -> Iterator[Event]:
+        return _read(source, _record)
+
+
+# --- reading: JSON lines, a JSON array, or a wrapper document ----------------------------------
+# (the same small glue is in each JSON plugin: a plugin file cannot import another one)
+_WRAPPERS: tuple[str, ...] = ()  # keys of wrapper objects holding a list of records
+_DOC_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:\[|\{\s*\r?\n)")
+_Record = Callable[[dict[str, Any], str, "int | None", "str | None"], "Event | list[Event]"]
+
+
+def _read(source: Source, record: _Record) -> Iterator[Event]:
+    """Events of a whole document (array, wrapper, pretty object) or of JSON lines."""
+    start = source.peek(4096)
+    if start is None:  # cannot look ahead without consuming: read it all
+        data = source.read_all()
+        if _DOC_START.match(data[:4096]):
+            yield from _document(data, source.start_line, record)
+        else:
+            yield from _lines(_split_lines(data, source.start_line), record)
+    elif source.start_offset == 0 and _DOC_START.match(start):
+        yield from _document(source.read_all(), source.start_line, record)
+    else:
+        yield from _lines(source.lines(), record)
+
+
+def _document(data: bytes, start_line: int, record: _Record) -> Iterator[Event]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        doc = _load(data)
+    except orjson.JSONDecodeError:
+        # not one document (JSON lines after all, or broken): every line is kept
+        yield from _lines(_split_lines(data, start_line), record)
+        return
+    found = _wrapped(doc) if isinstance(doc, dict) else None
+    if found is not None:
+        prefix, records = found
+    elif isinstance(doc, list):
+        prefix, records = "", doc
+    else:
+        yield from _one(doc, orjson.dumps(doc).decode(), start_line, None, record)
+        return
+    for i, rec in enumerate(records):
+        yield from _one(rec, orjson.dumps(rec).decode(), None, f"{prefix}[{i}]", record)
+
+
+def _lines(lines: Iterable[tuple[int, str]], record: _Record) -> Iterator[Event]:
+    loads, dumps, error = orjson.loads, orjson.dumps, orjson.JSONDecodeError
+    for number, text in lines:
+        stripped = text.strip().lstrip("\ufeff")
+        if not stripped:
+            continue
+        try:
+            obj = loads(stripped)
+        except error as exc:
+            yield unparsed_event(text, f"{NAME}: invalid JSON: {exc}", line=number)
+            continue
+        found = _wrapped(obj) if isinstance(obj, dict) else None
+        if found is None and not isinstance(obj, list):
+            yield from _one(obj, text, number, None, record)
+            continue
+        prefix, records = found if found is not None else ("", obj)
+        for i, rec in enumerate(records):
+            yield from _one(rec, dumps(rec).decode(), number, f"{prefix}[{i}]", record)
+
+
+def _one(rec: Any, raw: str, line: int | None, origin: str | None, record: _Record) -> list[Event]:
+    if not isinstance(rec, dict):
+        return [unparsed_event(raw, f"{NAME}: record is not a JSON object", line=line, origin=origin)]
+    try:
+        result = record(rec, raw, line, origin)
+    except Exception as exc:  # a record of an unexpected shape must not stop the file
+        return [unparsed_event(raw, f"{NAME}: {type(exc).__name__}: {exc}", line=line, origin=origin)]
+    return [result] if isinstance(result, Event) else result
+
+
+def _wrapped(doc: dict[str, Any]) -> tuple[str, list[Any]] | None:
+    for key in _WRAPPERS:
+        value = doc.get(key)
+        if isinstance(value, list):
+            return key, value
+    return None
+
+
+def _load(data: bytes) -> Any:
+    """orjson.loads of a whole document without the cyclic GC rescanning its containers."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return orjson.loads(data)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:
+    for number, raw in enumerate(data.split(b"\n"), start=start_line):
+        yield number, raw.rstrip(b"\r").decode("utf-8", "replace")
+
+
+parser = OktaParser()
