@@ -38,15 +38,13 @@ Methods (matched on the last part of `methodName`, see `METHODS`):
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-import orjson
-
+from auditctl.jsonrecords import read_records
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
@@ -350,104 +348,7 @@ class GcpAuditParser(Parser):
         return 0.0, ""
 
     def parse(self, source: Source) -> Iterator[Event]:
-        return _read(source, _record)
-
-
-# --- reading: JSON lines, a JSON array, or a wrapper document ----------------------------------
-# (the same small glue is in each JSON plugin: a plugin file cannot import another one)
-_WRAPPERS: tuple[str, ...] = ("entries",)  # keys of wrapper objects holding a list of records
-_DOC_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:\[|\{\s*\r?\n)")
-_Record = Callable[[dict[str, Any], str, "int | None", "str | None"], "Event | list[Event]"]
-
-
-def _read(source: Source, record: _Record) -> Iterator[Event]:
-    """Events of a whole document (array, wrapper, pretty object) or of JSON lines."""
-    start = source.peek(4096)
-    if start is None:  # cannot look ahead without consuming: read it all
-        data = source.read_all()
-        if _DOC_START.match(data[:4096]):
-            yield from _document(data, source.start_line, record)
-        else:
-            yield from _lines(_split_lines(data, source.start_line), record)
-    elif source.start_offset == 0 and _DOC_START.match(start):
-        yield from _document(source.read_all(), source.start_line, record)
-    else:
-        yield from _lines(source.lines(), record)
-
-
-def _document(data: bytes, start_line: int, record: _Record) -> Iterator[Event]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        doc = _load(data)
-    except orjson.JSONDecodeError:
-        # not one document (JSON lines after all, or broken): every line is kept
-        yield from _lines(_split_lines(data, start_line), record)
-        return
-    found = _wrapped(doc) if isinstance(doc, dict) else None
-    if found is not None:
-        prefix, records = found
-    elif isinstance(doc, list):
-        prefix, records = "", doc
-    else:
-        yield from _one(doc, orjson.dumps(doc).decode(), start_line, None, record)
-        return
-    for i, rec in enumerate(records):
-        yield from _one(rec, orjson.dumps(rec).decode(), None, f"{prefix}[{i}]", record)
-
-
-def _lines(lines: Iterable[tuple[int, str]], record: _Record) -> Iterator[Event]:
-    loads, dumps, error = orjson.loads, orjson.dumps, orjson.JSONDecodeError
-    for number, text in lines:
-        stripped = text.strip().lstrip("\ufeff")
-        if not stripped:
-            continue
-        try:
-            obj = loads(stripped)
-        except error as exc:
-            yield unparsed_event(text, f"{NAME}: invalid JSON: {exc}", line=number)
-            continue
-        found = _wrapped(obj) if isinstance(obj, dict) else None
-        if found is None and not isinstance(obj, list):
-            yield from _one(obj, text, number, None, record)
-            continue
-        prefix, records = found if found is not None else ("", obj)
-        for i, rec in enumerate(records):
-            yield from _one(rec, dumps(rec).decode(), number, f"{prefix}[{i}]", record)
-
-
-def _one(rec: Any, raw: str, line: int | None, origin: str | None, record: _Record) -> list[Event]:
-    if not isinstance(rec, dict):
-        return [unparsed_event(raw, f"{NAME}: record is not a JSON object", line=line, origin=origin)]
-    try:
-        result = record(rec, raw, line, origin)
-    except Exception as exc:  # a record of an unexpected shape must not stop the file
-        return [unparsed_event(raw, f"{NAME}: {type(exc).__name__}: {exc}", line=line, origin=origin)]
-    return [result] if isinstance(result, Event) else result
-
-
-def _wrapped(doc: dict[str, Any]) -> tuple[str, list[Any]] | None:
-    for key in _WRAPPERS:
-        value = doc.get(key)
-        if isinstance(value, list):
-            return key, value
-    return None
-
-
-def _load(data: bytes) -> Any:
-    """orjson.loads of a whole document without the cyclic GC rescanning its containers."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return orjson.loads(data)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(data.split(b"\n"), start=start_line):
-        yield number, raw.rstrip(b"\r").decode("utf-8", "replace")
+        return read_records(source, _record, NAME, ("entries",))
 
 
 parser = GcpAuditParser()
