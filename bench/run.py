@@ -174,7 +174,8 @@ def main() -> None:
         base_py = baseline_python_regex(log)
         runs = []
         for _ in range(args.repeat):
-            db.unlink(missing_ok=True)
+            for leftover in (db, db.with_name(db.name + ".checkpoints"), db.with_name(db.name + ".wal")):
+                leftover.unlink(missing_ok=True)  # a checkpoint file of an earlier run is another log
             runs.append(run_child([str(AUDITCTL), "--db", str(db), "ingest", "--format", "json", str(log)], env=env))
         seconds = statistics.median(r[0] for r in runs)
         rss = max(r[1] for r in runs)

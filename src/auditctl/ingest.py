@@ -161,6 +161,7 @@ class Ingester:
 
     def _ingest_file(self, path: Path) -> FileResult:
         result = FileResult(path=str(path))
+        self._next_seq: int | None = None  # a rolled-back file gives its seqs back
         try:
             ident = identify(path)
             known = self._match_registry(path, ident)
@@ -297,15 +298,18 @@ class Ingester:
     def _append(self, part: pa.Table, label: str, parser: str, result: FileResult) -> None:
         if part.num_rows == 0:
             return
-        first = self.store.next_seq()
+        if self._next_seq is None:
+            self._next_seq = self.store.next_seq()  # once per file: then counted here
+        first = self._next_seq
         self.store.append_events(complete_batch(part, first_seq=first, ingested_at=datetime.now(UTC),
                                                 source=label, parser=parser))
+        self._next_seq = first + part.num_rows
         result.events += part.num_rows
 
     def _remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
                   consumed: int, next_line: int, hashed: tuple[str | None, int], result: FileResult) -> None:
         sha256, hashed_size = hashed
-        last_seq = self.store.next_seq() - 1
+        last_seq = self.store.next_seq() - 1 if self._next_seq is None else self._next_seq - 1
         first_seq = last_seq - result.events + 1 if result.events else None
         rec = FileRecord(
             file_id=known.file_id if known and consumed >= known.offset else self.store.new_file_id(),
@@ -323,6 +327,7 @@ class Ingester:
 
     def _ingest_stdin(self) -> FileResult:
         result = FileResult(path="stdin")
+        self._next_seq = None
         try:
             source = stdin_source(tz=self.tz)
             data = source.stream.read()
