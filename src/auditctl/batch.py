@@ -25,20 +25,20 @@ EVENT_SCHEMA = pa.schema([STORE_SCHEMA.field(name) for name in EVENT_FIELDS])
 _GETTERS = [(name, attrgetter(name)) for name in EVENT_FIELDS]
 
 
-def _attrs_json(value: dict | None) -> str | None:
-    if not value:
-        return None
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
-
-
 def events_to_arrow(events: Sequence[Event]) -> pa.Table:
     """The parser-supplied part of a batch (no seq/source/parser/ingested_at yet)."""
     arrays = []
+    n = len(events)
+    dumps, opts = orjson.dumps, orjson.OPT_NON_STR_KEYS
     for name, get in _GETTERS:
         values = list(map(get, events))
+        kind = EVENT_SCHEMA.field(name).type
+        if not any(v is not None for v in values):
+            arrays.append(pa.nulls(n, kind))  # columns a format never fills cost nothing
+            continue
         if name == "attrs":
-            values = [_attrs_json(v) for v in values]
-        arrays.append(pa.array(values, type=EVENT_SCHEMA.field(name).type))
+            values = [dumps(v, option=opts, default=str).decode() if v else None for v in values]
+        arrays.append(pa.array(values, type=kind))
     return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
 
 

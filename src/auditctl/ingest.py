@@ -123,8 +123,7 @@ def expand_paths(args: Iterable[str]) -> tuple[list[str], list[str]]:
                 found.extend(str(m) for m in sorted(matches, key=rotation_order))
             else:
                 missing.append(arg)
-    seen: set[str] = set()
-    unique = [f for f in found if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
+    unique = list(dict.fromkeys(found))  # first occurrence wins, order kept
     return unique, missing
 
 
@@ -139,6 +138,8 @@ class Ingester:
         self.progress = progress or (lambda n: None)
         self.tz = get_tz(config.timezone)
         self.follow = follow  # live files: only complete lines, no parallel chunks
+        self._hasher: ThreadPoolExecutor | None = None
+        self._next_seq: int | None = None
         if forced_parser:
             registry.get(forced_parser)  # fail early on an unknown name
         store.single_threaded_writes()
@@ -154,6 +155,7 @@ class Ingester:
                 continue  # never ingest our own database
             summary.files.append(self._ingest_stdin() if path == STDIN else self._ingest_file(Path(path)))
         self._hasher.shutdown()
+        self._hasher = None
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -161,7 +163,7 @@ class Ingester:
 
     def _ingest_file(self, path: Path) -> FileResult:
         result = FileResult(path=str(path))
-        self._next_seq: int | None = None  # a rolled-back file gives its seqs back
+        self._next_seq = None  # a rolled-back file gives its seqs back
         try:
             ident = identify(path)
             known = self._match_registry(path, ident)
@@ -175,6 +177,7 @@ class Ingester:
             # A followed file keeps the hash of the prefix first seen: re-hashing a large live file
             # every cycle costs more than the new lines (verify --sources checks that prefix).
             keep_hash = self.follow and known is not None and known.sha256 is not None and offset > 0
+            assert self._hasher is not None
             digest = None if keep_hash else self._hasher.submit(file_sha256, path)
             with self.store.transaction():
                 consumed, next_line = self._store_file(path, ident, parser, offset, line, result)

@@ -71,7 +71,8 @@ class Spool:
 class _UDPHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         data, _sock = self.request
-        self.server.spool.append(data)  # type: ignore[attr-defined]
+        spool: Spool = getattr(self.server, "spool")  # noqa: B009 (set by Listener on the server)
+        spool.append(data)
 
 
 class _TCPHandler(socketserver.StreamRequestHandler):
@@ -79,7 +80,7 @@ class _TCPHandler(socketserver.StreamRequestHandler):
     message per line."""
 
     def handle(self) -> None:
-        spool: Spool = self.server.spool  # type: ignore[attr-defined]
+        spool: Spool = getattr(self.server, "spool")  # noqa: B009 (set by Listener on the server)
         rfile = self.rfile
         while True:
             first = rfile.peek(1)[:1] if hasattr(rfile, "peek") else b""

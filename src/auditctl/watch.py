@@ -25,7 +25,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,7 +63,7 @@ def max_window(rules: list[Rule]) -> timedelta:
 
 class Watcher:
     def __init__(self, config: Config, registry: PluginRegistry, paths: list[str], rules: list[Rule],
-                 sinks: list[Sink], key: SigningKey, listen: list[ListenAddress] = (),  # type: ignore[assignment]
+                 sinks: list[Sink], key: SigningKey, listen: Sequence[ListenAddress] = (),
                  interval: float = 0.5, log: Callable[[str], None] = lambda m: None) -> None:
         self.config = config
         self.registry = registry
