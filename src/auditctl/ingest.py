@@ -227,7 +227,10 @@ class Ingester:
             return self.registry.get(self.forced)
         if known is not None and known.parser in self.registry.plugins:
             return self.registry.get(known.parser)
-        return choose_parser(read_head(path), self.registry).parser
+        try:
+            return choose_parser(read_head(path), self.registry).parser
+        except SourceError as exc:  # name the whole path, not just the file name
+            raise SourceError(f"{path}: {str(exc).split(': ', 1)[-1]}") from None
 
     def _store_file(self, path: Path, ident: FileIdentity, parser: Parser, offset: int, line: int,
                     result: FileResult) -> tuple[int, int]:
