@@ -25,7 +25,6 @@ from support import REFERENCE_TIME, SAMPLES, registry
 NAME = "azure"
 ENTRA = SAMPLES / NAME / "entra_PT1H.json"
 HUB = SAMPLES / NAME / "activity_eventhub.json"
-OTHERS = ["okta", "github_audit", "gcp_audit", "cloudtrail", "k8s_audit", "jsonl"]
 TENANT = "4bbb79f7-5724-4c9e-95f3-de075f6ec090"
 SUB = "7d1c4e2a-93b5-4f0e-b6a8-2c5d9e1f3a70"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-payments"

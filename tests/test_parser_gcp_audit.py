@@ -24,7 +24,6 @@ from support import REFERENCE_TIME, SAMPLES, registry
 NAME = "gcp_audit"
 JSONL = SAMPLES / NAME / "cloudaudit_sink.jsonl"
 ARRAY = SAMPLES / NAME / "gcloud_logging_read.json"
-OTHERS = ["okta", "github_audit", "azure", "cloudtrail", "k8s_audit", "jsonl"]
 PROJECT = "acme-prod-4471"
 CI = f"ci-deployer@{PROJECT}.iam.gserviceaccount.com"
 BACKUP = f"backup-agent@{PROJECT}.iam.gserviceaccount.com"

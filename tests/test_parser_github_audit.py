@@ -25,7 +25,6 @@ from support import REFERENCE_TIME, SAMPLES, registry
 NAME = "github_audit"
 JSONL = SAMPLES / NAME / "audit_stream.jsonl"
 PAGE = SAMPLES / NAME / "enterprise_api_page.json"
-OTHERS = ["okta", "gcp_audit", "azure", "cloudtrail", "k8s_audit", "jsonl"]
 
 
 def parser():

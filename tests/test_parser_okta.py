@@ -24,7 +24,6 @@ from support import REFERENCE_TIME, SAMPLES, registry
 NAME = "okta"
 JSONL = SAMPLES / NAME / "system_log.jsonl"
 PAGE = SAMPLES / NAME / "logs_api_page.json"
-OTHERS = ["github_audit", "gcp_audit", "azure", "cloudtrail", "k8s_audit", "jsonl"]
 
 
 def parser():
