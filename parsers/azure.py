@@ -47,7 +47,7 @@ from typing import Any
 
 import orjson
 
-from auditctl.jsonrecords import read_records
+from auditctl.jsonrecords import as_dict, read_records, text_or_none
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
@@ -145,17 +145,10 @@ _TIME_RE = re.compile(r'"time"\s*:\s*"\d{4}-\d\d-\d\d')
 
 
 def _s(value: Any) -> str | None:
-    """A non-empty string, else None."""
-    if value is None or isinstance(value, dict | list):
-        return None
-    if not isinstance(value, str):
-        value = str(value)
-    value = value.strip()
-    return None if value in _EMPTY else value
+    return text_or_none(value, _EMPTY)
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+_d = as_dict
 
 
 def _get(obj: dict[str, Any], *keys: str) -> Any:

@@ -41,7 +41,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from auditctl.jsonrecords import read_records
+from auditctl.jsonrecords import read_records, text_or_none
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
@@ -138,13 +138,7 @@ _GH_RE = re.compile(r'"(?:_document_id|actor_location|actor_ip|org_id|business_i
 
 
 def _s(value: Any) -> str | None:
-    """A non-empty string, else None."""
-    if value is None or isinstance(value, dict | list):
-        return None
-    if not isinstance(value, str):
-        value = str(value)
-    value = value.strip()
-    return None if value in _EMPTY else value
+    return text_or_none(value, _EMPTY)
 
 
 def _time(value: Any):

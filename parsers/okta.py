@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from auditctl.jsonrecords import read_records
+from auditctl.jsonrecords import as_dict, read_records, text_or_none
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
@@ -103,17 +103,10 @@ _OKTA_KEYS_RE = re.compile(r'"(?:displayMessage|legacyEventType|authenticationCo
 
 
 def _s(value: Any) -> str | None:
-    """A non-empty string, else None."""
-    if value is None or isinstance(value, dict | list):
-        return None
-    if not isinstance(value, str):
-        value = str(value)
-    value = value.strip()
-    return None if value in _EMPTY else value
+    return text_or_none(value, _EMPTY)
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+_d = as_dict
 
 
 def _time(value: Any):

@@ -22,6 +22,19 @@ _DOC_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:\[|\{\s*\r?\n)")
 MapRecord = Callable[[dict[str, Any], str, "int | None", "str | None"], "Event | list[Event]"]
 
 
+def text_or_none(value: Any, empty: frozenset[str]) -> str | None:
+    """A JSON value as stripped text; None for missing, nested, or placeholder values in `empty`."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = (value if isinstance(value, str) else str(value)).strip()
+    return None if text in empty else text
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """The value if it is a JSON object, else an empty one (for safe chained lookups)."""
+    return value if isinstance(value, dict) else {}
+
+
 def read_records(source: Source, record: MapRecord, name: str, wrappers: tuple[str, ...] = ()) -> Iterator[Event]:
     """Events of a whole document (array, wrapper, pretty object) or of JSON lines."""
     start = source.peek(4096)
