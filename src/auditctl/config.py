@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from auditctl.access import AccessPolicy, parse_access
 from auditctl.errors import ConfigError
 
 CONFIG_ENV = "AUDITCTL_CONFIG"
@@ -43,7 +44,20 @@ class Config:
     alert_sinks: list[dict[str, Any]] = field(default_factory=list)
     retention: dict[str, Any] = field(default_factory=dict)
     archive_dir: Path | None = None  # default: beside the database, <db>.archive
+    access: AccessPolicy = field(default_factory=AccessPolicy)
     source_path: Path | None = None
+
+    @property
+    def sealing_key_path(self) -> Path:
+        return self.access.sealing_key or self.signing_key.with_name("sealing.key")
+
+    @property
+    def sealed_store_path(self) -> Path:
+        return self.db.with_name(self.db.name + ".sealed")
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.db.with_name(self.db.name + ".spool")
 
     @property
     def checkpoints_path(self) -> Path:
@@ -54,7 +68,7 @@ class Config:
 
 
 _KNOWN = {"db", "timezone", "parsers_dirs", "parsers", "batch_size", "workers", "lock_wait_seconds",
-          "signing_key", "key_name", "checkpoint_file", "rules", "alerts", "retention"}
+          "signing_key", "key_name", "checkpoint_file", "rules", "alerts", "retention", "access"}
 
 
 def load_config(path: Path | None = None, *, db_override: str | Path | None = None) -> Config:
@@ -110,6 +124,7 @@ def load_config(path: Path | None = None, *, db_override: str | Path | None = No
     if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
         raise ConfigError(f"{cfg_path}: alerts is a list of sinks (mappings with kind, target, ...)")
     cfg.alert_sinks = alerts
+    cfg.access = parse_access(data.get("access"), cfg_path)
     if "lock_wait_seconds" in data:
         cfg.lock_wait_seconds = float(data["lock_wait_seconds"])
     env_db = os.environ.get(DB_ENV)

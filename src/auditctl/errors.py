@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     FINDINGS = 3  # `check`/`report`: a finding at or above --fail-on
     INTEGRITY = 4  # `verify`: the store or a checkpoint does not verify
     BUSY = 5  # the database is held by another writer
+    DENIED = 6  # the user's role does not allow the command (config access.roles)
 
 
 class AuditctlError(Exception):

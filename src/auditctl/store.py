@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
+from auditctl.access import SEALABLE_FIELDS
 from auditctl.errors import AuditctlError, DatabaseBusy
 from auditctl.filters import EventFilter, ipv4_range
 from auditctl.schema import COLUMN_NAMES, COLUMNS
+
+if TYPE_CHECKING:
+    from auditctl.sealing import Sealer
 
 SCHEMA_VERSION = 5
 # Long free text compresses better with zstd than with DuckDB's default FSST/dictionary
@@ -120,6 +124,8 @@ class Store:
         self.con = con
         self.path = path
         self.read_only = read_only
+        self.sealer: Sealer | None = None
+        self.sealed_fields: tuple[str, ...] = ()  # set when the sealed store is attached
 
     # -- opening -------------------------------------------------------------------------
 
@@ -145,18 +151,75 @@ class Store:
         return [r[0] for r in rows]
 
     def define_log_views(self, exclude: Sequence[str] = ()) -> None:
-        """`all_events`: hot events plus archived Parquet segments, read where a query needs them
-        (DuckDB skips row groups by their ts statistics); `log_seqs`: every seq of the log,
-        deleted (tombstoned) ones included. `exclude`: segment files known to be damaged."""
+        """`stored_events`: hot events plus archived Parquet segments, as stored (sealed fields as
+        tokens), read where a query needs them (DuckDB skips row groups by their ts statistics);
+        `all_events`: the same with sealed fields revealed when the sealed store is attached;
+        `log_seqs`: every seq of the log, deleted (tombstoned) ones included.
+        `exclude`: segment files known to be damaged."""
         files = [f for f in self.archive_files() if Path(f).exists() and f not in exclude]
         cols = ", ".join(COLUMN_NAMES)
         archived = (f" UNION ALL SELECT {cols} FROM read_parquet({_sql_list(files)}, hive_partitioning = false)"
                     if files else "")
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW all_events AS SELECT {cols} FROM events{archived}")
-        self.con.execute("CREATE OR REPLACE TEMP VIEW log_seqs AS SELECT seq FROM all_events "
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW stored_events AS SELECT {cols} FROM events{archived}")
+        self.con.execute("CREATE OR REPLACE TEMP VIEW log_seqs AS SELECT seq FROM stored_events "
                          "UNION ALL SELECT seq FROM tombstones")
+        if self.sealed_fields:
+            shown = ", ".join(_revealed(c) if c in self.sealed_fields else f"e.{c}" for c in COLUMN_NAMES)
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW all_events AS SELECT {shown} FROM stored_events e "
+                             "LEFT JOIN sealed_store.sealed s ON s.seq = e.seq")
+        else:
+            self.con.execute("CREATE OR REPLACE TEMP VIEW all_events AS SELECT * FROM stored_events")
+
+    # -- sealed fields -------------------------------------------------------------------
+
+    def attach_sealer(self, sealer: Sealer) -> None:
+        """Seal sensitive fields of every batch appended from now on (ingest, watch)."""
+        self.sealer = sealer
+        sealer.drop_beyond(self.event_count_and_max_seq()[1])
+
+    def attach_sealed_store(self, path: Path) -> None:
+        """Show sealed fields in plaintext (admins): `all_events` joins the sealed store."""
+        self.con.execute(f"ATTACH '{_quote(str(path))}' AS sealed_store (READ_ONLY)")
+        self.sealed_fields = tuple(SEALABLE_FIELDS)
+        self.define_log_views()
+
+    def reveal_tokens(self, tokens: Collection[str]) -> dict[str, str]:
+        """token -> plaintext for the tokens given, from the attached sealed store."""
+        if not tokens or not self.sealed_fields:
+            return {}
+        self.con.from_arrow(pa.table({"t": pa.array(sorted(tokens), pa.string())})).create_view("_wanted")
+        found: dict[str, str] = {}
+        try:
+            for column in self.sealed_fields:
+                stored = f"json_extract_string(e.{column}, '$')" if column == "attrs" else f"e.{column}"
+                rows = self.con.execute(
+                    f"SELECT DISTINCT {stored}, s.{column} FROM stored_events e JOIN sealed_store.sealed s "
+                    f"ON s.seq = e.seq WHERE s.{column} IS NOT NULL AND {stored} IN (SELECT t FROM _wanted)").fetchall()
+                found.update({t: v for t, v in rows})
+        finally:
+            self.con.execute("DROP VIEW _wanted")
+        return found
+
+    def sealed_pairs(self, batch: int = 100_000) -> Iterator[tuple[str, list[tuple[int, str | None, str | None]]]]:
+        """(column, [(seq, stored value, sealed plaintext)]) for every event with sealed fields,
+        and for stored tokens with no plaintext: what `verify` checks against the key."""
+        for column in self.sealed_fields:
+            stored = f"json_extract_string(e.{column}, '$')" if column == "attrs" else f"e.{column}"
+            cur = self.con.execute(
+                f"SELECT e.seq, {stored}, s.{column} FROM stored_events e LEFT JOIN sealed_store.sealed s "
+                f"ON s.seq = e.seq WHERE s.{column} IS NOT NULL OR starts_with({stored}, 'sealed:') ORDER BY e.seq")
+            while rows := cur.fetchmany(batch):
+                yield column, rows
+
+    def sealed_orphans(self) -> list[int]:
+        """Plaintext rows whose event is gone (deleted by hand, or a retention run that stopped)."""
+        rows = self.con.execute("SELECT s.seq FROM sealed_store.sealed s ANTI JOIN log_seqs l ON l.seq = s.seq "
+                                "ORDER BY s.seq LIMIT 100").fetchall()
+        return [r[0] for r in rows]
 
     def close(self) -> None:
+        if self.sealer is not None:
+            self.sealer.close()
         self.con.close()
 
     def __enter__(self) -> Store:
@@ -197,11 +260,16 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """One transaction; the sealed store's (if sealing) commits just before this one."""
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
+            if self.sealer is not None:
+                self.sealer.commit()
         except BaseException:
             self.con.execute("ROLLBACK")
+            if self.sealer is not None:
+                self.sealer.rollback()
             raise
         self.con.execute("COMMIT")
 
@@ -226,13 +294,15 @@ class Store:
         self.con.execute("SET threads = 1")
         self.con.execute("SET memory_limit = '384MB'")
 
-    def append_events(self, batch: pa.Table) -> None:
+    def append_events(self, batch: pa.Table, *, seal: bool = True) -> None:
         """Append a batch whose columns are exactly COLUMN_NAMES, `seq` already assigned.
 
         The batch is made one contiguous chunk: DuckDB scans a multi-chunk Arrow table with
         several threads, each writing its own partly filled row groups, which are merged at
         commit and leave free blocks behind (measured: a file 1.6x larger).
         """
+        if seal and self.sealer is not None:
+            batch = self.sealer.seal(batch, self.con)
         # from_arrow, not register(): a registered table stays referenced until the
         # transaction commits, so a large file's batches would all stay in memory.
         self.con.from_arrow(batch.combine_chunks().select(list(COLUMN_NAMES))).insert_into("events")
@@ -259,7 +329,7 @@ class Store:
         params = [after, upto] if contiguous else [after, after, upto]
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {position} AS j, h, seq FROM ("
-            f"SELECT seq, unhex({leaf_sql()}) AS h FROM all_events WHERE seq > ? AND seq <= ? "
+            f"SELECT seq, unhex({leaf_sql()}) AS h FROM stored_events WHERE seq > ? AND seq <= ? "
             "UNION ALL SELECT seq, leaf AS h FROM tombstones WHERE seq > ? AND seq <= ?)",
             [*params, after, upto])
         row = _first(self.con.execute(f"SELECT count(*) FROM {name}"))
@@ -321,7 +391,7 @@ class Store:
         """Events whose recomputed leaf disagrees with the stored digest (or has none)."""
         cur = self.con.execute(
             f"SELECT e.seq, e.ts, e.source, e.line, e.origin, d.digest AS stored, "
-            f"{_DIGEST.format(h='l.h')} AS actual FROM {leaves} l JOIN all_events e ON e.seq = l.seq "
+            f"{_DIGEST.format(h='l.h')} AS actual FROM {leaves} l JOIN stored_events e ON e.seq = l.seq "
             "LEFT JOIN (SELECT seq, any_value(digest) AS digest FROM digests GROUP BY seq) d ON d.seq = e.seq "
             f"WHERE d.digest IS DISTINCT FROM {_DIGEST.format(h='l.h')} ORDER BY e.seq LIMIT ?", [limit])
         names = [x[0] for x in cur.description]
@@ -345,12 +415,12 @@ class Store:
         """Digests of the event(s) stored at `rowid_seq` as if their seq were `as_seq`."""
         digest = _DIGEST.format(h="unhex(" + leaf_sql("_as_seq") + ")")
         rows = self.con.execute(
-            f"SELECT {digest} FROM (SELECT *, CAST(? AS BIGINT) AS _as_seq FROM all_events WHERE seq = ?)",
+            f"SELECT {digest} FROM (SELECT *, CAST(? AS BIGINT) AS _as_seq FROM stored_events WHERE seq = ?)",
             [as_seq, rowid_seq]).fetchall()
         return [int(r[0]) for r in rows]
 
     def event_locator(self, seq: int) -> dict[str, Any] | None:
-        cur = self.con.execute("SELECT seq, ts, source, line, origin FROM all_events WHERE seq = ? LIMIT 1", [seq])
+        cur = self.con.execute("SELECT seq, ts, source, line, origin FROM stored_events WHERE seq = ? LIMIT 1", [seq])
         names = [x[0] for x in cur.description]
         row = cur.fetchall()
         return dict(zip(names, row[0], strict=True)) if row else None
@@ -627,6 +697,16 @@ class Store:
             "count(*) FILTER (WHERE action = 'unparsed') FROM all_events"))
         assert row is not None
         return {"events": row[0], "first": row[1], "last": row[2], "sources": row[3], "unparsed": row[4]}
+
+
+def _revealed(column: str) -> str:
+    if column == "attrs":
+        return "coalesce(CAST(s.attrs AS JSON), e.attrs) AS attrs"
+    return f"coalesce(s.{column}, e.{column}) AS {column}"
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _canonical_field(column: str, sql_type: str, seq_sql: str) -> str:
