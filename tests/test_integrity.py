@@ -274,9 +274,13 @@ def test_the_signing_key_is_never_in_the_database(signed, db, env):
     assert secret_line not in dump and secret_line not in db.read_bytes().decode("latin-1")
 
 
-def test_verify_without_a_key_asks_for_one(cli, env, tmp_path, monkeypatch):
+def test_verify_without_the_private_key_uses_the_published_public_key(cli, env, db):
     cli("ingest", str(AUTH))
+    published = db.with_name(db.name + ".pub")
+    assert published.read_text().strip() == json.loads(cli("keys", "show", "-f", "json").stdout)["verifier_key"]
     (env / "keys" / "signing.key").unlink()
+    assert cli("verify").exit_code == 0
+    published.unlink()
     result = cli("verify")
     assert result.exit_code == ExitCode.ERROR and "--key" in result.output
 

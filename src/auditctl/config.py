@@ -56,8 +56,13 @@ class Config:
         return self.db.with_name(self.db.name + ".sealed")
 
     @property
-    def spool_dir(self) -> Path:
-        return self.db.with_name(self.db.name + ".spool")
+    def verifier_key_path(self) -> Path:
+        """The public key, beside the database, for readers who may not read the signing key."""
+        return self.db.with_name(self.db.name + ".pub")
+
+    @property
+    def self_audit_spool(self) -> Path:
+        return self.db.with_name(self.db.name + ".access-spool")
 
     @property
     def checkpoints_path(self) -> Path:

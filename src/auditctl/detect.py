@@ -8,6 +8,7 @@ running `check` twice over the same range changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,27 +63,31 @@ class CheckResult:
 
 
 def run_checks(store: Store, rules: list[Rule], since: datetime | None, until: datetime | None = None,
-               *, now: datetime | None = None) -> CheckResult:
+               *, now: datetime | None = None, persist: bool = True) -> CheckResult:
+    """Run the rules over [since, until]; with persist=False (a read-only reader) findings are
+    merged with the stored ones in memory but nothing is written."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     until = until or now
     touched: list[Finding] = []
     per_rule: dict[str, int] = {}
-    with store.transaction():
-        run_id = store.add_check_run(now, since, until, len(rules))
+    with store.transaction() if persist else contextlib.nullcontext():
+        run_id = store.add_check_run(now, since, until, len(rules)) if persist else 0
         next_id = store.next_finding_id()
         for rule in rules:
             sql, params = compile_rule(rule, since, until)
             candidates = store.run_query(sql, params)
             merger = _Merger(rule, store.findings_of_rule(rule.id), now, run_id, next_id)
             found = [f for f in (merger.add(c) for c in candidates) if f is not None]
-            store.insert_findings(merger.inserts)
-            store.update_findings(list(merger.updates.values()))
+            if persist:
+                store.insert_findings(merger.inserts)
+                store.update_findings(list(merger.updates.values()))
             next_id = merger.next_id
             per_rule[rule.id] = len(found)
             touched.extend(found)
         new = sum(1 for f in touched if f.status == "new")
-        store.finish_check_run(run_id, new, len(touched) - new, time.perf_counter() - started)
+        if persist:
+            store.finish_check_run(run_id, new, len(touched) - new, time.perf_counter() - started)
     unique = {f.id: f for f in touched}  # a finding merged twice in one run is reported once
     ordered = sorted(unique.values(), key=lambda f: (-severity_rank(f.severity), f.first_ts))
     return CheckResult(since, until, len(rules), ordered, per_rule, time.perf_counter() - started, run_id)

@@ -35,6 +35,7 @@ ECS_TYPE = {
     "audit_config_changed": ["change"], "log_cleared": ["deletion"], "privilege_escalation": ["start", "admin"],
     "command_run": ["start"], "access": ["access"], "service_start": ["start"], "service_stop": ["end"],
     "syscall": ["info"], "log": ["info"], "unparsed": ["info"],
+    "log_read": ["access"], "log_exported": ["access"], "log_verified": ["info"], "retention_applied": ["deletion"],
 }
 ECS_VERSION = "8.11.0"
 
@@ -50,7 +51,8 @@ OCSF = {
     "group_member_added": (3006, 3), "group_member_removed": (3006, 4), "group_deleted": (3006, 5),
     "group_created": (3006, 6), "group_modified": (3006, 99),
     "command_run": (1007, 1), "privilege_escalation": (1007, 1),
-    "access": (6003, 2),
+    "access": (6003, 2), "log_read": (6003, 2), "log_exported": (6003, 2), "log_verified": (6003, 2),
+    "retention_applied": (6003, 4),
 }
 OCSF_CLASS_NAMES = {0: "Base Event", 1007: "Process Activity", 3001: "Account Change", 3002: "Authentication",
                     3005: "User Access Management", 3006: "Group Management", 6003: "API Activity"}

@@ -21,6 +21,7 @@ from typing import Any
 
 from auditctl.errors import AuditctlError
 from auditctl.merkle import Frontier, node_hash, perfect_subtrees
+from auditctl.sealing import SealingKey
 from auditctl.signing import SignatureError, SigningKey, VerifierKey, parse_note
 from auditctl.store import Store
 
@@ -558,3 +559,32 @@ def _sha256_prefix(path: Path, length: int) -> str:
             h.update(chunk)
             remaining -= len(chunk)
     return h.hexdigest()
+
+
+# -- sealed fields (admins) --------------------------------------------------------------------
+
+MAX_SEALED_PROBLEMS = 20
+
+
+def verify_sealed(store: Store, key: SealingKey) -> tuple[int, list[Problem]]:
+    """Check the sealed store against the signed tokens: every token has its plaintext, every
+    plaintext hashes to its token, and no plaintext is left for an event that is gone.
+    Returns (values checked, problems). Needs the sealed store attached and the sealing key."""
+    checked = 0
+    problems: list[Problem] = []
+    for column, rows in store.sealed_pairs():
+        for seq, stored, plain in rows:
+            checked += 1
+            if len(problems) >= MAX_SEALED_PROBLEMS:
+                continue
+            if plain is None:
+                problems.append(_locate(store, "sealed_missing", f"seq {seq}: {column} is sealed but its plaintext "
+                                        "is missing from the sealed store", seq))
+            elif stored != key.token(plain):
+                problems.append(_locate(store, "sealed_mismatch", f"seq {seq}: the sealed store's {column} does not "
+                                        "match the signed token (the plaintext was altered or swapped)", seq))
+    for seq in store.sealed_orphans():
+        if len(problems) < MAX_SEALED_PROBLEMS:
+            problems.append(Problem("sealed_orphan", f"seq {seq}: the sealed store holds plaintext for an event "
+                                    "that is not in the log", seq=seq))
+    return checked, problems

@@ -17,14 +17,15 @@ from typing import Any
 
 from auditctl import reportsql as rq
 from auditctl.detect import CheckResult, list_findings, run_checks
-from auditctl.errors import UsageError
-from auditctl.integrity import Checkpoint, make_checkpoint, verify
+from auditctl.errors import AuditctlError, UsageError
+from auditctl.integrity import Checkpoint, latest_checkpoint, make_checkpoint, verify
 from auditctl.rules import Rule, load_rules, severity_rank
 from auditctl.rulesql import Sql, condition_sql
-from auditctl.signing import SigningKey
+from auditctl.signing import SigningKey, VerifierKey
 from auditctl.store import Store
 
 REPORT_VERSION = 1
+ACCESS_LOG_ROWS = 200  # self-audit records listed in full; the per-person counts cover all
 PERIODS = ("day", "week", "month")
 ADMIN_RULE = "iam.admin-granted"
 
@@ -51,7 +52,8 @@ class ReportInputs:
     since: datetime
     until: datetime
     rules: list[Rule]
-    key: SigningKey
+    key: SigningKey | None  # None: a reader's report (no new checkpoint, findings not stored)
+    verifier: VerifierKey
     checkpoint_file: Path | None
 
 
@@ -67,8 +69,15 @@ def admin_role_condition(rules: list[Rule]) -> Any:
 def build_report(store: Store, inp: ReportInputs, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     since, until = inp.since, inp.until
-    checkpoint, _ = make_checkpoint(store, inp.key, inp.checkpoint_file)
-    check = run_checks(store, inp.rules, since, until, now=now)
+    persist = inp.key is not None
+    if inp.key is not None:
+        checkpoint, _ = make_checkpoint(store, inp.key, inp.checkpoint_file)
+    else:
+        latest = latest_checkpoint(store)
+        if latest is None:
+            raise AuditctlError("no signed checkpoint yet: an admin must ingest (or run `auditctl checkpoint`) first")
+        checkpoint = latest
+    check = run_checks(store, inp.rules, since, until, now=now, persist=persist)
     role_cond = admin_role_condition(inp.rules)
     state = current_state(store, since, until, role_cond)
     previous = previous_report(store, inp.period)
@@ -86,11 +95,25 @@ def build_report(store: Store, inp: ReportInputs, now: datetime | None = None) -
         "silent_sources": silent_sources(check, inp.rules),
         "integrity": integrity_section(store, inp, checkpoint),
         "unparsed": [dict(r) for r in store.run_query(*rq.unparsed_by_source(since, until))],
+        "access_log": access_log(store, since, until),
         "storage": storage_line(store),
     }
     doc["summary"] = summary(doc)
-    store.save_report(now, inp.period, since, until, json.dumps(state), json.dumps(doc["summary"]))
+    if persist:
+        store.save_report(now, inp.period, since, until, json.dumps(state), json.dumps(doc["summary"]))
     return doc
+
+
+def access_log(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
+    """Who used auditctl in the period: every self-audit record, and a count per person."""
+    rows = [_row(r) for r in store.run_query(*rq.access_log(since, until))]
+    by_actor: dict[str, dict[str, int]] = {}
+    for r in rows:
+        counts = by_actor.setdefault(r["actor"] or "(unknown)", {})
+        counts[r["command"]] = counts.get(r["command"], 0) + 1
+    return {"events": rows[:ACCESS_LOG_ROWS], "total": len(rows),
+            "denied": sum(1 for r in rows if r["outcome"] == "failure" and r["denied"]),
+            "by_actor": [{"actor": a, "commands": c, "total": sum(c.values())} for a, c in sorted(by_actor.items())]}
 
 
 def storage_line(store: Store) -> dict[str, Any]:
@@ -178,7 +201,7 @@ def silent_sources(check: CheckResult, rules: list[Rule]) -> list[dict[str, Any]
 
 
 def integrity_section(store: Store, inp: ReportInputs, cp: Checkpoint) -> dict[str, Any]:
-    result = verify(store, inp.key.verifier, inp.checkpoint_file)
+    result = verify(store, inp.verifier, inp.checkpoint_file)
     return {
         "intact": result.intact, "events": result.events, "problems": len(result.problems),
         "problem_kinds": sorted({p.kind for p in result.problems}),

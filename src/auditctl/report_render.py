@@ -4,6 +4,7 @@ JSON document they are made from."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -17,7 +18,23 @@ TITLES = {
     "privileged_actions": "Privileged actions", "findings": "Findings",
     "changes_since_previous": "Changes since the previous report", "silent_sources": "Sources that went silent",
     "integrity": "Integrity", "unparsed": "Coverage gaps: unparsed records",
+    "access_log": "Who used auditctl (self-audit)",
 }
+
+ACCESS_HEADERS = ("time", "actor", "role", "command", "outcome", "arguments")
+
+
+def access_rows(log: dict[str, Any]) -> list[list[Any]]:
+    return [[_when(r["ts"]), r["actor"], r["role"], r["command"], "denied" if r["denied"] else r["outcome"],
+             " ".join(json.loads(r["args"])[1:]) if r["args"] else ""] for r in log["events"]]
+
+
+def access_summary(log: dict[str, Any]) -> str:
+    people = "; ".join(f"{a['actor']}: " + ", ".join(f"{c} {n}" for c, n in sorted(a["commands"].items()))
+                       for a in log["by_actor"])
+    shown = f" (the first {len(log['events'])} listed)" if log["total"] > len(log["events"]) else ""
+    return (f"{log['total']} recorded use(s) of auditctl{shown}, {log['denied']} denied. "
+            + (f"By person: {people}." if people else ""))
 
 
 def storage_text(st: dict[str, Any]) -> str:
@@ -130,6 +147,9 @@ def to_markdown(doc: dict[str, Any]) -> str:
             "", "```", cp["note"].rstrip(), "```", ""]
     out += [f"## {TITLES['unparsed']}", ""]
     out += _md_table(["source", "parser", "unparsed"], [[r["source"], r["parser"], r["unparsed"]] for r in doc["unparsed"]])
+    if "access_log" in doc:
+        out += ["", f"## {TITLES['access_log']}", "", access_summary(doc["access_log"]), ""]
+        out += _md_table(ACCESS_HEADERS, access_rows(doc["access_log"]))
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -237,6 +257,9 @@ def to_html(doc: dict[str, Any]) -> str:
                  f"by <code>{escape(cp['key'])}</code>.</p><pre>{escape(cp['note'])}</pre>")
     parts.append(f"<h2>{TITLES['unparsed']}</h2>" + _h_table(["source", "parser", "unparsed"],
                  [[r["source"], r["parser"], r["unparsed"]] for r in doc["unparsed"]], numeric=[2]))
+    if "access_log" in doc:
+        parts.append(f"<h2>{TITLES['access_log']}</h2><p>{escape(access_summary(doc['access_log']))}</p>"
+                     + _h_table(ACCESS_HEADERS, access_rows(doc["access_log"])))
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{CSS}</style></head><body>" + "\n".join(parts) + "</body></html>\n")

@@ -119,3 +119,10 @@ def admin_sources(since: datetime, until: datetime, admins: list[str]) -> Query:
                 WHERE {_PERIOD} AND action = 'login' AND outcome = 'success' AND src_ip IS NOT NULL
                       AND actor IN (SELECT unnest(CAST($3 AS VARCHAR[])))
                 ORDER BY 1, 2""", [since, until, admins])
+
+
+def access_log(since: datetime, until: datetime) -> tuple[str, list[Any]]:
+    return (f"""SELECT seq, ts, actor, role, original_action AS command, outcome, action,
+                       coalesce(json_extract(attrs, '$.denied')::BOOLEAN, false) AS denied,
+                       json_extract_string(attrs, '$.args') AS args, message
+                FROM stored_events WHERE {_PERIOD} AND parser = 'auditctl' ORDER BY ts, seq""", [since, until])

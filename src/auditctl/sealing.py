@@ -99,7 +99,9 @@ class Sealer:
     removed when the next writer opens it.
     """
 
-    def __init__(self, rules: Sequence[Sensitive], key: SealingKey, path: Path, timezone: str = "UTC") -> None:
+    def __init__(self, rules: Sequence[Sensitive], key: SealingKey | None, path: Path, timezone: str = "UTC") -> None:
+        if rules and key is None:
+            raise ValueError("sealing needs the key")
         self.rules = list(rules)
         self.key = key
         self.path = path
@@ -136,9 +138,11 @@ class Sealer:
     def forget(self, seqs: Sequence[int]) -> None:
         """Retention deleted these events: their plaintext goes too."""
         if seqs:
-            self.con.from_arrow(pa.table({"seq": pa.array(seqs, pa.int64())})).create_view("_forget")
-            self.con.execute("DELETE FROM sealed WHERE seq IN (SELECT seq FROM _forget)")
-            self.con.execute("DROP VIEW _forget")
+            self.con.register("_forget", pa.table({"seq": pa.array(seqs, pa.int64())}))
+            try:
+                self.con.execute("DELETE FROM sealed WHERE seq IN (SELECT seq FROM _forget)")
+            finally:
+                self.con.unregister("_forget")
 
     def close(self) -> None:
         self.rollback()
@@ -170,6 +174,7 @@ class Sealer:
             values = col.filter(mask).to_pylist()
             if not values:
                 continue
+            assert self.key is not None
             tokens = self.key.tokens(values)
             if column == "attrs":
                 tokens = [token_as_stored(column, t) for t in tokens]
@@ -186,10 +191,10 @@ class Sealer:
         con.register(view, batch)
         try:
             select = ", ".join(f"coalesce({c}, false) AS m{i}" for i, c in enumerate(self._conditions))
-            result = con.execute(f"SELECT {select} FROM {view}", self._params).arrow()
+            table = con.execute(f"SELECT {select} FROM {view}", self._params).to_arrow_table()
+            assert table is not None
         finally:
             con.unregister(view)
-        table = result if isinstance(result, pa.Table) else result.read_all()
         return [table.column(i).combine_chunks() for i in range(len(self._conditions))]
 
 

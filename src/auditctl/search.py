@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from auditctl.errors import AuditctlError
@@ -18,24 +17,20 @@ class SearchResult:
     total: int  # matching events, before --limit
 
 
-def search_events(db: Path, flt: EventFilter, *, limit: int | None = 100, newest_first: bool = False,
-                  wait: float = 5.0) -> SearchResult:
-    with Store.open(db, read_only=True, wait=wait) as store:
-        rows = store.search(flt, limit=limit, newest_first=newest_first)
-        total = len(rows) if limit is None or len(rows) < limit else store.count(flt)
+def search_events(store: Store, flt: EventFilter, *, limit: int | None = 100,
+                  newest_first: bool = False) -> SearchResult:
+    rows = store.search(flt, limit=limit, newest_first=newest_first)
+    total = len(rows) if limit is None or len(rows) < limit else store.count(flt)
     return SearchResult(rows, total)
 
 
-def event_stats(db: Path, by: Sequence[str], flt: EventFilter, *, limit: int | None = None,
-                wait: float = 5.0) -> list[dict[str, Any]]:
-    with Store.open(db, read_only=True, wait=wait) as store:
-        return store.stats(by, flt, limit)
+def event_stats(store: Store, by: Sequence[str], flt: EventFilter, *, limit: int | None = None) -> list[dict[str, Any]]:
+    return store.stats(by, flt, limit)
 
 
-def finding_seqs(db: Path, finding_id: int, wait: float = 5.0) -> tuple[int, ...]:
+def finding_seqs(store: Store, finding_id: int) -> tuple[int, ...]:
     """The seqs of the events behind a stored finding."""
-    with Store.open(db, read_only=True, wait=wait) as store:
-        rows = store.list_findings(ids=[finding_id])
+    rows = store.list_findings(ids=[finding_id])
     if not rows:
         raise AuditctlError(f"no finding with id {finding_id} (see `auditctl findings`)")
     return tuple(int(s) for s in rows[0]["seqs"] or ())

@@ -187,7 +187,7 @@ class Store:
         """token -> plaintext for the tokens given, from the attached sealed store."""
         if not tokens or not self.sealed_fields:
             return {}
-        self.con.from_arrow(pa.table({"t": pa.array(sorted(tokens), pa.string())})).create_view("_wanted")
+        self.con.register("_wanted", pa.table({"t": pa.array(sorted(tokens), pa.string())}))
         found: dict[str, str] = {}
         try:
             for column in self.sealed_fields:
@@ -197,7 +197,7 @@ class Store:
                     f"ON s.seq = e.seq WHERE s.{column} IS NOT NULL AND {stored} IN (SELECT t FROM _wanted)").fetchall()
                 found.update({t: v for t, v in rows})
         finally:
-            self.con.execute("DROP VIEW _wanted")
+            self.con.unregister("_wanted")
         return found
 
     def sealed_pairs(self, batch: int = 100_000) -> Iterator[tuple[str, list[tuple[int, str | None, str | None]]]]:
@@ -517,6 +517,9 @@ class Store:
              manifest["ts_min"], manifest["ts_max"], size, manifest["sha256"], manifest["leaves_root"], note, now])
 
     def delete_events(self, seqs: Sequence[int]) -> None:
+        if self.sealer is not None:  # their plaintext goes with them, in the paired transaction
+            self.sealer.begin()
+            self.sealer.forget(seqs)
         self.con.execute("DELETE FROM events WHERE seq IN (SELECT unnest(CAST(? AS BIGINT[])))", [list(seqs)])
 
     def add_receipt(self, now: datetime, policy: str, events: int, ranges: str, root: str, note: str) -> int:

@@ -40,6 +40,7 @@ from auditctl.integrity import make_checkpoint
 from auditctl.listener import ListenAddress, Listener
 from auditctl.plugins import PluginRegistry
 from auditctl.rules import Rule
+from auditctl.session import open_writer
 from auditctl.signing import SigningKey
 from auditctl.store import Store
 
@@ -112,7 +113,7 @@ class Watcher:
             listener.spool.sync()
         files = self._files()
         try:
-            with Store.open(self.config.db, wait=self.config.lock_wait_seconds) as store:
+            with open_writer(self.config) as store:
                 summary = Ingester(store, self.registry, self.config, follow=True).ingest(files)
                 result.events, result.files = summary.events, len([f for f in summary.files if f.events])
                 result.errors += [f.note for f in summary.failed]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -9,8 +10,9 @@ from typing import Annotated
 import typer
 
 from auditctl import __version__
+from auditctl.access import Role
 from auditctl.cli.common import State, err, set_state
-from auditctl.errors import ExitCode, UsageError
+from auditctl.errors import AuditctlError, ExitCode, UsageError
 
 app = typer.Typer(
     name="auditctl",
@@ -32,14 +34,21 @@ def main_options(
     db: Annotated[str | None, typer.Option("--db", help="Database file (default: $AUDITCTL_DB or ~/.local/share/auditctl/audit.duckdb).", show_default=False)] = None,
     config: Annotated[Path | None, typer.Option("--config", help="Config file (default: $AUDITCTL_CONFIG or ~/.config/auditctl/config.yaml).", show_default=False)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    role: Annotated[str | None, typer.Option("--role", help="Act with a lower role than yours (admin, auditor, viewer), e.g. to see what a viewer sees. Never raises your role.", show_default=False)] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     """auditctl: who did what, when, from where — across every audit log you have."""
-    set_state(State(db=db, config_path=config, debug=debug))
+    try:
+        override = Role.parse(role) if role else None
+    except AuditctlError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--role") from None
+    os.umask(os.umask(0) | 0o027)  # everything auditctl writes: no access for others, no group writes
+    set_state(State(db=db, config_path=config, debug=debug, role_override=override))
 
 
 def register_commands() -> None:
     from auditctl.cli import (
+        commands_access,
         commands_export,
         commands_ingest,
         commands_integrity,
@@ -60,6 +69,7 @@ def register_commands() -> None:
     commands_export.register(app)
     commands_integrity.register(app)
     commands_parsers.register(app)
+    commands_access.register(app)
 
 
 register_commands()

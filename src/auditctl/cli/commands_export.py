@@ -26,13 +26,14 @@ from auditctl.cli.commands_search import (
     UserOpt,
     build_filter,
 )
-from auditctl.cli.common import err, handles_errors, state
+from auditctl.cli.common import err, handles_errors
+from auditctl.cli.guard import guarded, note_results, reader
 from auditctl.errors import UsageError
 from auditctl.export import FORMATS, export
-from auditctl.store import Store
 
 
 @handles_errors
+@guarded("export")
 def export_cmd(
     text: TextArg = None, category: CategoryOpt = None, action: ActionOpt = None, user: UserOpt = None,
     actor: ActorOpt = None, target: TargetOpt = None, outcome: OutcomeOpt = None, host: HostOpt = None,
@@ -47,8 +48,7 @@ def export_cmd(
     if fmt == "parquet" and output is None:
         raise UsageError("--format parquet needs --output FILE")
     flt = build_filter(text, category, action, user, actor, target, outcome, host, ip, parser, source, since, until)
-    cfg = state().config
-    with Store.open(cfg.db, read_only=True, wait=cfg.lock_wait_seconds) as store:
+    with reader() as store:
         if output is None:
             count = export(store, flt, fmt, None, sys.stdout.buffer)
         else:
@@ -67,6 +67,7 @@ def export_cmd(
             finally:
                 tmp_path.unlink(missing_ok=True)
             err.print(f"exported {count:,} events to {output} ({fmt})", highlight=False)
+    note_results(count, format=fmt, output=str(output) if output else "stdout")
     sys.stdout.flush()
 
 

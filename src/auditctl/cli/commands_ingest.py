@@ -12,15 +12,16 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from auditctl.cli.commands_integrity import checkpoint_after_ingest
 from auditctl.cli.common import err, fail, handles_errors, state, warn
+from auditctl.cli.guard import guarded, writer
 from auditctl.cli.output import Format
 from auditctl.errors import ExitCode, UsageError
 from auditctl.ingest import Ingester, IngestSummary, expand_paths
 from auditctl.plugins import load_registry
-from auditctl.store import Store
 from auditctl.timeutil import get_tz
 
 
 @handles_errors
+@guarded("ingest")
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, directories (recursive), globs, or - for stdin. .gz is read transparently.", show_default=False)],
     parser: Annotated[str | None, typer.Option("--parser", "-p", help="Force this parser instead of auto-detection.")] = None,
@@ -57,7 +58,7 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = F
         fail("nothing to ingest", ExitCode.ERROR if missing else ExitCode.USAGE)
     if parser and parser not in registry.plugins:
         raise UsageError(f"--parser: no parser named {parser!r} (see `auditctl parsers`)")
-    with Store.open(cfg.db, wait=cfg.lock_wait_seconds) as store:
+    with writer() as store:
         summary = _run(store, registry, cfg, files, parser)
         started = time.perf_counter()
         summary.checkpoint = checkpoint_after_ingest(store, cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,11 +11,21 @@ import orjson
 import typer
 
 from auditctl.cli.common import handles_errors, state, warn
+from auditctl.cli.guard import guarded, reader, writer
 from auditctl.cli.output import Format, default_format, render_rows
 from auditctl.config import Config
 from auditctl.errors import AuditctlError, ExitCode, UsageError
 from auditctl.files import atomic_write_text
-from auditctl.integrity import Checkpoint, make_checkpoint, verify, verify_against, verify_sources
+from auditctl.integrity import (
+    Checkpoint,
+    VerifyReport,
+    make_checkpoint,
+    verify,
+    verify_against,
+    verify_sealed,
+    verify_sources,
+)
+from auditctl.sealing import load_sealing_key
 from auditctl.signing import SigningKey, VerifierKey, key_permission_problem, load_or_create_key
 from auditctl.store import Store
 
@@ -29,7 +40,19 @@ def signing_key(cfg: Config) -> SigningKey:
     problem = key_permission_problem(cfg.signing_key)
     if problem:
         warn(problem)
+    publish_verifier(key, cfg.verifier_key_path)
     return key
+
+
+def publish_verifier(key: SigningKey, path: Path) -> None:
+    """Keep `<db>.pub` current, so auditors can verify without the private key."""
+    text = key.verifier.encode() + "\n"
+    try:
+        if path.exists() and path.read_text() == text:
+            return
+        atomic_write_text(path, text, mode=0o640)
+    except OSError as exc:
+        warn(f"cannot write the public key to {path}: {exc.strerror or exc}")
 
 
 def checkpoint_after_ingest(store: Store, cfg: Config) -> Checkpoint:
@@ -41,13 +64,20 @@ def _verifier(cfg: Config, key_text: str | None) -> VerifierKey:
     if key_text:
         text = Path(key_text).read_text().strip() if Path(key_text).is_file() else key_text
         return VerifierKey.decode(text)
-    if not cfg.signing_key.exists():
-        raise AuditctlError(f"no signing key at {cfg.signing_key}: pass the public key with --key "
-                            "(from `auditctl keys show` on the machine that signs)")
-    return load_or_create_key(cfg.signing_key, cfg.key_name)[0].verifier
+    if os.access(cfg.signing_key, os.R_OK):
+        return load_or_create_key(cfg.signing_key, cfg.key_name)[0].verifier
+    if cfg.verifier_key_path.exists():
+        return VerifierKey.decode(cfg.verifier_key_path.read_text().strip())
+    raise AuditctlError(f"no signing key at {cfg.signing_key} and no public key at {cfg.verifier_key_path}: "
+                        "pass the public key with --key (from `auditctl keys show` on the machine that signs)")
+
+
+def verifier_key(cfg: Config) -> VerifierKey:
+    return _verifier(cfg, None)
 
 
 @handles_errors
+@guarded("checkpoint")
 def checkpoint(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the latest checkpoint to this file (atomically), to keep off the machine.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="note (C2SP signed note, the default) or json.")] = "note",
@@ -56,7 +86,7 @@ def checkpoint(
     if fmt not in ("note", "json"):
         raise UsageError("--format: choose note or json")
     cfg = state().config
-    with Store.open(cfg.db, wait=cfg.lock_wait_seconds) as store:
+    with writer() as store:
         cp, new = make_checkpoint(store, signing_key(cfg), cfg.checkpoints_path)
     text = cp.note if fmt == "note" else orjson.dumps(cp.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
     if out:
@@ -67,6 +97,7 @@ def checkpoint(
 
 
 @handles_errors
+@guarded("verify")
 def verify_cmd(
     checkpoint_file: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="An exported checkpoint (note or JSON): prove the log is an append-only extension of it.", show_default=False)] = None,
     sources: Annotated[bool, typer.Option("--sources", help="Re-hash the original log files still on disk against the SHA-256 recorded at ingest.")] = False,
@@ -79,7 +110,7 @@ def verify_cmd(
     """
     cfg = state().config
     fmt = fmt or default_format()
-    with Store.open(cfg.db, read_only=True, wait=cfg.lock_wait_seconds) as store:
+    with reader() as store:
         if sources:
             _verify_sources(store, fmt)
             return
@@ -88,6 +119,7 @@ def verify_cmd(
             _verify_checkpoint(store, verifier, checkpoint_file, fmt)
             return
         report = verify(store, verifier, cfg.checkpoints_path)
+        sealed_note = _verify_sealed(store, cfg, report)
     if fmt in (Format.JSON, Format.JSONL):
         sys.stdout.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -97,6 +129,8 @@ def verify_cmd(
         if report.intact:
             typer.echo(f"intact: {report.events:,} events, {report.checkpoints_checked} signed checkpoint(s) "
                        f"verified in {report.seconds:.2f} s; {signed}")
+            if sealed_note:
+                typer.echo(sealed_note)
         else:
             rows = [p.to_json() for p in report.problems]
             render_rows(rows, Format.TABLE if fmt == Format.TABLE else fmt,
@@ -105,6 +139,15 @@ def verify_cmd(
             typer.echo(signed)
     if not report.intact:
         raise typer.Exit(int(ExitCode.INTEGRITY))
+
+
+def _verify_sealed(store: Store, cfg: Config, report: VerifyReport) -> str | None:
+    """Admins: the sealed plaintext must match the signed tokens. Others cannot read it."""
+    if not store.sealed_fields or not os.access(cfg.sealing_key_path, os.R_OK):
+        return None
+    checked, problems = verify_sealed(store, load_sealing_key(cfg.sealing_key_path, create=False)[0])
+    report.problems.extend(problems)
+    return f"sealed fields: {checked:,} values match their signed tokens" if not problems else None
 
 
 def _verify_checkpoint(store: Store, verifier: VerifierKey, path: Path, fmt: Format) -> None:
@@ -132,13 +175,14 @@ def _verify_sources(store: Store, fmt: Format) -> None:
 
 @keys_app.command("show")
 @handles_errors
+@guarded("keys show")
 def keys_show(
     fmt: Annotated[Format | None, typer.Option("--format", "-f", help="table or json.", show_default=False)] = None,
 ) -> None:
     """Print the public key auditors need to verify checkpoints (created on first use)."""
     cfg = state().config
-    key = signing_key(cfg)
-    v = key.verifier
+    private = os.access(cfg.signing_key, os.R_OK) or not cfg.signing_key.exists()
+    v = signing_key(cfg).verifier if private else verifier_key(cfg)
     doc = {"name": v.name, "key_id": v.id.hex(), "verifier_key": v.encode(), "public_key_pem": v.pem(),
            "private_key_path": str(cfg.signing_key)}
     if (fmt or default_format()) in (Format.JSON, Format.JSONL):

@@ -10,22 +10,24 @@ from typing import Annotated
 import orjson
 import typer
 
+from auditctl.access import AccessDenied, Role
 from auditctl.cli.commands_ingest import ingest_paths
-from auditctl.cli.commands_integrity import signing_key
+from auditctl.cli.commands_integrity import signing_key, verifier_key
 from auditctl.cli.commands_rules import active_rules
 from auditctl.cli.common import handles_errors, state, warn
+from auditctl.cli.guard import guarded, note_results, reader, shown, writer
 from auditctl.errors import ExitCode, UsageError
 from auditctl.files import atomic_write_text
 from auditctl.report import PERIODS, ReportInputs, build_report, period_range, worst_severity
 from auditctl.report_render import to_html, to_markdown
 from auditctl.rules import SEVERITIES, severity_rank
-from auditctl.store import Store
 from auditctl.timeutil import get_tz, parse_when
 
 FORMATS = ("md", "html", "json")
 
 
 @handles_errors
+@guarded("report")
 def report(
     period: Annotated[str, typer.Option("--period", help=f"{', '.join(PERIODS)}: yesterday, the 7 days before today, or the previous calendar month (in the config's time zone).")] = "day",
     since: Annotated[str | None, typer.Option("--since", help="Start of the period instead of --period.", show_default=False)] = None,
@@ -57,12 +59,25 @@ def report(
         raise UsageError(str(exc)) from None
     if start >= end:
         raise UsageError("the period is empty: --since must be before --until")
+    st = state()
+    admin = st.role == Role.ADMIN
     failed_ingest = False
     if ingest:
+        if not admin:
+            raise AccessDenied("report --ingest needs the admin role (ingest writes and seals events)")
         failed_ingest = not ingest_paths(ingest, quiet=output is None)
-    inputs = ReportInputs(kind, start, end, active_rules(cfg, rules), signing_key(cfg), cfg.checkpoints_path)
-    with Store.open(cfg.db, wait=cfg.lock_wait_seconds) as store:
-        doc = build_report(store, inputs, now)
+    if admin:  # signs a new checkpoint, stores findings and the state the next report compares with
+        key = signing_key(cfg)
+        inputs = ReportInputs(kind, start, end, active_rules(cfg, rules), key, key.verifier, cfg.checkpoints_path)
+        with writer() as store:
+            doc = build_report(store, inputs, now)
+    else:  # a reader's report: the latest checkpoint, findings computed but not stored
+        inputs = ReportInputs(kind, start, end, active_rules(cfg, rules), None, verifier_key(cfg), cfg.checkpoints_path)
+        with reader() as store:
+            doc = build_report(store, inputs, now)
+    with reader() as store:  # an admin sees sealed values in plaintext
+        doc = shown(store, doc)
+    note_results(doc["summary"]["events"], period=f"{start.isoformat()}..{end.isoformat()}", format=fmt)
     text = {"md": to_markdown, "html": to_html}.get(fmt, _json)(doc)
     if output:
         atomic_write_text(output, text)

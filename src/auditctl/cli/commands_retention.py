@@ -11,10 +11,10 @@ import typer
 
 from auditctl.cli.commands_integrity import signing_key
 from auditctl.cli.common import handles_errors, state
+from auditctl.cli.guard import guarded, reader, writer
 from auditctl.cli.output import Format, default_format, render_rows
 from auditctl.errors import UsageError
 from auditctl.retention import apply, archive_dir_of, parse_retention, plan, status
-from auditctl.store import Store
 from auditctl.timeutil import get_tz, parse_when
 
 retention_app = typer.Typer(help="Archive old events to compressed Parquet and delete what policy says.",
@@ -32,6 +32,7 @@ def _as_of(value: str | None) -> datetime:
 
 @retention_app.command("apply")
 @handles_errors
+@guarded("retention apply")
 def retention_apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be archived and deleted; change nothing.")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Apply the policies as if it were this time (default: now).", show_default=False)] = None,
@@ -41,7 +42,7 @@ def retention_apply(
     cfg = state().config
     rules = parse_retention(cfg.retention, str(cfg.source_path or "config"))
     now = _as_of(as_of)
-    with Store.open(cfg.db, wait=cfg.lock_wait_seconds) as store:
+    with writer() as store:
         if dry_run:
             todo = plan(store, rules, now)
             doc = {"dry_run": True, "archive": {k: len(v) for k, v in todo.archive.items()},
@@ -61,10 +62,10 @@ def retention_apply(
 
 @retention_app.command("status")
 @handles_errors
+@guarded("retention status")
 def retention_status(fmt: Annotated[Format | None, typer.Option("--format", "-f", help="table or json.", show_default=False)] = None) -> None:
     """Rows and bytes hot vs archived, deleted events, and the compression ratio vs the raw logs."""
-    cfg = state().config
-    with Store.open(cfg.db, read_only=True, wait=cfg.lock_wait_seconds) as store:
+    with reader() as store:
         doc = status(store)
     if (fmt or default_format()) == Format.TABLE:
         render_rows([{"what": k, "value": v} for k, v in doc.items()], Format.TABLE, columns=["what", "value"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import orjson
 import typer
 
 from auditctl.cli.common import handles_errors, state
+from auditctl.cli.guard import guarded, note_results, reader, shown, writer
 from auditctl.cli.output import Format, default_format, render_rows
 from auditctl.config import Config
 from auditctl.detect import CheckResult, Finding, list_findings, run_checks
@@ -52,6 +54,10 @@ def finding_rows(findings: list[Finding]) -> list[dict]:
              "first": f.first_ts, "last": f.last_ts, "count": f.count, "title": f.title} for f in findings]
 
 
+def revealed_findings(store: Store, found: list[Finding]) -> list[Finding]:
+    return [dataclasses.replace(f, group_key=shown(store, f.group_key), title=shown(store, f.title)) for f in found]
+
+
 def render_findings(findings: list[Finding], fmt: Format, caption: str) -> None:
     if fmt == Format.TABLE:
         render_rows(finding_rows(findings), fmt, caption=caption,
@@ -64,6 +70,7 @@ def render_findings(findings: list[Finding], fmt: Format, caption: str) -> None:
 
 
 @handles_errors
+@guarded("check")
 def check(
     rules: RulesOpt = None,
     no_builtin: NoBuiltinOpt = False,
@@ -76,10 +83,12 @@ def check(
     cfg = state().config
     fail_on = _severity(fail_on)
     active = active_rules(cfg, rules, builtin=not no_builtin)
-    with Store.open(cfg.db, wait=cfg.lock_wait_seconds) as store:
+    with writer() as store:
         start = _when(since, "--since", cfg) if since else store.last_check_until()
         end = _when(until, "--until", cfg) or datetime.now(UTC)
         result = run_checks(store, active, start, end)
+    with reader() as store:  # group keys of sealed fields are tokens; an admin sees their values
+        result.findings = revealed_findings(store, result.findings)
     _report(result, fmt or default_format())
     if fail_on and result.at_or_above(fail_on):
         raise typer.Exit(int(ExitCode.FINDINGS))
@@ -93,6 +102,7 @@ def _report(result: CheckResult, fmt: Format) -> None:
 
 
 @handles_errors
+@guarded("findings")
 def findings(
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Rule id (repeatable).", show_default=False)] = None,
     severity: Annotated[list[str] | None, typer.Option("--severity", help="Severity (repeatable).", show_default=False)] = None,
@@ -105,14 +115,17 @@ def findings(
     for s in severity or []:
         if s not in SEVERITIES:
             raise UsageError(f"--severity: choose from {', '.join(SEVERITIES)}")
-    with Store.open(cfg.db, read_only=True, wait=cfg.lock_wait_seconds) as store:
+    with reader() as store:
         found = list_findings(store, rules=rule or (), severities=severity or (),
                               since=_when(since, "--since", cfg), limit=limit or None)
+        found = revealed_findings(store, found)
+    note_results(len(found), findings=[f.id for f in found][:100])
     render_findings(found, fmt or default_format(), f"{len(found)} finding(s)")
 
 
 @rules_app.command("list")
 @handles_errors
+@guarded("rules list")
 def rules_list(rules: RulesOpt = None, no_builtin: NoBuiltinOpt = False, fmt: FormatOpt = None) -> None:
     """The active rules: id, severity, type, what fires them, tags and where they come from."""
     cfg = state().config
@@ -125,6 +138,7 @@ def rules_list(rules: RulesOpt = None, no_builtin: NoBuiltinOpt = False, fmt: Fo
 
 @rules_app.command("validate")
 @handles_errors
+@guarded("rules validate")
 def rules_validate(files: Annotated[list[Path], typer.Argument(help="Rule files or directories.", show_default=False)]) -> None:
     """Check rule files; each error names the file, the rule id and the field (exit 2)."""
     from auditctl.rules import iter_rule_files

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from auditctl.cli.common import handles_errors, state
+from auditctl.cli.guard import guarded, note_results, reader
 from auditctl.cli.output import Format, default_format, render_rows, table_width
 from auditctl.errors import UsageError
 from auditctl.filters import EventFilter
@@ -80,6 +81,7 @@ FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help="table 
 
 
 @handles_errors
+@guarded("search")
 def search(
     text: TextArg = None, category: CategoryOpt = None, action: ActionOpt = None, user: UserOpt = None,
     actor: ActorOpt = None, target: TargetOpt = None, outcome: OutcomeOpt = None, host: HostOpt = None,
@@ -93,10 +95,11 @@ def search(
     """Find events by category, person, action, outcome, host, IP, time and text (oldest first)."""
     flt = build_filter(text, category, action, user, actor, target, outcome, host, ip, parser, source,
                        since, until)
-    cfg = state().config
-    if finding is not None:
-        flt = dataclasses.replace(flt, seqs=finding_seqs(cfg.db, finding, cfg.lock_wait_seconds))
-    result = search_events(cfg.db, flt, limit=limit or None, newest_first=reverse, wait=cfg.lock_wait_seconds)
+    with reader() as store:
+        if finding is not None:
+            flt = dataclasses.replace(flt, seqs=finding_seqs(store, finding))
+        result = search_events(store, flt, limit=limit or None, newest_first=reverse)
+        note_results(result.total, events=[r["seq"] for r in result.rows])
     fmt = fmt or default_format()
     shown = len(result.rows)
     caption = f"{shown:,} of {result.total:,} matching events" + (
@@ -106,6 +109,7 @@ def search(
 
 
 @handles_errors
+@guarded("stats")
 def stats(
     by: Annotated[list[str] | None, typer.Option("--by", "-b", help=f"Group by ({', '.join(STAT_DIMENSIONS)}); repeatable.", show_default=False)] = None,
     text: TextArg = None, category: CategoryOpt = None, action: ActionOpt = None, user: UserOpt = None,
@@ -120,8 +124,8 @@ def stats(
         if d not in STAT_DIMENSIONS:
             raise UsageError(f"--by: cannot group by {d!r} (choose from {', '.join(STAT_DIMENSIONS)})")
     flt = build_filter(text, category, action, user, None, None, outcome, host, ip, parser, None, since, until)
-    cfg = state().config
-    rows = event_stats(cfg.db, dims, flt, limit=limit or None, wait=cfg.lock_wait_seconds)
+    with reader() as store:
+        rows = event_stats(store, dims, flt, limit=limit or None)
     fmt = fmt or default_format()
     total = sum(r["events"] for r in rows)
     render_rows(rows, fmt, caption=f"{total:,} events", title=f"events by {', '.join(dims)}")

@@ -11,6 +11,7 @@ from auditctl.alerts import Sink, parse_sink
 from auditctl.cli.commands_integrity import signing_key
 from auditctl.cli.commands_rules import active_rules
 from auditctl.cli.common import err, handles_errors, state
+from auditctl.cli.guard import guarded
 from auditctl.errors import UsageError
 from auditctl.listener import parse_listen
 from auditctl.plugins import load_registry
@@ -18,6 +19,7 @@ from auditctl.watch import Watcher
 
 
 @handles_errors
+@guarded("watch")
 def watch(
     paths: Annotated[list[str] | None, typer.Argument(help="Files, directories or globs to follow.", show_default=False)] = None,
     listen: Annotated[list[str] | None, typer.Option("--listen", help="Receive syslog: udp://HOST:PORT or tcp://HOST:PORT (repeatable; the address is explicit).", show_default=False)] = None,

@@ -12,6 +12,7 @@ import duckdb
 import typer
 from rich.console import Console
 
+from auditctl.access import Identity, Role
 from auditctl.config import Config, load_config
 from auditctl.errors import AuditctlError, ExitCode
 
@@ -23,6 +24,10 @@ class State:
     db: str | None = None
     config_path: Path | None = None
     debug: bool = False
+    role_override: Role | None = None  # --role: see what a lower role sees
+    identity: Identity | None = None  # set by cli.guard for guarded commands
+    role: Role | None = Role.ADMIN
+    invocation: Any = None  # selfaudit.Invocation of the running command
     _config: Config | None = None
 
     @property

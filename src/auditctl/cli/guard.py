@@ -1,0 +1,166 @@
+"""Every command that touches stored data runs through `guarded`: role check, then self-audit."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from auditctl import access, selfaudit
+from auditctl.access import AccessDenied, Role
+from auditctl.cli.common import state, warn
+from auditctl.config import Config
+from auditctl.errors import AuditctlError, DatabaseBusy, ExitCode
+from auditctl.fileperms import check_files
+from auditctl.integrity import make_checkpoint
+from auditctl.sealing import reveal, tokens_in
+from auditctl.session import open_reader, open_writer
+from auditctl.signing import load_or_create_key
+from auditctl.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(command: str) -> Callable[[F], F]:
+    """Refuse the command unless the user's role allows it; record it if it is self-audited.
+    Goes under @handles_errors, so it sees the command's own exceptions and exit codes."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            st = state()
+            cfg = st.config
+            identity = access.current_identity()
+            role = effective_role(access.role_of(identity, cfg.access), st.role_override)
+            st.identity, st.role = identity, role
+            inv = selfaudit.Invocation(command, _arguments(command, kwargs), identity, role, datetime.now(UTC))
+            st.invocation = inv
+            audited = cfg.access.auditing and command in selfaudit.AUDITED
+            try:
+                access.require(command, identity, role, cfg.source_path)
+            except AccessDenied:
+                inv.denied, inv.exit_code = True, int(ExitCode.DENIED)
+                if cfg.access.auditing:
+                    record(cfg, inv)
+                raise
+            try:
+                return func(*args, **kwargs)
+            except typer.Exit as exc:
+                inv.exit_code = exc.exit_code
+                raise
+            except AuditctlError as exc:
+                inv.exit_code = int(exc.exit_code)
+                raise
+            except BaseException:
+                inv.exit_code = int(ExitCode.ERROR)
+                raise
+            finally:
+                if audited:
+                    record(cfg, inv)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def effective_role(role: Role | None, override: Role | None) -> Role | None:
+    """`--role` can only lower the role the config gives (to see what a viewer sees)."""
+    if role is None or override is None:
+        return role
+    return min(role, override)
+
+
+def record(cfg: Config, inv: selfaudit.Invocation) -> None:
+    """Into the log and signed, when this user can sign and the store is free; else the spool."""
+    if not cfg.db.exists():
+        return  # nothing stored yet, so nothing was read
+    event = selfaudit.invocation_event(inv, cfg.db)
+    if inv.role == Role.ADMIN and os.access(cfg.signing_key, os.R_OK):
+        try:
+            with open_writer(cfg) as store:
+                with store.transaction():
+                    selfaudit.append_records(store, [event])
+                key, _ = load_or_create_key(cfg.signing_key, cfg.key_name)
+                make_checkpoint(store, key, cfg.checkpoints_path)
+            return
+        except (DatabaseBusy, AuditctlError) as exc:
+            if not isinstance(exc, DatabaseBusy):
+                warn(f"self-audit: {exc}; the record goes to the spool")
+    try:
+        selfaudit.spool(event, cfg.self_audit_spool)
+    except OSError as exc:
+        warn(f"self-audit: cannot record this command in {cfg.self_audit_spool}: {exc.strerror or exc}")
+
+
+def _arguments(command: str, params: dict[str, Any]) -> list[str]:
+    """The command and its parameters as given (`name=value`), secrets scrubbed."""
+    args = command.split()
+    for name, value in params.items():
+        if value is None or value is False or value == [] or value == ():
+            continue
+        for v in value if isinstance(value, list | tuple) else [value]:
+            args.append(name if v is True else f"{name}={_text(v)}")
+    return selfaudit.scrub_args(args)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+# -- opening the store as the running role ----------------------------------------------
+
+@contextlib.contextmanager
+def reader(*, read_only: bool = True) -> Iterator[Store]:
+    """The store for a reading command: admins see sealed fields in plaintext."""
+    st = state()
+    warn_loose_files(st.config)
+    store, problem = open_reader(st.config, st.role, read_only=read_only)
+    if problem:
+        warn(problem)
+    with store:
+        yield store
+
+
+@contextlib.contextmanager
+def writer() -> Iterator[Store]:
+    cfg = state().config
+    warn_loose_files(cfg)
+    with open_writer(cfg) as store:
+        yield store
+
+
+def warn_loose_files(cfg: Config) -> None:
+    if not cfg.access.enabled:
+        return  # single-user mode sets no policy on who may read
+    for f in check_files(cfg):
+        if f.problem:
+            warn(f"{f.problem}: {f.path} (`auditctl access check --fix`)")
+
+
+def shown(store: Store, obj: Any) -> Any:
+    """`obj` as the running role may see it: tokens replaced by plaintext for admins."""
+    if not store.sealed_fields:
+        return obj
+    return reveal(obj, store.reveal_tokens(tokens_in(obj)))
+
+
+def note_results(count: int, *, events: Sequence[int] = (), **more: Any) -> None:
+    """What the command showed, for its self-audit record (the first 100 seqs of it)."""
+    inv = state().invocation
+    if inv is None:
+        return
+    detail = {"results": count, **more}
+    if events:
+        detail["seqs"] = list(events[:100])
+    inv.detail = {**(inv.detail or {}), **detail}
