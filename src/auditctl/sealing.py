@@ -191,7 +191,7 @@ class Sealer:
         con.register(view, batch)
         try:
             select = ", ".join(f"coalesce({c}, false) AS m{i}" for i, c in enumerate(self._conditions))
-            table = con.execute(f"SELECT {select} FROM {view}", self._params).to_arrow_table()
+            table = con.sql(f"SELECT {select} FROM {view}", params=self._params).to_arrow_table()
             assert table is not None
         finally:
             con.unregister(view)

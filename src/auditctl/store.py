@@ -91,7 +91,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 STAT_DIMENSIONS = {
     "category": "category", "action": "action", "parser": "parser", "host": "host",
-    "outcome": "outcome", "app": "app", "actor": "actor", "source": "source",
+    "outcome": "outcome", "app": "app", "actor": "actor", "target": "target", "role": "role",
+    "src_ip": "src_ip", "source": "source",
     "day": "strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d')",
     "hour": "strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:00')",
 }
@@ -517,9 +518,6 @@ class Store:
              manifest["ts_min"], manifest["ts_max"], size, manifest["sha256"], manifest["leaves_root"], note, now])
 
     def delete_events(self, seqs: Sequence[int]) -> None:
-        if self.sealer is not None:  # their plaintext goes with them, in the paired transaction
-            self.sealer.begin()
-            self.sealer.forget(seqs)
         self.con.execute("DELETE FROM events WHERE seq IN (SELECT unnest(CAST(? AS BIGINT[])))", [list(seqs)])
 
     def add_receipt(self, now: datetime, policy: str, events: int, ranges: str, root: str, note: str) -> int:
@@ -534,6 +532,9 @@ class Store:
                           "leaf": pa.array([h for _, h in leaves], pa.binary()),
                           "receipt": pa.array([receipt] * len(leaves), pa.int64())})
         self.con.from_arrow(table).insert_into("tombstones")
+        if self.sealer is not None:  # deleted for good: their plaintext goes too, in the paired transaction
+            self.sealer.begin()
+            self.sealer.forget([s for s, _ in leaves])
 
     def segment_path(self, seg_id: int) -> str:
         row = _first(self.con.execute("SELECT path FROM archive_segments WHERE id = ?", [seg_id]))
