@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
-	printf 'signing_key: $(DEMO)/signing.key\nkey_name: auditctl-demo\n' > $(DEMO)/config.yaml
+	printf 'signing_key: $(DEMO)/signing.key\nkey_name: auditctl-demo\naccess: {roles: {admin: {users: [%s]}, viewer: {groups: [%s]}}}\n' "$$(id -un)" "$$(id -gn)" > $(DEMO)/config.yaml
 	$(AUDITCTL) ingest sample_logs
 	@echo "--- a second ingest adds nothing (the registry remembers each file):"
 	$(AUDITCTL) ingest sample_logs
@@ -39,6 +39,13 @@ demo: $(STAMP)
 	$(AUDITCTL) checkpoint --out $(DEMO)/latest.note
 	$(AUDITCTL) verify --checkpoint $(DEMO)/latest.note --format table
 	$(AUDITCTL) verify --sources --format table
+	@echo "--- access levels: you are admin; a viewer sees tokens for authentication details; the self-audit trail:"
+	$(AUDITCTL) access whoami --format table
+	$(AUDITCTL) --role viewer search --category authentication --outcome failure --limit 5 --format table
+	$(AUDITCTL) --role viewer verify || echo "(exit $$? above: verify needs the auditor role)"
+	$(AUDITCTL) checkpoint > /dev/null
+	$(AUDITCTL) search --parser auditctl --format table
+	$(AUDITCTL) access check --format table
 
 lint: $(STAMP)
 	$(BIN)/ruff check src parsers tests bench

@@ -144,6 +144,21 @@ def bench_watch(work: Path, env: dict, rate: int = 5000, seconds: float = 8.0) -
     return {"latency": latency, "search_during": statistics.median(searches), "search_quiet": statistics.median(quiet)}
 
 
+def bench_sealed(work: Path, log: Path) -> tuple[float, float]:
+    """Ingest and admin verify with the default access policy (authentication details sealed)."""
+    import getpass
+
+    config = work / "access.yaml"
+    config.write_text(json.dumps({"db": str(work / "sealed.duckdb"), "signing_key": str(work / "sealed-keys" / "signing.key"),
+                                  "access": {"roles": {"admin": {"users": [getpass.getuser()]}}}}))
+    env = {**os.environ, "AUDITCTL_CONFIG": str(config)}
+    ingest_s, _, _ = run_child([str(AUDITCTL), "ingest", "--format", "json", str(log)], env=env)
+    verify_s, _, out = run_child([str(AUDITCTL), "verify", "--format", "json"], env=env)
+    if not json.loads(out)["intact"]:
+        raise SystemExit("bench: the sealed store does not verify")
+    return ingest_s, verify_s
+
+
 def fmt_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024:
@@ -183,6 +198,7 @@ def main() -> None:
         serial_db = work / "serial.duckdb"
         serial_s, _, _ = run_child([str(AUDITCTL), "--db", str(serial_db), "ingest", "--workers", "1",
                                     "--format", "json", str(log)], env=env)
+        sealed_s, sealed_verify_s = bench_sealed(work, log)
         summary = json.loads(output)
         events = summary["events"]
         sign_s = summary["checkpoint_seconds"]
@@ -217,6 +233,10 @@ def main() -> None:
              f"{rate / (args.lines / base_py):.2f}x", "", ""),
             ("ingest with --workers 1 (s)", f"{serial_s:.2f}", f"{seconds:.2f} parallel (median above)",
              f"{serial_s / seconds:.2f}x", "", ""),
+            ("ingest under access control: sealing (s)", f"{sealed_s:.2f}", f"{seconds:.2f} without (median above)",
+             f"{sealed_s / seconds:.2f}x", "", ""),
+            ("  verify as admin incl. every sealed value (s)", f"{sealed_verify_s:.2f}", f"{verify_s:.2f} verify, unsealed",
+             f"{sealed_verify_s / verify_s:.2f}x", "", ""),
             (f"check: built-in pack, {check_findings} findings (s)", f"{check_s:.2f}",
              f"{window_floor:.2f} one sliding-window query in duckdb", f"{check_s / window_floor:.2f}x", "seconds",
              "pass" if check_s < 30 else "FAIL"),

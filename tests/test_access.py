@@ -317,7 +317,7 @@ def test_every_sensitive_read_is_in_the_trail_and_the_trail_verifies(secured, tm
                     ("carol", "report", "auditor"), ("victor", "search", "viewer"), ("victor", "stats", "viewer"),
                     ("carol", "verify", "auditor")]
     search = trail[[e["original_action"] for e in trail].index("search")]
-    assert search["attrs"]["args"] == ["search", f"ip={ATTACKER}", "limit=100"] and search["attrs"]["results"] == 12
+    assert search["attrs"]["args"] == ["search", "--ip", ATTACKER] and search["attrs"]["results"] == 12
     assert all(e["parser"] == "auditctl" and e["app"] == "auditctl" for e in trail)
     assert secured.as_user("carol", "verify").exit_code == 0
     report = json.loads(secured.as_user("alice", "report", "--since", "2000-01-01", "-f", "json").stdout)
@@ -427,3 +427,18 @@ def _run_as_real_viewer(tmp_path: Path, user: str, group: str) -> None:
                            capture_output=True, text=True)
     assert [e["original_action"] for e in json.loads(trail.stdout)] == ["search", "verify"]
     assert subprocess.run([exe, "verify"], env=env, capture_output=True).returncode == 0
+
+
+def test_watch_seals_what_it_follows_and_drains_the_spool(secured, tmp_path):
+    log = tmp_path / "auth.log"
+    log.write_text(INCIDENT.read_text())
+    assert secured.as_user("alice", "ingest", str(AUTH)).exit_code == 0
+    secured.as_user("victor", "search")
+    assert len(list(secured.spool.iterdir())) == 1
+    result = secured.as_user("alice", "watch", str(log), "--cycles", "1", "--interval", "0.05")
+    assert result.exit_code == 0, result.output
+    assert not list(secured.spool.iterdir())
+    sealed = secured.rows(f"SELECT count(*) FROM events WHERE source = '{log}' AND src_ip LIKE 'sealed:%'")
+    assert sealed[0][0] == 24
+    assert ATTACKER not in repr(secured.rows("SELECT * FROM events"))
+    assert secured.as_user("alice", "verify").exit_code == 0

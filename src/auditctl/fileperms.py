@@ -48,6 +48,7 @@ def expected_files(cfg: Config) -> list[Expected]:
         Expected(db, SHARED_FILE, "database", True),
         Expected(db.with_name(db.name + ".wal"), SHARED_FILE, "database write-ahead log", True),
         Expected(cfg.checkpoints_path, SHARED_FILE, "checkpoint file", True),
+        Expected(cfg.verifier_key_path, SHARED_FILE, "public key", True),
         Expected(cfg.signing_key, PRIVATE_FILE, "signing key", False),
         Expected(cfg.sealing_key_path, PRIVATE_FILE, "sealing key", False),
         Expected(cfg.sealed_store_path, PRIVATE_FILE, "sealed store (plaintext of sensitive fields)", False),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import Enum
@@ -40,7 +42,7 @@ def guarded(command: str) -> Callable[[F], F]:
             identity = access.current_identity()
             role = effective_role(access.role_of(identity, cfg.access), st.role_override)
             st.identity, st.role = identity, role
-            inv = selfaudit.Invocation(command, _arguments(command, kwargs), identity, role, datetime.now(UTC))
+            inv = selfaudit.Invocation(command, _arguments(command, func, kwargs), identity, role, datetime.now(UTC))
             st.invocation = inv
             audited = cfg.access.auditing and command in selfaudit.AUDITED
             try:
@@ -99,15 +101,36 @@ def record(cfg: Config, inv: selfaudit.Invocation) -> None:
         warn(f"self-audit: cannot record this command in {cfg.self_audit_spool}: {exc.strerror or exc}")
 
 
-def _arguments(command: str, params: dict[str, Any]) -> list[str]:
-    """The command and its parameters as given (`name=value`), secrets scrubbed."""
+def _arguments(command: str, func: Callable[..., Any], params: dict[str, Any]) -> list[str]:
+    """The command line as given (options that differ from their defaults), secrets scrubbed."""
     args = command.split()
+    signature = inspect.signature(func)
+    flags = _option_flags(func)
     for name, value in params.items():
-        if value is None or value is False or value == [] or value == ():
+        param = signature.parameters.get(name)
+        if value is None or value is False or value == [] or value == () or (param and value == param.default):
             continue
+        flag = flags.get(name)
         for v in value if isinstance(value, list | tuple) else [value]:
-            args.append(name if v is True else f"{name}={_text(v)}")
+            if flag is None:
+                args.append(_text(v))
+            elif v is True:
+                args.append(flag)
+            else:
+                args.extend([flag, _text(v)])
     return selfaudit.scrub_args(args)
+
+
+def _option_flags(func: Callable[..., Any]) -> dict[str, str]:
+    """Python parameter name -> its long option (`fmt` -> `--format`); arguments are left out."""
+    flags = {}
+    for name, hint in typing.get_type_hints(func, include_extras=True).items():
+        for info in getattr(hint, "__metadata__", ()):
+            if isinstance(info, typer.models.OptionInfo):
+                decls = [info.default, *(info.param_decls or ())]
+                longs = [d for d in decls if isinstance(d, str) and d.startswith("--")]
+                flags[name] = longs[0] if longs else "--" + name.replace("_", "-")
+    return flags
 
 
 def _text(value: Any) -> str:
