@@ -12,6 +12,7 @@ import grp
 import os
 import pwd
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,13 +65,17 @@ def expected_files(cfg: Config) -> list[Expected]:
     return files
 
 
-def check_files(cfg: Config) -> list[FileState]:
-    out = []
+def existing_files(cfg: Config) -> Iterator[tuple[Expected, os.stat_result]]:
     for exp in expected_files(cfg):
         try:
-            st = exp.path.stat()
+            yield exp, exp.path.stat()
         except FileNotFoundError:
             continue
+
+
+def check_files(cfg: Config) -> list[FileState]:
+    out = []
+    for exp, st in existing_files(cfg):
         mode = stat.S_IMODE(st.st_mode)
         out.append(FileState(str(exp.path), exp.what, f"{mode:04o}", _user(st.st_uid), _group(st.st_gid),
                              f"{exp.mode:04o}" + (f" group {cfg.access.group}" if exp.shared and cfg.access.group else ""),
@@ -96,11 +101,7 @@ def fix_files(cfg: Config) -> list[str]:
     """chmod (and chgrp to access.group) what is looser than expected; what was done, per file."""
     done = []
     gid = _gid(cfg.access.group)
-    for exp in expected_files(cfg):
-        try:
-            st = exp.path.stat()
-        except FileNotFoundError:
-            continue
+    for exp, st in existing_files(cfg):
         mode = stat.S_IMODE(st.st_mode)
         if mode & ~exp.mode & 0o777 or (exp.mode & 0o7000 and mode != exp.mode):
             os.chmod(exp.path, (mode & exp.mode) | (exp.mode & 0o7000))

@@ -33,6 +33,7 @@ from auditctl.errors import AuditctlError
 from auditctl.files import atomic_write_text
 from auditctl.rules import Rule
 from auditctl.rulesql import Sql, where_sql
+from auditctl.store import retry_locked
 
 TOKEN_PREFIX = "sealed:"
 TOKEN_RE = re.compile(r"sealed:[0-9a-f]{32}")
@@ -99,7 +100,8 @@ class Sealer:
     removed when the next writer opens it.
     """
 
-    def __init__(self, rules: Sequence[Sensitive], key: SealingKey | None, path: Path, timezone: str = "UTC") -> None:
+    def __init__(self, rules: Sequence[Sensitive], key: SealingKey | None, path: Path, timezone: str = "UTC",
+                 wait: float = 5.0) -> None:
         if rules and key is None:
             raise ValueError("sealing needs the key")
         self.rules = list(rules)
@@ -110,7 +112,7 @@ class Sealer:
         pseudo_rule = cast(Rule, SimpleNamespace(timezone=timezone))
         self._conditions = [where_sql(r.where, pseudo_rule, q) for r in self.rules]
         self._params = q.params
-        self.con = open_sealed_store(path)
+        self.con = open_sealed_store(path, wait)
         self._in_transaction = False
         self.sealed_events = 0
 
@@ -198,13 +200,11 @@ class Sealer:
         return [table.column(i).combine_chunks() for i in range(len(self._conditions))]
 
 
-def open_sealed_store(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    if read_only:
-        return duckdb.connect(str(path), read_only=True)
+def open_sealed_store(path: Path, wait: float = 5.0) -> duckdb.DuckDBPyConnection:
     new = not path.exists()
     old_umask = os.umask(0o077)  # plaintext: only the owner, from the first byte on disk
     try:
-        con = duckdb.connect(str(path))
+        con = retry_locked(path, wait, lambda: duckdb.connect(str(path)))
     finally:
         os.umask(old_umask)
     con.execute(SEALED_DDL)

@@ -21,9 +21,10 @@ def open_writer(cfg: Config) -> Store:
     try:
         if cfg.access.sealing:
             key, _ = load_sealing_key(cfg.sealing_key_path, create=True)
-            store.attach_sealer(Sealer(cfg.access.sensitive, key, cfg.sealed_store_path, cfg.timezone))
+            store.attach_sealer(Sealer(cfg.access.sensitive, key, cfg.sealed_store_path, cfg.timezone,
+                                      cfg.lock_wait_seconds))
         elif cfg.sealed_store_path.exists():  # sealing was turned off: deletions must still reach it
-            store.attach_sealer(Sealer([], None, cfg.sealed_store_path))
+            store.attach_sealer(Sealer([], None, cfg.sealed_store_path, wait=cfg.lock_wait_seconds))
         if cfg.access.auditing:
             sync_self_audit(store, cfg)
     except BaseException:
@@ -42,7 +43,7 @@ def open_reader(cfg: Config, role: Role | None, *, read_only: bool = True) -> tu
     if not os.access(sealed, os.R_OK):
         return store, f"cannot read the sealed store {sealed}: sensitive fields stay sealed"
     try:
-        store.attach_sealed_store(sealed)
+        store.attach_sealed_store(sealed, cfg.lock_wait_seconds)
     except BaseException:
         store.close()
         raise

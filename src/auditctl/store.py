@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -26,6 +26,8 @@ from auditctl.schema import COLUMN_NAMES, COLUMNS
 
 if TYPE_CHECKING:
     from auditctl.sealing import Sealer
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 5
 # Long free text compresses better with zstd than with DuckDB's default FSST/dictionary
@@ -178,9 +180,9 @@ class Store:
         self.sealer = sealer
         sealer.drop_beyond(self.event_count_and_max_seq()[1])
 
-    def attach_sealed_store(self, path: Path) -> None:
+    def attach_sealed_store(self, path: Path, wait: float = 5.0) -> None:
         """Show sealed fields in plaintext (admins): `all_events` joins the sealed store."""
-        self.con.execute(f"ATTACH '{_quote(str(path))}' AS sealed_store (READ_ONLY)")
+        retry_locked(path, wait, lambda: self.con.execute(f"ATTACH '{_quote(str(path))}' AS sealed_store (READ_ONLY)"))
         self.sealed_fields = tuple(SEALABLE_FIELDS)
         self.define_log_views()
 
@@ -831,11 +833,16 @@ _LOCK_RE = re.compile(r"PID (\d+)")
 
 
 def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    return retry_locked(path, wait, lambda: duckdb.connect(str(path), read_only=read_only))
+
+
+def retry_locked(path: Path, wait: float, open_it: Callable[[], T]) -> T:
+    """Open a DuckDB file, waiting up to `wait` seconds while another process holds its lock."""
     deadline = time.monotonic() + wait
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return open_it()
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" not in message.lower():
