@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO := .demo
 AUDITCTL := AUDITCTL_CONFIG=$(DEMO)/config.yaml COLUMNS=200 $(BIN)/auditctl --db $(DEMO)/audit.duckdb
 
-.PHONY: demo test lint bench bench-quick clean
+.PHONY: demo test lint bench bench-quick bench-large clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --lines 1000000
+
+bench-large: $(STAMP)
+	$(BIN)/python bench/large.py --lines 10000000
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --lines 100000

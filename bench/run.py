@@ -159,6 +159,14 @@ def bench_sealed(work: Path, log: Path) -> tuple[float, float]:
     return ingest_s, verify_s
 
 
+def print_table(rows: list[tuple]) -> None:
+    header = ("metric", "value", "baseline (same run)", "ratio", "target", "result")
+    widths = [max(len(str(r[i])) for r in [*rows, header]) for i in range(6)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
 def fmt_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024:
@@ -254,12 +262,7 @@ def main() -> None:
         print(f"\nauditctl bench: {args.lines:,} lines ({fmt_bytes(size)}), {events:,} events, "
               f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}; ingest median of {args.repeat} runs "
               f"({', '.join(f'{r[0]:.2f}' for r in runs)} s)")
-        widths = [max(len(str(r[i])) for r in [*rows, ("metric", "value", "baseline", "ratio", "target", "")])
-                  for i in range(6)]
-        header = ("metric", "value", "baseline (same run)", "ratio", "target", "result")
-        print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-        for r in rows:
-            print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+        print_table(rows)
         if args.keep:
             shutil.copy(db, out / "bench.duckdb")
     finally:
