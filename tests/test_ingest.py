@@ -196,3 +196,26 @@ def test_unreadable_file_is_reported(tmp_path, db):
     log.chmod(0)
     result = ingest(db, log)
     assert result.failed and "permission denied" in result.failed[0].note
+
+
+def test_a_message_found_in_raw_is_stored_once_and_read_back_exactly(tmp_path, db):
+    log = tmp_path / "mixed.log"
+    log.write_text("Mar  1 00:00:01 h sshd[1]: Accepted password for ünïcode from 10.0.0.1 port 22 ssh2\n"
+                   "Mar  1 00:00:02 h sshd[2]: message repeated 2 times: [ Failed password for root from "
+                   "10.0.0.2 port 22 ssh2]\n", encoding="utf-8")
+    files = [log, *sorted(p for p in SAMPLES.rglob("*") if p.is_file())]
+    for path in files:
+        ingest(db, path)
+    compact = rows(db, "SELECT count(*) FROM events WHERE message IS NULL AND message_at IS NOT NULL")[0][0]
+    assert compact > 100
+    with Store.open(db, read_only=True) as store:
+        read_back = store.run_query("SELECT seq, message FROM hot_events ORDER BY seq", [])
+    expected = [ev.message for path in files for ev in _parse(path)]
+    assert [r["message"] for r in read_back] == expected
+    assert read_back[0]["message"] == "Accepted password for ünïcode from 10.0.0.1 port 22 ssh2"
+
+
+def _parse(path: Path) -> list:
+    from auditctl.parsing import read_events
+
+    return list(read_events(path, registry()))

@@ -19,7 +19,7 @@ from auditctl.integrity import make_checkpoint, verify
 from auditctl.merkle import Frontier, canonical, leaf_hash, mth
 from auditctl.schema import COLUMN_NAMES
 from auditctl.signing import VerifierKey, load_or_create_key, parse_note
-from auditctl.store import Store
+from auditctl.store import MESSAGE_SQL, Store
 from support import SAMPLES, registry
 
 AUTH = SAMPLES / "syslog" / "auth.log"
@@ -33,6 +33,9 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("AUDITCTL_CONFIG", str(cfg_file))
     return tmp_path
 
+
+# the events as stored logically (a message found in raw is kept as its position in raw)
+LOGICAL_EVENTS = f"(SELECT * REPLACE ({MESSAGE_SQL} AS message) FROM events)"
 
 def sql(db: Path, *statements: str) -> list:
     """Change the database the way an intruder would: DuckDB directly, no auditctl."""
@@ -73,7 +76,7 @@ def test_intact_store_verifies(signed):
 
 def test_root_matches_the_documented_scheme(signed, db):
     """The SQL leaf/tree hashing equals the Python reference (merkle.canonical / mth)."""
-    rows = sql(db, f"SELECT {', '.join(COLUMN_NAMES)} FROM events ORDER BY seq")
+    rows = sql(db, f"SELECT {', '.join(COLUMN_NAMES)} FROM {LOGICAL_EVENTS} ORDER BY seq")
     leaves = [leaf_hash(canonical(r)) for r in rows]
     checkpoints = sql(db, "SELECT tree_size, root FROM checkpoints ORDER BY id")
     for size, root in checkpoints:
@@ -102,7 +105,7 @@ def test_every_column_is_covered(signed, db, column):
 def test_modified_with_recomputed_digest_is_localized_by_the_signed_roots(signed, db):
     from auditctl.store import _DIGEST, leaf_sql
     sql(db, "UPDATE events SET actor = 'nobody' WHERE seq = 100",
-        f"UPDATE digests SET digest = (SELECT {_DIGEST.format(h='unhex(' + leaf_sql() + ')')} FROM events WHERE seq = 100) WHERE seq = 100")
+        f"UPDATE digests SET digest = (SELECT {_DIGEST.format(h='unhex(' + leaf_sql() + ')')} FROM {LOGICAL_EVENTS} WHERE seq = 100) WHERE seq = 100")
     result = signed("verify", "--format", "json")
     assert result.exit_code == ExitCode.INTEGRITY
     mismatch = [p for p in problems(result) if p["kind"] == "root_mismatch"]
@@ -312,7 +315,7 @@ def test_random_append_sequences_verify(tmp_path_factory, batches):
         assert frontier.size == n
         report = verify(store, key.verifier, None)
         assert report.intact, [p.message for p in report.problems]
-        rows = store.con.execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM events ORDER BY seq").fetchall()
+        rows = store.con.execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM hot_events ORDER BY seq").fetchall()
         leaves = [leaf_hash(canonical(r)) for r in rows]
         for cp in store.checkpoints():
             assert mth(leaves[:cp["tree_size"]]).hex() == cp["root"]

@@ -134,7 +134,7 @@ def plan(store: Store, cfg: RetentionConfig, now: datetime) -> Plan:
     archive_due, delete_due = _due(cfg, q, now, "archive"), _due(cfg, q, now, "delete")
     rows = store.run_query(
         f"""SELECT seq, strftime(ts AT TIME ZONE 'UTC', 'year=%Y/month=%m') AS part, {delete_due} AS del, held
-            FROM (SELECT *, {case} AS policy, {held} AS held FROM events)
+            FROM (SELECT *, {case} AS policy, {held} AS held FROM hot_events)
             WHERE ts IS NOT NULL AND ({archive_due} OR {delete_due}) ORDER BY seq""", q.params)
     for r in rows:
         if r["del"] and not r["held"]:
@@ -218,13 +218,13 @@ def archive_segment(store: Store, key: SigningKey, archive_dir: Path, partition:
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, final)
-    hot = _leaves(store, "events WHERE seq IN (SELECT unnest(CAST($1 AS BIGINT[])))", [seqs])
+    hot = _leaves(store, "hot_events WHERE seq IN (SELECT unnest(CAST($1 AS BIGINT[])))", [seqs])
     cold = _leaves(store, f"read_parquet('{str(final).replace(chr(39), chr(39) * 2)}')", [])
     if hot != cold:
         final.unlink()
         raise RuntimeError(f"archive segment {final} does not read back as written; nothing was moved")
     sha = hashlib.sha256(final.read_bytes()).hexdigest()
-    stats = store.run_query("SELECT min(ts) AS lo, max(ts) AS hi FROM events WHERE seq IN "
+    stats = store.run_query("SELECT min(ts) AS lo, max(ts) AS hi FROM hot_events WHERE seq IN "
                             "(SELECT unnest(CAST($1 AS BIGINT[])))", [seqs])[0]
     manifest = {"origin": origin_of(store), "segment": seg_id, "file": final.name, "partition": partition,
                 "seq_min": seqs[0], "seq_max": seqs[-1], "rows": len(seqs),
@@ -264,7 +264,7 @@ def _receipt(store: Store, key: SigningKey, archive_dir: Path, leaves: list[tupl
 
 
 def delete_hot(store: Store, key: SigningKey, archive_dir: Path, seqs: list[int], now: datetime) -> int:
-    leaves = _leaves(store, "events WHERE seq IN (SELECT unnest(CAST($1 AS BIGINT[])))", [seqs])
+    leaves = _leaves(store, "hot_events WHERE seq IN (SELECT unnest(CAST($1 AS BIGINT[])))", [seqs])
     with store.transaction():
         rid, _ = _receipt(store, key, archive_dir, leaves, "delete_after", now)
         store.add_tombstones(leaves, rid)
