@@ -321,3 +321,20 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "auditctl"
     result = subprocess.run([str(script), "parsers"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "syslog" in result.stdout
+
+
+def test_free_text_search_finds_raw_and_messages_not_in_raw_and_takes_wildcards_literally(cli, tmp_path):
+    log = tmp_path / "t.log"
+    log.write_text("Jun  1 12:00:00 h app: job_42 finished 100% ok\n"
+                   "Jun  1 12:00:01 h app: jobX42 finished 100 ok\n")
+    evtx = SAMPLES / "windows_security" / "hayabusa-openssh-bruteforce.evtx"
+    assert cli("ingest", str(log), str(evtx)).exit_code == 0
+
+    def found(text: str) -> list[str]:
+        return [r["raw"] for r in jsonl(cli("search", text, "-f", "jsonl").stdout)]
+
+    assert found("JOB_42") == [log.read_text().splitlines()[0]]  # case-insensitive; _ is not a wildcard
+    assert found("100%") == [log.read_text().splitlines()[0]]  # % is not a wildcard
+    assert len(found("finished")) == 2
+    generated = jsonl(cli("search", "LOGON WAS ATTEMPTED using explicit", "-n", "0", "-f", "jsonl").stdout)
+    assert generated and all("logon was attempted" not in r["raw"].lower() for r in generated)  # message only

@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from auditctl import reportsql as rq
-from auditctl.detect import CheckResult, list_findings, run_checks
+from auditctl.detect import CheckResult, Finding, list_findings, run_checks
 from auditctl.errors import AuditctlError, UsageError
 from auditctl.integrity import Checkpoint, latest_checkpoint, make_checkpoint, verify
 from auditctl.rules import Rule, load_rules, severity_rank
@@ -182,16 +184,28 @@ def findings_section(store: Store, check: CheckResult, since: datetime, until: d
     for f in check.findings:
         by_id[f.id] = f
     ordered = sorted(by_id.values(), key=lambda f: (-severity_rank(f.severity), f.first_ts))
+    evidence = evidence_of(store, ordered)
     items = []
     for f in ordered:
         item = f.to_json()
         item["new_in_this_report"] = f.id in touched
-        item["evidence"] = [_row(r) for r in store.run_query(*rq.evidence(f.seqs))]
+        item["evidence"] = evidence.get(f.id, [])
         items.append(item)
     counts: dict[str, int] = {}
     for f in ordered:
         counts[f.severity] = counts.get(f.severity, 0) + 1
     return {"count": len(items), "by_severity": counts, "items": items}
+
+
+def evidence_of(store: Store, findings: list[Finding]) -> dict[int, list[dict[str, Any]]]:
+    """The first events of each finding, for all findings in one query (one per finding took
+    29 s for 3,859 findings over 10M events)."""
+    wanted = pa.table({"finding": pa.array([f.id for f in findings for _ in f.seqs], pa.int64()),
+                       "seq": pa.array([s for f in findings for s in f.seqs], pa.int64())})
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in store.run_query_over(rq.EVIDENCE_TABLE, wanted, *rq.evidence()):
+        out.setdefault(int(r.pop("finding")), []).append(_row(r))
+    return out
 
 
 def silent_sources(check: CheckResult, rules: list[Rule]) -> list[dict[str, Any]]:

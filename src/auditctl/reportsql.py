@@ -86,10 +86,16 @@ def unparsed_by_source(since: datetime, until: datetime) -> Query:
                GROUP BY 1, 2 ORDER BY unparsed DESC, 1""", [since, until])
 
 
-def evidence(seqs: list[int], limit: int = 5) -> Query:
-    return (f"""SELECT seq, ts, host, action, outcome, actor, target, src_ip, message FROM stored_events
-                WHERE seq IN (SELECT unnest(CAST($1 AS BIGINT[]))) ORDER BY ts, seq LIMIT {int(limit)}""",
-            [seqs])
+EVIDENCE_TABLE = "_evidence_wanted"  # (finding BIGINT, seq BIGINT), registered by the caller
+
+
+def evidence(limit: int = 5) -> Query:
+    """The first `limit` events (in time) of every finding in EVIDENCE_TABLE, in one pass."""
+    return (f"""SELECT finding, seq, ts, host, action, outcome, actor, target, src_ip, message FROM (
+                  SELECT w.finding, e.seq, e.ts, e.host, e.action, e.outcome, e.actor, e.target, e.src_ip,
+                         e.message, row_number() OVER (PARTITION BY w.finding ORDER BY e.ts, e.seq) AS rank
+                  FROM {EVIDENCE_TABLE} w JOIN stored_events e ON e.seq = w.seq)
+                WHERE rank <= {int(limit)} ORDER BY finding, ts, seq""", [])
 
 
 def accounts_as_of(until: datetime) -> Query:

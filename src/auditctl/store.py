@@ -177,15 +177,19 @@ class Store:
         `exclude`: segment files known to be damaged."""
         files = [f for f in self.archive_files() if Path(f).exists() and f not in exclude]
         cols = ", ".join(COLUMN_NAMES)
-        archived = (f" UNION ALL SELECT {cols} FROM read_parquet({_sql_list(files)}, hive_partitioning = false)"
+        # message_in_raw: the message is a substring of raw, so a text search can skip it
+        archived = (f" UNION ALL SELECT {cols}, false FROM read_parquet({_sql_list(files)}, hive_partitioning = false)"
                     if files else "")
         hot = ", ".join(f"{MESSAGE_SQL} AS message" if c == "message" else c for c in COLUMN_NAMES)
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW hot_events AS SELECT {hot} FROM events")
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW stored_events AS SELECT {cols} FROM hot_events{archived}")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW hot_events AS SELECT {hot}, message_at IS NOT NULL AS "
+                         "message_in_raw FROM events")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW stored_events AS SELECT {cols}, message_in_raw FROM hot_events"
+                         f"{archived}")
         self.con.execute("CREATE OR REPLACE TEMP VIEW log_seqs AS SELECT seq FROM stored_events "
                          "UNION ALL SELECT seq FROM tombstones")
         if self.sealed_fields:
-            shown = ", ".join(_revealed(c) if c in self.sealed_fields else f"e.{c}" for c in COLUMN_NAMES)
+            shown = ", ".join([*(_revealed(c) if c in self.sealed_fields else f"e.{c}" for c in COLUMN_NAMES),
+                               "e.message_in_raw"])
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW all_events AS SELECT {shown} FROM stored_events e "
                              "LEFT JOIN sealed_store.sealed s ON s.seq = e.seq")
         else:
@@ -369,7 +373,7 @@ class Store:
         return int(row[0]) if row else 0
 
     @contextmanager
-    def bounded_memory(self, limit: str = "768MB") -> Iterator[None]:
+    def bounded_memory(self, limit: str = "512MB") -> Iterator[None]:
         """Cap DuckDB's memory for whole-log work (hashing, tree levels): beyond it, temp tables
         and aggregates spill to disk, so memory stays flat as the log grows."""
         self.con.execute(f"SET memory_limit = '{limit}'")
@@ -475,6 +479,14 @@ class Store:
         cur = self.con.execute(sql, list(params))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def run_query_over(self, name: str, table: pa.Table, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """run_query with an Arrow table visible to the SQL as `name` (a list of seqs, say)."""
+        self.con.register(name, table)
+        try:
+            return self.run_query(sql, params)
+        finally:
+            self.con.unregister(name)
 
     def findings_of_rule(self, rule_id: str) -> list[dict[str, Any]]:
         return self.run_query(f"SELECT {_FINDING_COLS} FROM findings WHERE rule_id = ? ORDER BY first_ts",
@@ -857,13 +869,21 @@ def compile_filter(flt: EventFilter) -> tuple[str, list[Any]]:
         clauses.append("ts < ?")
         params.append(flt.until)
     if flt.text:
-        clauses.append("(raw ILIKE ? ESCAPE '\\' OR message ILIKE ? ESCAPE '\\')")
-        pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        params.extend([pattern, pattern])
+        clauses.append(_text_match(flt.text, params))
     if flt.seqs:
         clauses.append("seq IN (SELECT unnest(CAST(? AS BIGINT[])))")
         params.append(list(flt.seqs))
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _text_match(text: str, params: list[Any]) -> str:
+    """Case-insensitive substring of raw or message. A message cut from raw is not searched
+    twice, and ESCAPE is used only when needed: each halves the time of a search."""
+    special = any(ch in text for ch in "%_\\")
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") if special else text
+    params.extend(["%" + escaped + "%"] * 2)
+    like = "ILIKE ? ESCAPE '\\'" if special else "ILIKE ?"
+    return f"(raw {like} OR (NOT message_in_raw AND message {like}))"
 
 
 def _sql_list(paths: Sequence[str]) -> str:
