@@ -207,6 +207,12 @@ def main() -> None:
         serial_s, _, _ = run_child([str(AUDITCTL), "--db", str(serial_db), "ingest", "--workers", "1",
                                     "--format", "json", str(log)], env=env)
         sealed_s, sealed_verify_s = bench_sealed(work, log)
+        from large import lnav_seconds
+
+        lnav_open = lnav_seconds(log, "SELECT count(*) FROM syslog_log")
+        lnav_text = lnav_seconds(log, "SELECT count(*) FROM syslog_log WHERE log_body LIKE '%backup.sh%'")
+        text_s, _, _ = run_child([str(AUDITCTL), "--db", str(db), "search", "backup.sh", "--limit", "1",
+                                  "--format", "json"], env=env)
         summary = json.loads(output)
         events = summary["events"]
         sign_s = summary["checkpoint_seconds"]
@@ -231,6 +237,13 @@ def main() -> None:
         rows = [
             ("ingest 1 file, end to end incl. signing (s)", f"{seconds:.2f}", f"{base_duck:.2f} duckdb read_csv lines",
              f"{seconds / base_duck:.2f}x", "", ""),
+            ("ingest vs lnav opening the file (s)", f"{seconds:.2f}",
+             f"{lnav_open:.2f} lnav -n -c 'SELECT count(*)'" if lnav_open else "lnav not installed: skipped",
+             f"{seconds / lnav_open:.1f}x" if lnav_open else "", "<= lnav",
+             ("pass" if seconds <= lnav_open else "FAIL") if lnav_open else "skip"),
+            ("free-text search, a CLI process (s)", f"{text_s:.2f}",
+             f"{lnav_text:.2f} lnav LIKE on the file" if lnav_text else "lnav not installed: skipped",
+             f"{text_s / lnav_text:.2f}x" if lnav_text else "", "", ""),
             ("  parse + normalize + store (events/s)", f"{parse_store_rate:,.0f}", "", "",
              f">= {TARGET_EVENTS_PER_S:,} ev/s", "pass" if parse_store_rate >= TARGET_EVENTS_PER_S else "FAIL"),
             ("  hash + sign checkpoint (s)", f"{sign_s:.2f}", f"{hash_floor:.2f} duckdb sha256(raw) only",

@@ -424,6 +424,13 @@ class Store:
 
     def seq_problems(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """(gaps as (after, before) seq pairs, duplicated seqs with their count)."""
+        row = _first(self.con.execute("SELECT count(*), coalesce(min(seq), 1), coalesce(max(seq), 0) FROM log_seqs"))
+        if row and row[0] == row[2] and row[1] == 1:
+            # n rows with seqs in 1..n: a gap forces a repeat, so only repeats need looking for
+            dups = self.con.execute(
+                "SELECT seq, count(*) FROM log_seqs GROUP BY seq HAVING count(*) > 1 ORDER BY seq").fetchall()
+            if not dups:
+                return [], []
         gaps = self.con.execute(
             "SELECT seq, nxt FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS nxt "
             "FROM (SELECT DISTINCT seq FROM log_seqs)) WHERE nxt IS NOT NULL AND nxt <> seq + 1 ORDER BY seq").fetchall()
@@ -434,13 +441,17 @@ class Store:
             "SELECT seq, count(*) FROM log_seqs GROUP BY seq HAVING count(*) > 1 ORDER BY seq").fetchall()
         return [(int(a), int(b)) for a, b in gaps], [(int(a), int(b)) for a, b in dups]
 
-    def digest_mismatches(self, leaves: str, limit: int) -> list[dict[str, Any]]:
-        """Events whose recomputed leaf disagrees with the stored digest (or has none)."""
+    def digest_mismatches(self, leaves: str, limit: int, after: int, upto: int) -> list[dict[str, Any]]:
+        """Events with after < seq <= upto whose recomputed leaf (in `leaves`) disagrees with the
+        stored digest or has none. The comparison joins only digests and leaves; the events are
+        looked up for the few that differ."""
+        actual = _DIGEST.format(h="l.h")
         cur = self.con.execute(
-            f"SELECT e.seq, e.ts, e.source, e.line, e.origin, d.digest AS stored, "
-            f"{_DIGEST.format(h='l.h')} AS actual FROM {leaves} l JOIN stored_events e ON e.seq = l.seq "
-            "LEFT JOIN (SELECT seq, any_value(digest) AS digest FROM digests GROUP BY seq) d ON d.seq = e.seq "
-            f"WHERE d.digest IS DISTINCT FROM {_DIGEST.format(h='l.h')} ORDER BY e.seq LIMIT ?", [limit])
+            "WITH d AS (SELECT seq, any_value(digest) AS digest FROM digests WHERE seq > ? AND seq <= ? GROUP BY seq), "
+            f"bad AS (SELECT l.seq, d.digest AS stored, {actual} AS actual FROM {leaves} l LEFT JOIN d ON d.seq = l.seq "
+            f"ANTI JOIN tombstones t ON t.seq = l.seq WHERE d.digest IS DISTINCT FROM {actual} ORDER BY l.seq LIMIT ?) "
+            "SELECT e.seq, e.ts, e.source, e.line, e.origin, bad.stored, bad.actual FROM bad "
+            "JOIN stored_events e ON e.seq = bad.seq ORDER BY e.seq", [after, upto, limit])
         names = [x[0] for x in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
