@@ -338,3 +338,19 @@ def test_free_text_search_finds_raw_and_messages_not_in_raw_and_takes_wildcards_
     assert len(found("finished")) == 2
     generated = jsonl(cli("search", "LOGON WAS ATTEMPTED using explicit", "-n", "0", "-f", "jsonl").stdout)
     assert generated and all("logon was attempted" not in r["raw"].lower() for r in generated)  # message only
+
+
+def test_memory_limit_from_config_caps_duckdb_and_bad_values_are_named(cli, tmp_path, monkeypatch):
+    from auditctl.config import load_config
+    from auditctl.session import open_reader
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"db: {cli.db}\nmemory_limit: 300MB\n")
+    monkeypatch.setenv("AUDITCTL_CONFIG", str(config))
+    assert cli("ingest", str(AUTH)).exit_code == 0
+    store, _ = open_reader(load_config(config), None)
+    with store:
+        assert store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == "286.1 MiB"
+    config.write_text(f"db: {cli.db}\nmemory_limit: lots\n")
+    result = cli("search")
+    assert result.exit_code == ExitCode.ERROR and "memory_limit 'lots'" in result.output

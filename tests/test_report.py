@@ -19,7 +19,7 @@ import pytest
 from auditctl.errors import ExitCode
 from auditctl.report import period_range
 from events import T0, added, created, deleted, fail, ok, sudo
-from support import ROOT
+from support import ROOT, SAMPLES
 
 DAY = timedelta(days=1)
 
@@ -263,3 +263,15 @@ def test_html_report_renders_in_headless_chromium(cli, first, env):
                     "--window-size=1200,2400", f"--screenshot={shot}", out.as_uri()],
                    capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 20_000  # a blank page is a few KB
+
+
+def test_evidence_is_the_first_five_events_of_each_finding_in_time_order(cli, env):
+    for sample in ("incident.log", "auth.log"):
+        assert cli("ingest", str(SAMPLES / "syslog" / sample)).exit_code == 0
+    doc = json.loads(cli("report", "--since", "2000-01-01", "--format", "json").stdout)
+    items = doc["findings"]["items"]
+    assert len(items) > 5 and any(i["count"] > 5 for i in items)
+    for item in items:
+        events = json.loads(cli("search", "--finding", str(item["id"]), "-n", "0", "-f", "json").stdout)
+        expected = [e["seq"] for e in sorted(events, key=lambda e: (e["ts"], e["seq"]))[:5]]
+        assert [e["seq"] for e in item["evidence"]] == expected, item["rule"]

@@ -35,6 +35,7 @@ class Config:
     batch_size: int = 122_880  # one DuckDB row group
     workers: int = 0  # parse processes for large files; 0 = one per CPU
     lock_wait_seconds: float = 5.0
+    memory_limit: str | None = "1GB"  # DuckDB's memory for one command (it spills beyond); null = 80% of RAM
     signing_key: Path = field(default_factory=lambda: xdg_dir("DATA", ".local/share") / "auditctl" / "signing.key")
     key_name: str = field(default_factory=lambda: f"auditctl@{socket.gethostname()}")
     checkpoint_file: Path | None = None  # default: beside the database, <db>.checkpoints
@@ -73,7 +74,8 @@ class Config:
 
 
 _KNOWN = {"db", "timezone", "parsers_dirs", "parsers", "batch_size", "workers", "lock_wait_seconds",
-          "signing_key", "key_name", "checkpoint_file", "rules", "alerts", "retention", "access"}
+          "signing_key", "key_name", "checkpoint_file", "rules", "alerts", "retention", "access",
+          "memory_limit"}
 
 
 def load_config(path: Path | None = None, *, db_override: str | Path | None = None) -> Config:
@@ -130,6 +132,8 @@ def load_config(path: Path | None = None, *, db_override: str | Path | None = No
         raise ConfigError(f"{cfg_path}: alerts is a list of sinks (mappings with kind, target, ...)")
     cfg.alert_sinks = alerts
     cfg.access = parse_access(data.get("access"), cfg_path)
+    if "memory_limit" in data:
+        cfg.memory_limit = str(data["memory_limit"]) if data["memory_limit"] else None
     if "lock_wait_seconds" in data:
         cfg.lock_wait_seconds = float(data["lock_wait_seconds"])
     env_db = os.environ.get(DB_ENV)

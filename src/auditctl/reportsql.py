@@ -90,12 +90,13 @@ EVIDENCE_TABLE = "_evidence_wanted"  # (finding BIGINT, seq BIGINT), registered 
 
 
 def evidence(limit: int = 5) -> Query:
-    """The first `limit` events (in time) of every finding in EVIDENCE_TABLE, in one pass."""
-    return (f"""SELECT finding, seq, ts, host, action, outcome, actor, target, src_ip, message FROM (
-                  SELECT w.finding, e.seq, e.ts, e.host, e.action, e.outcome, e.actor, e.target, e.src_ip,
-                         e.message, row_number() OVER (PARTITION BY w.finding ORDER BY e.ts, e.seq) AS rank
-                  FROM {EVIDENCE_TABLE} w JOIN stored_events e ON e.seq = w.seq)
-                WHERE rank <= {int(limit)} ORDER BY finding, ts, seq""", [])
+    """The first `limit` events (in time) of every finding in EVIDENCE_TABLE, in one pass: the
+    top seqs per finding by an aggregate (no sort of every joined row), then their details."""
+    return (f"""WITH top AS (
+                  SELECT w.finding, unnest(arg_min(e.seq, (e.ts, e.seq), {int(limit)})) AS seq
+                  FROM {EVIDENCE_TABLE} w JOIN stored_events e ON e.seq = w.seq GROUP BY w.finding)
+                SELECT top.finding, e.seq, e.ts, e.host, e.action, e.outcome, e.actor, e.target, e.src_ip, e.message
+                FROM top JOIN stored_events e ON e.seq = top.seq ORDER BY top.finding, e.ts, e.seq""", [])
 
 
 def accounts_as_of(until: datetime) -> Query:

@@ -17,7 +17,7 @@ from auditctl.store import Store
 def open_writer(cfg: Config) -> Store:
     """The store for ingest, watch and other signing writers: new events are sealed per
     `access.sensitive`, and the self-audit spool and config changes are brought in first."""
-    store = Store.open(cfg.db, wait=cfg.lock_wait_seconds)
+    store = Store.open(cfg.db, wait=cfg.lock_wait_seconds, memory_limit=cfg.memory_limit)
     try:
         if cfg.access.sealing:
             key, _ = load_sealing_key(cfg.sealing_key_path, create=True)
@@ -36,7 +36,7 @@ def open_writer(cfg: Config) -> Store:
 def open_reader(cfg: Config, role: Role | None, *, read_only: bool = True) -> tuple[Store, str | None]:
     """The store for a reading command; admins get sealed fields in plaintext. Returns the
     store and, when an admin cannot read the sealed store, why (fields then stay tokens)."""
-    store = Store.open(cfg.db, read_only=read_only, wait=cfg.lock_wait_seconds)
+    store = Store.open(cfg.db, read_only=read_only, wait=cfg.lock_wait_seconds, memory_limit=cfg.memory_limit)
     sealed = cfg.sealed_store_path
     if role != Role.ADMIN or not sealed.exists():
         return store, None

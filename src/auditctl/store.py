@@ -143,13 +143,14 @@ class Store:
         self.con = con
         self.path = path
         self.read_only = read_only
+        self.memory_limit: str | None = None  # DuckDB's cap for this store (config memory_limit)
         self.sealer: Sealer | None = None
         self.sealed_fields: tuple[str, ...] = ()  # set when the sealed store is attached
 
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, *, read_only: bool = False, wait: float = 5.0) -> Store:
+    def open(cls, path: Path, *, read_only: bool = False, wait: float = 5.0, memory_limit: str | None = None) -> Store:
         path = Path(path)
         if read_only and not path.exists():
             raise AuditctlError(f"no database at {path}: run `auditctl ingest` first (or pass --db)")
@@ -157,6 +158,13 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
         con = _connect(path, read_only, wait)
         store = cls(con, path, read_only)
+        if memory_limit:
+            store.memory_limit = memory_limit
+            try:
+                con.execute("SET memory_limit = ?", [memory_limit])
+            except duckdb.Error as exc:
+                con.close()
+                raise AuditctlError(f"memory_limit {memory_limit!r}: {str(exc).splitlines()[0]}") from None
         if read_only:
             store._check_version()
         else:
@@ -311,7 +319,7 @@ class Store:
     def default_settings(self) -> None:
         """Undo single_threaded_writes(): hashing and queries use every core."""
         self.con.execute("RESET threads")
-        self.con.execute("RESET memory_limit")
+        self._restore_memory_limit()
 
     def single_threaded_writes(self) -> None:
         """One DuckDB thread for bulk appends: faster here (2.2 vs 2.7 us/row), and every row
@@ -380,6 +388,12 @@ class Store:
         try:
             yield
         finally:
+            self._restore_memory_limit()
+
+    def _restore_memory_limit(self) -> None:
+        if self.memory_limit:
+            self.con.execute("SET memory_limit = ?", [self.memory_limit])
+        else:
             self.con.execute("RESET memory_limit")
 
     def save_digests(self, leaves: str) -> None:
