@@ -442,3 +442,23 @@ def test_watch_seals_what_it_follows_and_drains_the_spool(secured, tmp_path):
     assert sealed[0][0] == 24
     assert ATTACKER not in repr(secured.rows("SELECT * FROM events"))
     assert secured.as_user("alice", "verify").exit_code == 0
+
+
+def test_config_and_rule_files_must_be_written_by_admins_only(secured, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "mine.yaml").write_text("[]\n")
+    secured.settings["rules"] = {"dirs": [str(rules)]}
+    secured.write_config()
+    assert secured.as_user("alice", "ingest", str(INCIDENT)).exit_code == 0
+    assert secured.as_user("alice", "access", "check").exit_code == 0
+    os.chmod(secured.config, 0o666)
+    result = secured.as_user("alice", "search")
+    assert "config file is open to others and its group (mode 0666, at most 0644)" in result.output
+    if os.geteuid() == 0:
+        os.chown(rules / "mine.yaml", 65534, -1)  # nobody: not an admin
+        checked = secured.as_user("alice", "access", "check", "--fix", "-f", "json")
+        assert checked.exit_code == ExitCode.ERROR
+        problems = {Path(f["path"]).name: f["problem"] for f in json.loads(checked.stdout) if f["problem"]}
+        assert list(problems) == ["mine.yaml"] and "owned by nobody, who is not an admin" in problems["mine.yaml"]
+        assert stat.S_IMODE(secured.config.stat().st_mode) == 0o644

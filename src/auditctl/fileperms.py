@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from auditctl.access import Role
 from auditctl.config import Config
 
 SHARED_FILE = 0o640  # database, WAL, checkpoints, archive files: owner rw, group r
 SHARED_DIR = 0o750
 PRIVATE_FILE = 0o600  # keys, the sealed store
 SPOOL_DIR = 0o1730  # group members may drop records in, not list or remove others'
+POLICY_FILE = 0o644  # config and rule files: anyone may read, only their (admin) owner may write
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Expected:
     mode: int  # the most that is allowed
     what: str
     shared: bool  # belongs to access.group
+    admin_owned: bool = False  # whoever owns it controls access: must be root or an admin
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,19 @@ def expected_files(cfg: Config) -> list[Expected]:
         Expected(db.with_name(db.name + ".wal"), SHARED_FILE, "database write-ahead log", True),
         Expected(cfg.checkpoints_path, SHARED_FILE, "checkpoint file", True),
         Expected(cfg.verifier_key_path, SHARED_FILE, "public key", True),
-        Expected(cfg.signing_key, PRIVATE_FILE, "signing key", False),
-        Expected(cfg.sealing_key_path, PRIVATE_FILE, "sealing key", False),
+        Expected(cfg.signing_key, PRIVATE_FILE, "signing key", False, admin_owned=True),
+        Expected(cfg.sealing_key_path, PRIVATE_FILE, "sealing key", False, admin_owned=True),
         Expected(cfg.sealed_store_path, PRIVATE_FILE, "sealed store (plaintext of sensitive fields)", False),
         Expected(cfg.sealed_store_path.with_name(cfg.sealed_store_path.name + ".wal"), PRIVATE_FILE,
                  "sealed store write-ahead log", False),
         Expected(cfg.self_audit_spool, SPOOL_DIR, "self-audit spool", True),
     ]
+    if cfg.source_path is not None:
+        files.append(Expected(cfg.source_path, POLICY_FILE, "config file", False, admin_owned=True))
+    for rules_dir in cfg.rules_dirs:
+        root = Path(rules_dir).expanduser()
+        rule_files = sorted(root.rglob("*.y*ml")) if root.is_dir() else [root]
+        files.extend(Expected(p, POLICY_FILE, "rule file", False, admin_owned=True) for p in rule_files)
     archive = cfg.archive_dir or db.with_name(db.name + ".archive")
     if archive.exists():
         files.append(Expected(archive, SHARED_DIR, "archive directory", True))
@@ -79,7 +88,8 @@ def check_files(cfg: Config) -> list[FileState]:
         mode = stat.S_IMODE(st.st_mode)
         out.append(FileState(str(exp.path), exp.what, f"{mode:04o}", _user(st.st_uid), _group(st.st_gid),
                              f"{exp.mode:04o}" + (f" group {cfg.access.group}" if exp.shared and cfg.access.group else ""),
-                             _problem(exp, mode, _group(st.st_gid), cfg.access.group)))
+                             _problem(exp, mode, _group(st.st_gid), cfg.access.group)
+                             or _owner_problem(exp, st.st_uid, cfg)))
     return out
 
 
@@ -95,6 +105,24 @@ def _problem(exp: Expected, mode: int, group: str, wanted_group: str | None) -> 
     if exp.shared and wanted_group and group != wanted_group:
         return f"{exp.what} belongs to group {group}, not {wanted_group}: readers in {wanted_group} cannot open it"
     return None
+
+
+def _owner_problem(exp: Expected, uid: int, cfg: Config) -> str | None:
+    """A config, rule or key file owned by a non-admin lets that user change who sees what."""
+    if not exp.admin_owned or not cfg.access.enabled or uid == 0:
+        return None
+    name = _user(uid)
+    admins = cfg.access.roles.get(Role.ADMIN)
+    if admins and (name in admins.users or _groups_of(name, uid) & admins.groups):
+        return None
+    return f"{exp.what} is owned by {name}, who is not an admin: that user could change roles or rules"
+
+
+def _groups_of(name: str, uid: int) -> set[str]:
+    groups = {g.gr_name for g in grp.getgrall() if name in g.gr_mem}
+    with contextlib.suppress(KeyError):
+        groups.add(grp.getgrgid(pwd.getpwuid(uid).pw_gid).gr_name)
+    return groups
 
 
 def fix_files(cfg: Config) -> list[str]:
