@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import os
 import re
 import socket
@@ -31,6 +30,7 @@ import orjson
 from auditctl.access import Identity, Role
 from auditctl.batch import complete_batch, events_to_arrow
 from auditctl.schema import Event
+from auditctl.sources import file_sha256
 from auditctl.store import Store
 
 PARSER = "auditctl"
@@ -205,7 +205,7 @@ def fingerprints(files: Iterable[Path]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for f in files:
         try:
-            out[str(f.resolve())] = hashlib.sha256(f.read_bytes()).hexdigest()
+            out[str(f.resolve())] = file_sha256(f)
         except OSError:
             out[str(f.resolve())] = None
     return out

@@ -10,7 +10,6 @@ import typing
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -134,11 +133,7 @@ def _option_flags(func: Callable[..., Any]) -> dict[str, str]:
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, Enum):
-        return str(value.value)
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
+    return str(value.value) if isinstance(value, Enum) else str(value)
 
 
 # -- opening the store as the running role ----------------------------------------------
