@@ -368,3 +368,27 @@ def test_signing_and_verify_in_small_slices_agree_with_the_reference(cli, env, d
     assert result.exit_code == ExitCode.INTEGRITY
     assert [p["seq"] for p in problems(result) if p["kind"] == kind] == [seq]
     assert "root_mismatch" in kinds(result)
+
+
+def test_a_version_6_store_keeps_naming_changed_events_after_its_digests_shrink(tmp_path):
+    """Schema 7 keeps 4 bytes of each leaf hash instead of 8; the migration must keep the
+    high half, or every event of an old store would look modified."""
+    from auditctl.store import leaf_sql
+
+    db = tmp_path / "v6.duckdb"
+    cfg = Config(db=db, signing_key=tmp_path / "k.key", key_name="m")
+    key, _ = load_or_create_key(cfg.signing_key, "m")
+    with Store.open(db) as store:
+        Ingester(store, registry(), cfg).ingest([str(AUTH)])
+        make_checkpoint(store, key, None)
+    eight_bytes = f"CAST(('0x' || substr(hex(unhex({leaf_sql()})), 1, 16)) AS UBIGINT)"
+    sql(db, "DROP TABLE digests",  # the store as schema 6 wrote it
+        f"CREATE TABLE digests AS SELECT seq, {eight_bytes} AS digest FROM {LOGICAL_EVENTS}",
+        "UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    with Store.open(db) as store:
+        assert verify(store, key.verifier, None).intact
+        assert store.con.execute("SELECT typeof(any_value(digest)) FROM digests").fetchone() == ("UINTEGER",)
+    sql(db, "UPDATE events SET actor = 'nobody' WHERE seq = 7")
+    with Store.open(db) as store:
+        report = verify(store, key.verifier, None)
+    assert [(p.kind, p.seq) for p in report.problems if p.kind == "modified"] == [("modified", 7)]

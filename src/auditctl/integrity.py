@@ -3,7 +3,7 @@
 Every event is a leaf of an RFC 6962 Merkle tree in `seq` order (see `auditctl.merkle` for the
 exact encoding). After each ingest a checkpoint is signed with an Ed25519 key kept outside the
 database, and it is stored twice: in the database and appended to a checkpoint file beside it.
-The first 8 bytes of every leaf hash are kept too (`digests`), so that a changed, moved,
+The first 4 bytes of every leaf hash are kept too (`digests`), so that a changed, moved,
 inserted or deleted event can be named, not only detected.
 """
 
