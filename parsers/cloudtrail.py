@@ -413,7 +413,7 @@ def _resource(rec: dict[str, Any], params: dict[str, Any]) -> str | None:
 class CloudTrailParser(Parser):
     name = "cloudtrail"
     description = "AWS CloudTrail: delivered {\"Records\": [...]} files (.json.gz) or JSON lines"
-    # A delivered file is one JSON document; only the one-record-a-line shape could be split.
+    # A delivered file is one JSON document; only the one-record-a-line shape is split (`splits`).
     splittable = False
 
     def score(self, head: Head) -> tuple[float, str]:
@@ -434,6 +434,10 @@ class CloudTrailParser(Parser):
         if has_source and has_name and _VERSION_RE.search(text):
             return 0.7, "JSON with CloudTrail eventVersion/eventSource/eventName keys"
         return 0.0, ""
+
+    def splits(self, head: Head) -> bool:
+        """One record a line may be parsed in parallel byte ranges; a document may not."""
+        return not _DOC_START.match(head.data[:4096])
 
     def parse(self, source: Source) -> Iterator[Event]:
         start = source.peek(4096)

@@ -18,6 +18,7 @@ from support import ROOT, SAMPLES, registry
 
 sys.path.insert(0, str(ROOT / "bench"))
 from generate import lines as generated_lines
+from generate_cloudtrail import lines as cloudtrail_lines
 
 LINE = "Mar  1 10:00:{:02d} web1 sshd[7]: Failed password for root from 203.0.113.{} port 22 ssh2\n"
 
@@ -169,6 +170,29 @@ def test_parallel_parse_stores_the_same_events_in_the_same_order(tmp_path, monke
     assert rows(serial_db, f"SELECT {cols} FROM events ORDER BY seq") == rows(parallel_db, f"SELECT {cols} FROM events ORDER BY seq")
     reg = "SELECT \"offset\", next_line, events FROM files"
     assert rows(serial_db, reg) == rows(parallel_db, reg)
+
+
+@pytest.mark.parametrize("shape", ["lines", "document"])
+def test_cloudtrail_lines_are_parsed_in_parallel_and_documents_are_not(tmp_path, monkeypatch, shape):
+    """CloudTrail is split only in its one-record-a-line shape, with the serial result; a
+    delivered {"Records": [...]} document is one JSON value and must be read whole."""
+    import auditctl.ingest as ingest_module
+    import auditctl.parallel as parallel
+
+    records = list(cloudtrail_lines(3000, seed=11))
+    log = tmp_path / "trail.json"
+    log.write_text("\n".join(records) + "\n" if shape == "lines" else '{"Records": [' + ",\n".join(records) + "]}\n")
+    serial_db, parallel_db = tmp_path / "serial.duckdb", tmp_path / "parallel.duckdb"
+    ingest(serial_db, log, workers=1)
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 256 * 1024)
+    chunks = []
+    monkeypatch.setattr(ingest_module, "plan_chunks", lambda *a: chunks.extend(parallel.plan_chunks(*a)) or chunks)
+    result = ingest(parallel_db, log, workers=2)
+    assert result.events == 3000 and result.unparsed == 0 and result.per_parser == {"cloudtrail": 3000}
+    assert (len(chunks) > 1) == (shape == "lines")
+    cols = "seq, ts, line, origin, host, app, category, action, outcome, actor, target, role, resource, src_ip, message, raw, attrs"
+    assert rows(serial_db, f"SELECT {cols} FROM events ORDER BY seq") == rows(parallel_db, f"SELECT {cols} FROM events ORDER BY seq")
 
 
 def test_all_sample_logs_ingest_with_their_parsers(db):

@@ -237,8 +237,8 @@ class Ingester:
         label = str(path.resolve())
         options = self.config.options_for(parser.name)
         workers = worker_count(self.config.workers)
-        if (parser.splittable and not ident.compressed and workers > 1 and not self.follow
-                and ident.size - offset >= PARALLEL_MIN_BYTES):
+        if (not ident.compressed and workers > 1 and not self.follow
+                and ident.size - offset >= PARALLEL_MIN_BYTES and parser.splits(read_head(path))):
             return self._store_parallel(path, label, parser, offset, line, options, workers, result)
         source = open_source(path, start_offset=offset, start_line=line, tz=self.tz, options=options,
                              complete_lines_only=self.follow and not ident.compressed)

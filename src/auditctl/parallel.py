@@ -1,9 +1,10 @@
 """Parsing one large file in parallel processes, with results in file order.
 
-Only for parsers that declare `splittable` (every line an independent record) and for
-uncompressed files: the file is cut at line boundaries into chunks, each worker parses its
-byte range into an Arrow table, and the parent receives the tables in chunk order, so the
-stored events, their order and their hashes are the same as a serial parse.
+Only for files a parser `splits` (every line an independent record: `splittable` parsers, and
+CloudTrail's one-record-a-line shape), and only uncompressed: the file is cut at line
+boundaries into chunks, each worker parses its byte range into an Arrow table, and the parent
+receives the tables in chunk order, so the stored events, their order and their hashes are
+the same as a serial parse.
 """
 
 from __future__ import annotations

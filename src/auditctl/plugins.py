@@ -64,6 +64,11 @@ class Parser:
     def parse(self, source: Source) -> Iterator[Event]:
         raise NotImplementedError
 
+    def splits(self, head: Head) -> bool:
+        """Whether the file starting with `head` may be cut at line boundaries and its byte
+        ranges parsed in parallel (default: `splittable`, whatever the file)."""
+        return self.splittable
+
 
 class LineParser(Parser):
     """Helper base for formats with one record per line.
