@@ -114,7 +114,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("src_ip", "VARCHAR", "source address of the request", "source.ip"),
     Column("user_agent", "VARCHAR", "client software", "user_agent.original"),
     Column("session", "VARCHAR", "session, logon or request id", "session id"),
-    Column("message", "VARCHAR", "one-line human summary (zstd-compressed)", "message"),
+    Column("message", "VARCHAR", "one-line human summary (stored as a position in `raw` when it is cut from it)", "message"),
     Column("raw", "VARCHAR", "the original record, verbatim (zstd-compressed)", "event.original"),
     Column("attrs", "JSON", "every other field the parser found; `reason` for unparsed records", "vendor namespace"),
 )
