@@ -47,7 +47,7 @@ from typing import Any
 
 import orjson
 
-from auditctl.jsonrecords import as_dict, read_records, text_or_none
+from auditctl.jsonrecords import as_dict, is_json_lines, read_records, text_or_none
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
@@ -428,7 +428,7 @@ class AzureParser(Parser):
     name = NAME
     description = "Azure Activity Log and Entra ID sign-in/audit logs exported by diagnostic settings (JSON)"
     # Event Hub documents and JSON arrays cannot be split into byte ranges.
-    splittable = False
+    splittable = False  # a document must be read whole: see splits()
 
     def score(self, head: Head) -> tuple[float, str]:
         text = head.text
@@ -439,6 +439,9 @@ class AzureParser(Parser):
                 return 0.95, "JSON records with time, resourceId (/subscriptions or /tenants), operationName, category"
             return 0.6, "JSON records with an Azure resourceId and operationName"
         return 0.0, ""
+
+    def splits(self, head: Head) -> bool:
+        return is_json_lines(head)  # JSON lines may be parsed in parallel; a document may not
 
     def parse(self, source: Source) -> Iterator[Event]:
         return read_records(source, _record, NAME, ("records",))

@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from auditctl.jsonrecords import as_dict, read_records, text_or_none
+from auditctl.jsonrecords import as_dict, is_json_lines, read_records, text_or_none
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
@@ -327,7 +327,7 @@ class GcpAuditParser(Parser):
     name = NAME
     description = "Google Cloud Audit Logs (LogEntry with an AuditLog protoPayload): JSON lines or arrays"
     # A JSON array document cannot be split into byte ranges.
-    splittable = False
+    splittable = False  # a document must be read whole: see splits()
 
     def score(self, head: Head) -> tuple[float, str]:
         text = head.text
@@ -339,6 +339,9 @@ class GcpAuditParser(Parser):
             if _METHOD_RE.search(text):
                 return 0.9, "Cloud Logging entries with protoPayload.methodName"
         return 0.0, ""
+
+    def splits(self, head: Head) -> bool:
+        return is_json_lines(head)  # JSON lines may be parsed in parallel; a document may not
 
     def parse(self, source: Source) -> Iterator[Event]:
         return read_records(source, _record, NAME, ("entries",))

@@ -41,7 +41,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from auditctl.jsonrecords import read_records, text_or_none
+from auditctl.jsonrecords import is_json_lines, read_records, text_or_none
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
@@ -240,7 +240,7 @@ class GitHubAuditParser(Parser):
     name = NAME
     description = "GitHub organization/enterprise audit log: streaming JSON lines or API/export JSON arrays"
     # A JSON array document cannot be split into byte ranges.
-    splittable = False
+    splittable = False  # a document must be read whole: see splits()
 
     def score(self, head: Head) -> tuple[float, str]:
         text = head.text
@@ -251,6 +251,9 @@ class GitHubAuditParser(Parser):
                 return 0.95, "JSON with GitHub audit keys (action category.operation, actor, created_at/@timestamp, org)"
             return 0.5, "JSON with action/actor/created_at keys (GitHub-like)"
         return 0.0, ""
+
+    def splits(self, head: Head) -> bool:
+        return is_json_lines(head)  # JSON lines may be parsed in parallel; a document may not
 
     def parse(self, source: Source) -> Iterator[Event]:
         return read_records(source, _record, NAME, ())

@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from auditctl.jsonrecords import as_dict, read_records, text_or_none
+from auditctl.jsonrecords import as_dict, is_json_lines, read_records, text_or_none
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
@@ -237,7 +237,7 @@ class OktaParser(Parser):
     name = NAME
     description = "Okta System Log (LogEvent): JSON lines or a JSON array from /api/v1/logs"
     # A JSON array document cannot be split into byte ranges.
-    splittable = False
+    splittable = False  # a document must be read whole: see splits()
 
     def score(self, head: Head) -> tuple[float, str]:
         text = head.text
@@ -248,6 +248,9 @@ class OktaParser(Parser):
                 return 0.95, "JSON with Okta LogEvent keys (eventType, published, actor.alternateId)"
             return 0.6, "JSON with eventType and published keys (Okta-like)"
         return 0.0, ""
+
+    def splits(self, head: Head) -> bool:
+        return is_json_lines(head)  # JSON lines may be parsed in parallel; a document may not
 
     def parse(self, source: Source) -> Iterator[Event]:
         return read_records(source, _record, NAME, ())

@@ -6,6 +6,7 @@ import gzip
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -172,25 +173,48 @@ def test_parallel_parse_stores_the_same_events_in_the_same_order(tmp_path, monke
     assert rows(serial_db, reg) == rows(parallel_db, reg)
 
 
-@pytest.mark.parametrize("shape", ["lines", "document"])
-def test_cloudtrail_lines_are_parsed_in_parallel_and_documents_are_not(tmp_path, monkeypatch, shape):
-    """CloudTrail is split only in its one-record-a-line shape, with the serial result; a
-    delivered {"Records": [...]} document is one JSON value and must be read whole."""
+def _cloudtrail_file(path: Path, shape: str) -> None:
+    records = list(cloudtrail_lines(1500, seed=11))
+    path.write_text("\n".join(records) + "\n" if shape == "lines" else '{"Records": [' + ",\n".join(records) + "]}\n")
+
+
+def _repeated_sample(sample: str) -> Callable[[Path, str], None]:
+    """JSON lines: the sample's lines 8 times over; a document: the sample as it is."""
+    def write(path: Path, shape: str) -> None:
+        text = (SAMPLES / sample).read_text()
+        path.write_text(text.rstrip("\n") + "\n" if shape == "document" else "".join([text.rstrip("\n") + "\n"] * 8))
+    return write
+
+
+@pytest.mark.parametrize("parser, shape, make", [
+    ("cloudtrail", "lines", _cloudtrail_file),
+    ("cloudtrail", "document", _cloudtrail_file),
+    ("okta", "lines", _repeated_sample("okta/system_log.jsonl")),
+    ("okta", "document", _repeated_sample("okta/logs_api_page.json")),
+    ("gcp_audit", "lines", _repeated_sample("gcp_audit/cloudaudit_sink.jsonl")),
+    ("gcp_audit", "document", _repeated_sample("gcp_audit/gcloud_logging_read.json")),
+    ("github_audit", "lines", _repeated_sample("github_audit/audit_stream.jsonl")),
+    ("github_audit", "document", _repeated_sample("github_audit/enterprise_api_page.json")),
+    ("azure", "lines", _repeated_sample("azure/entra_PT1H.json")),
+    ("azure", "document", _repeated_sample("azure/activity_eventhub.json")),
+])
+def test_json_lines_are_parsed_in_parallel_and_documents_are_not(tmp_path, monkeypatch, parser, shape, make):
+    """Cloud audit formats are split only when the file is one record a line, with the serial
+    result; a document ({"Records": [...]}, an API page's array) must be read whole."""
     import auditctl.ingest as ingest_module
     import auditctl.parallel as parallel
 
-    records = list(cloudtrail_lines(3000, seed=11))
-    log = tmp_path / "trail.json"
-    log.write_text("\n".join(records) + "\n" if shape == "lines" else '{"Records": [' + ",\n".join(records) + "]}\n")
+    log = tmp_path / "audit.json"
+    make(log, shape)
     serial_db, parallel_db = tmp_path / "serial.duckdb", tmp_path / "parallel.duckdb"
-    ingest(serial_db, log, workers=1)
+    serial = ingest(serial_db, log, workers=1)
     monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 1)
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 256 * 1024)
-    chunks = []
+    monkeypatch.setattr(parallel, "FIRST_CHUNK_BYTES", 4096)
+    chunks: list = []
     monkeypatch.setattr(ingest_module, "plan_chunks", lambda *a: chunks.extend(parallel.plan_chunks(*a)) or chunks)
     result = ingest(parallel_db, log, workers=2)
-    assert result.events == 3000 and result.unparsed == 0 and result.per_parser == {"cloudtrail": 3000}
-    assert (len(chunks) > 1) == (shape == "lines")
+    assert result.per_parser == serial.per_parser == {parser: serial.events} and result.unparsed == serial.unparsed
+    assert (len(chunks) > 2) == (shape == "lines")
     cols = "seq, ts, line, origin, host, app, category, action, outcome, actor, target, role, resource, src_ip, message, raw, attrs"
     assert rows(serial_db, f"SELECT {cols} FROM events ORDER BY seq") == rows(parallel_db, f"SELECT {cols} FROM events ORDER BY seq")
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from auditctl.schema import Event, unparsed_event
-from auditctl.sources import Source
+from auditctl.sources import Head, Source
 
 _DOC_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:\[|\{\s*\r?\n)")
 MapRecord = Callable[[dict[str, Any], str, "int | None", "str | None"], "Event | list[Event]"]
@@ -33,6 +33,12 @@ def text_or_none(value: Any, empty: frozenset[str]) -> str | None:
 def as_dict(value: Any) -> dict[str, Any]:
     """The value if it is a JSON object, else an empty one (for safe chained lookups)."""
     return value if isinstance(value, dict) else {}
+
+
+def is_json_lines(head: Head) -> bool:
+    """Whether `read_records` reads this file line by line: then each line stands alone, and
+    the file may be cut at line boundaries and parsed in parallel (`Parser.splits`)."""
+    return not _DOC_START.match(head.data[:4096])
 
 
 def read_records(source: Source, record: MapRecord, name: str, wrappers: tuple[str, ...] = ()) -> Iterator[Event]:
