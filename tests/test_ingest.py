@@ -173,6 +173,28 @@ def test_parallel_parse_stores_the_same_events_in_the_same_order(tmp_path, monke
     assert rows(serial_db, reg) == rows(parallel_db, reg)
 
 
+def test_serial_ingest_inserts_small_batches_with_the_same_rows_and_file_size(tmp_path, monkeypatch):
+    """Events become Arrow and are inserted at most ARROW_BATCH_BYTES of raw at a time (wide
+    records held 1 GB as objects); the store gets the same rows and is no larger (DuckDB
+    writing with one thread fills row groups across inserts)."""
+    import auditctl.batch
+    import auditctl.ingest as ingest_module
+
+    log = tmp_path / "big.log"
+    log.write_text("\n".join(generated_lines(130_000, seed=3)) + "\n")
+    ingest(tmp_path / "default.duckdb", log, workers=1)
+    calls = []
+    monkeypatch.setattr(ingest_module, "ARROW_BATCH_BYTES", 256 * 1024)
+    monkeypatch.setattr(ingest_module, "events_to_arrow", lambda b: calls.append(len(b)) or auditctl.batch.events_to_arrow(b))
+    ingest(tmp_path / "small.duckdb", log, workers=1)
+    assert len(calls) > 40 and max(calls) < 5000
+    cols = "seq, ts, line, host, app, category, action, outcome, actor, target, src_ip, message, raw, attrs"
+    assert rows(tmp_path / "default.duckdb", f"SELECT {cols} FROM events ORDER BY seq") == \
+        rows(tmp_path / "small.duckdb", f"SELECT {cols} FROM events ORDER BY seq")
+    sizes = [(tmp_path / name).stat().st_size for name in ("default.duckdb", "small.duckdb")]
+    assert sizes[1] <= sizes[0] * 1.05
+
+
 def _cloudtrail_file(path: Path, shape: str) -> None:
     records = list(cloudtrail_lines(1500, seed=11))
     path.write_text("\n".join(records) + "\n" if shape == "lines" else '{"Records": [' + ",\n".join(records) + "]}\n")

@@ -44,7 +44,7 @@ from auditctl.sources import (
     read_head,
     stdin_source,
 )
-from auditctl.store import ROW_GROUP_ROWS, FileRecord, Store
+from auditctl.store import FileRecord, Store
 from auditctl.timeutil import get_tz
 
 STDIN = "-"
@@ -125,6 +125,9 @@ def expand_paths(args: Iterable[str]) -> tuple[list[str], list[str]]:
                 missing.append(arg)
     unique = list(dict.fromkeys(found))  # first occurrence wins, order kept
     return unique, missing
+
+
+ARROW_BATCH_BYTES = 16 << 20  # raw bytes of parsed Events turned into Arrow at a time
 
 
 class Ingester:
@@ -254,52 +257,38 @@ class Ingester:
         chunks = plan_chunks(path, offset, line)
         reference = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         consumed, next_line = offset, line
-        pending: list[pa.Table] = []
         for chunk in parse_parallel(path, parser.name, chunks, workers=workers,
                                     user_dirs=self.config.parsers_dirs, tz=self.config.timezone,
                                     reference=reference, options=options):
-            pending.append(chunk.read_table())
-            pending = self._append_whole_row_groups(pending, label, parser.name, result)
+            self._append(chunk.read_table(), label, parser.name, result)
             result.unparsed += chunk.unparsed
             self.progress(chunk.end - consumed)
             consumed, next_line = chunk.end, chunk.next_line
-        for table in pending:
-            self._append(table, label, parser.name, result)
         return consumed, next_line
 
-    def _append_whole_row_groups(self, pending: list[pa.Table], label: str, parser: str,
-                                 result: FileResult) -> list[pa.Table]:
-        """Insert as many full DuckDB row groups as `pending` holds; return the remainder.
-
-        Appending partial row groups makes DuckDB rewrite them on the next append, which leaves
-        free blocks behind (a file ~1.5x larger than needed).
-        """
-        rows = sum(t.num_rows for t in pending)
-        whole = rows - rows % ROW_GROUP_ROWS
-        if whole == 0:
-            return pending
-        table = pa.concat_tables(pending)
-        self._append(table.slice(0, whole), label, parser, result)
-        return [table.slice(whole)] if whole < rows else []
-
     def _store_events(self, source: Source, parser: Parser, label: str, result: FileResult) -> None:
+        """Parse serially, inserting a batch of Arrow at a time: at most `batch_size` events
+        and ARROW_BATCH_BYTES of raw (122,880 CloudTrail records held 1 GB as Events)."""
         batch: list[Event] = []
+        raw_bytes = 0
         last = source.consumed
         size = self.config.batch_size
         for ev in parser.parse(source):
             batch.append(ev)
-            if len(batch) >= size:
-                self._flush(batch, label, parser.name, result)
+            raw_bytes += len(ev.raw)
+            if len(batch) >= size or raw_bytes >= ARROW_BATCH_BYTES:
+                self._append(self._to_arrow(batch, result), label, parser.name, result)
                 self.progress(source.consumed - last)
                 last = source.consumed
-                batch = []
+                batch, raw_bytes = [], 0
         if batch:
-            self._flush(batch, label, parser.name, result)
+            self._append(self._to_arrow(batch, result), label, parser.name, result)
         self.progress(source.consumed - last)
 
-    def _flush(self, batch: list[Event], label: str, parser: str, result: FileResult) -> None:
+    @staticmethod
+    def _to_arrow(batch: list[Event], result: FileResult) -> pa.Table:
         result.unparsed += sum(1 for e in batch if e.action == "unparsed")
-        self._append(events_to_arrow(batch), label, parser, result)
+        return events_to_arrow(batch)
 
     def _append(self, part: pa.Table, label: str, parser: str, result: FileResult) -> None:
         if part.num_rows == 0:

@@ -36,7 +36,7 @@ SCHEMA_VERSION = 7
 # from raw (schema 6), zstd still spends ~4 bytes a row: 4.2 MB per 1M NULLs, vs ~0.
 ZSTD_COLUMNS = frozenset({"raw"})
 _HASH_SLICE = 1 << 20  # seqs whose leaves are hashed in one step (bounds memory)
-ROW_GROUP_ROWS = 122_880  # DuckDB's row group size: batches of this many rows append cleanly
+ROW_GROUP_ROWS = 122_880  # DuckDB's row group size, used for the Parquet files too
 
 _EVENTS_DDL = "CREATE TABLE events (\n  " + ",\n  ".join(
     f"{c.name} {c.sql_type}" + (" USING COMPRESSION zstd" if c.name in ZSTD_COLUMNS else "")
@@ -155,6 +155,7 @@ class Store:
         self.memory_limit: str | None = None  # DuckDB's cap for this store (config memory_limit)
         self.sealer: Sealer | None = None
         self.sealed_fields: tuple[str, ...] = ()  # set when the sealed store is attached
+        self._single_threaded = False  # single_threaded_writes() is in force
 
     # -- opening -------------------------------------------------------------------------
 
@@ -328,6 +329,7 @@ class Store:
     def default_settings(self) -> None:
         """Undo single_threaded_writes(): hashing and queries use every core."""
         self.con.execute("RESET threads")
+        self._single_threaded = False
         self._restore_memory_limit()
 
     def single_threaded_writes(self) -> None:
@@ -335,19 +337,24 @@ class Store:
         group is written once, so the file has no free blocks left by merged row groups."""
         self.con.execute("SET threads = 1")
         self.con.execute("SET memory_limit = '384MB'")
+        self._single_threaded = True
 
     def append_events(self, batch: pa.Table, *, seal: bool = True) -> None:
         """Append a batch whose columns are exactly COLUMN_NAMES, `seq` already assigned.
 
-        The batch is made one contiguous chunk: DuckDB scans a multi-chunk Arrow table with
-        several threads, each writing its own partly filled row groups, which are merged at
-        commit and leave free blocks behind (measured: a file 1.6x larger).
+        With several DuckDB threads the batch is first made one contiguous chunk: they would
+        scan a multi-chunk Arrow table in parallel, each writing its own partly filled row
+        groups, merged at commit with free blocks left behind (measured: a file 1.6x larger).
+        Ingest writes with one thread, which reads the chunks in order, so it skips that copy
+        (a row group of CloudTrail records is ~200 MB).
         """
         if seal and self.sealer is not None:
             batch = self.sealer.seal(batch, self.con)
         # from_arrow, not register(): a registered table stays referenced until the
         # transaction commits, so a large file's batches would all stay in memory.
-        self.con.from_arrow(batch.combine_chunks().select(list(COLUMN_NAMES))).project(_APPEND_SQL).insert_into("events")
+        if not self._single_threaded:
+            batch = batch.combine_chunks()
+        self.con.from_arrow(batch.select(list(COLUMN_NAMES))).project(_APPEND_SQL).insert_into("events")
 
     # -- integrity: leaves, tree levels, digests, checkpoints -----------------------------
 
