@@ -39,14 +39,13 @@ Common: ts = `time`; host = the subscription id of `resourceId`, else `tenantId`
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 import orjson
 
+from auditctl.addresses import is_ip
 from auditctl.jsonrecords import as_dict, is_json_lines, read_records, text_or_none
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
@@ -172,18 +171,10 @@ def _ikey(obj: dict[str, Any], key: str) -> Any:
     return None
 
 
-@lru_cache(maxsize=65536)
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
 
 def _ip(value: Any) -> str | None:
     text = _s(value)
-    return text if text and _is_ip(text) else None
+    return text if text and is_ip(text) else None
 
 
 def _time(value: Any):

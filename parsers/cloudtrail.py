@@ -27,14 +27,13 @@ Get/List/Describe/Head/... prefix) -> data_access/access, other calls -> system/
 from __future__ import annotations
 
 import gc
-import ipaddress
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 import orjson
 
+from auditctl.addresses import is_ip
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
@@ -164,14 +163,6 @@ def _s(value: Any) -> str | None:
         value = str(value)
     return None if value.strip() in _EMPTY else value
 
-
-@lru_cache(maxsize=65536)
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _first(params: dict, keys: tuple[str, ...]) -> str | None:
@@ -352,7 +343,7 @@ def _map_record(rec: dict[str, Any], raw: str, line: int | None, origin: str | N
     source_ip = _s(rec.get("sourceIPAddress"))
     src_ip = None
     if source_ip:
-        if _is_ip(source_ip):
+        if is_ip(source_ip):
             src_ip = source_ip
         else:
             attrs["source_name"] = source_ip

@@ -38,12 +38,11 @@ Methods (matched on the last part of `methodName`, see `METHODS`):
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
+from auditctl.addresses import is_ip
 from auditctl.jsonrecords import as_dict, is_json_lines, read_records, text_or_none
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
@@ -113,14 +112,6 @@ def _s(value: Any) -> str | None:
 
 _d = as_dict
 
-
-@lru_cache(maxsize=65536)
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _time(value: Any):
@@ -201,7 +192,7 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
     caller = _s(meta.get("callerIp"))
     src_ip = None
     if caller:
-        if _is_ip(caller):
+        if is_ip(caller):
             src_ip = caller
         else:
             attrs["caller_ip"] = caller
