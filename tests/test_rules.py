@@ -58,6 +58,22 @@ def test_a_long_storm_is_one_finding_with_a_count(tmp_path):
     assert len(found) == 1 and found[0].count == 300
 
 
+def test_storms_further_apart_than_window_plus_cooldown_are_separate_findings(tmp_path):
+    """Clusters of qualifying events are cut where two qualifying events are more than window +
+    cooldown apart (here 60 s + 300 s); events in the same second are never cut apart. Each
+    storm qualifies from its second second (3 events in 60 s) to its third."""
+    rule = {"id": "t.burst", "title": "t", "severity": "high", "type": "threshold", "group_by": ["src_ip"],
+            "where": {"action": "login", "outcome": "failure"}, "count": 3, "window": "60s", "cooldown": "300s"}
+    def storm(start: int, n: int) -> list[str]:
+        return [fail(start + i // 2) for i in range(n)]  # two a second
+    apart = storm(0, 6) + storm(362, 6)  # qualifying at 1-2 s, then at 363 s: 361 s apart
+    close = storm(0, 6) + storm(361, 6)  # 360 s apart: one cluster
+    found, seq = findings(tmp_path, apart, [], extra_rules=[rule], name="apart.log")
+    assert [(f.count, f.seqs) for f in found] == [(6, [seq[i] for i in range(1, 7)]), (6, [seq[i] for i in range(7, 13)])]
+    found, _ = findings(tmp_path, close, [], extra_rules=[rule], name="close.log")
+    assert [f.count for f in found] == [12]
+
+
 def test_failed_login_burst_per_user(tmp_path):
     lines = [fail(i * 10, user="carol", ip=f"198.51.100.{i}") for i in range(9)]
     found, _ = findings(tmp_path, lines, "auth.failed-login-burst.user")
@@ -167,6 +183,20 @@ def test_source_silent_gap_inside_the_range(tmp_path):
     assert [(f.first_ts, f.last_ts) for f in found] == [(T0, T0 + timedelta(hours=30))]
     near = [sudo(0, host="web3"), sudo(20 * 3600, host="web3")]
     assert findings(tmp_path, near, "source.silent", until=T0 + timedelta(hours=21), since=T0, name="n.log")[0] == []
+
+
+def test_silences_are_named_by_the_last_event_before_them_wherever_they_fall(tmp_path):
+    """A silence is found between any two consecutive events more than `window` apart, also
+    when both sit in neighbouring `window`-sized stretches of the clock; it is named by the
+    last event before it (of several in that second, the last stored)."""
+    rule = {"id": "t.quiet", "title": "t", "severity": "low", "type": "absence", "group_by": ["host"],
+            "where": {"host": {"exists": True}}, "window": "100s", "baseline": "1d"}
+    at = [0, 50, 99, 199, 199, 199, 300, 401, 450]  # silences: 199 -> 300 (101 s) and 300 -> 401 (101 s)
+    lines = [sudo(t, host="db1") for t in at] + [sudo(t, host="db2") for t in range(0, 460, 100)]
+    found, seq = findings(tmp_path, lines, [], extra_rules=[rule], since=T0, until=T0 + timedelta(seconds=460))
+    # 99 -> 199 is exactly 100 s: not a silence. The two silences touch, so they are one finding.
+    assert [(f.group_key["host"], f.first_ts - T0, f.last_ts - T0, f.seqs) for f in found] == [
+        ("db1", timedelta(seconds=199), timedelta(seconds=401), [seq[6], seq[7]])]
 
 
 # -- rule features -------------------------------------------------------------------------

@@ -109,10 +109,12 @@ class _Merger:
 
     def add(self, c: dict[str, Any]) -> Finding | None:
         rule, key = self.rule, c["group_key"]
-        seqs = [int(s) for s in c["seqs"]]
+        seqs = list(c["seqs"])  # BIGINTs from DuckDB: already ints
         first, last = c["first_ts"], c["last_ts"]
         for row in self.by_group.get(key, []):
             if first <= row["last_ts"] + rule.cooldown and last >= row["first_ts"] - rule.cooldown:
+                if (first, last) == (row["first_ts"], row["last_ts"]) and seqs == row["seqs"]:
+                    return None  # the same finding again (no sets of millions of seqs needed)
                 old = set(row["seqs"] or [])
                 merged = sorted(old | set(seqs))
                 lo, hi = min(first, row["first_ts"]), max(last, row["last_ts"])
