@@ -146,6 +146,19 @@ def test_sink_routing_and_rate_limit(tmp_path):
     assert sink.suppressed == 2 and len(out.read_text().splitlines()) == 2
 
 
+def test_a_flood_of_lower_alerts_does_not_use_up_the_rate_limit_of_higher_ones(tmp_path):
+    """120 off-hours findings (medium) in a minute must not hold back a brute-force one (high)."""
+    out = tmp_path / "a.jsonl"
+    sink = Sink(parse_sink({"kind": "jsonl", "target": str(out), "rate_limit": 3}))
+    base = {"rule": "priv.off-hours", "severity": "medium", "title": "t", "group_text": "g", "count": 1,
+            "first": "", "last": "", "status": "new"}
+    assert [sink.offer(base) for _ in range(5)] == [True, True, True, False, False]
+    assert sink.offer({**base, "rule": "auth.failed-login-burst.ip", "severity": "high"})
+    delivered = [json.loads(line) for line in out.read_text().splitlines()]
+    assert delivered[-1]["rule"] == "auth.failed-login-burst.ip" and delivered[-1]["suppressed_before"] == 2
+    assert not sink.offer(base)
+
+
 @pytest.mark.parametrize(("spec", "message"), [
     ("pager", "kind: choose one of"), ("webhook:ftp://x", r"is not an http\(s\) URL"),
     ("jsonl", "target: jsonl needs one"), ("syslog:10.0.0.1:514", "use udp://"),

@@ -7,8 +7,8 @@ A sink is configured in YAML (`alerts:` in config) or with `--alert KIND[:TARGET
     exec:/usr/local/bin/page-oncall   (the alert as JSON on stdin)
 
 Each sink has routing (`min_severity`, `rules` as id globs) and a rate limit
-(`rate_limit` alerts per minute; the excess is counted and reported in the next alert that
-gets through). Deduplication comes first, from the findings themselves: a new finding alerts
+(`rate_limit` alerts per minute for each severity, so a flood of medium findings never holds
+back a high one; the excess is counted and reported in the next alert that gets through). Deduplication comes first, from the findings themselves: a new finding alerts
 once; a finding that keeps growing alerts again only after its rule's cooldown, with its count.
 """
 
@@ -87,7 +87,7 @@ def parse_sink(spec: str | dict[str, Any]) -> SinkConfig:
 @dataclass
 class Sink:
     config: SinkConfig
-    sent: list[float] = field(default_factory=list)
+    sent: dict[str, list[float]] = field(default_factory=dict)  # severity -> delivery times
     suppressed: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -96,8 +96,8 @@ class Sink:
         if not self.config.accepts(alert):
             return False
         now = time.monotonic()
-        self.sent = [t for t in self.sent if now - t < 60]
-        if len(self.sent) >= self.config.rate_limit:
+        sent = self.sent[alert["severity"]] = [t for t in self.sent.get(alert["severity"], []) if now - t < 60]
+        if len(sent) >= self.config.rate_limit:
             self.suppressed += 1
             return False
         if self.suppressed:
@@ -108,7 +108,7 @@ class Sink:
         except Exception as exc:  # a broken sink must not stop the watch
             self.errors.append(f"alert sink {self.config.name}: {exc}")
             return False
-        self.sent.append(now)
+        sent.append(now)
         return True
 
 
