@@ -40,16 +40,14 @@ Common: ts = `time`; host = the subscription id of `resourceId`, else `tenantId`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 from auditctl.addresses import is_ip
-from auditctl.jsonrecords import as_dict, is_json_lines, read_records, text_or_none
-from auditctl.plugins import Parser
+from auditctl.jsonrecords import JsonRecordsParser, as_dict, text_or_none
 from auditctl.schema import Event, unparsed_event
-from auditctl.sources import Head, Source
+from auditctl.sources import Head
 from auditctl.timeutil import parse_iso
 
 NAME = "azure"
@@ -415,11 +413,11 @@ def _activity(rec, props, operation, resource_id, ts, host, session, caller_ip, 
         attrs=attrs or None, line=line, origin=origin)
 
 
-class AzureParser(Parser):
+class AzureParser(JsonRecordsParser):
     name = NAME
     description = "Azure Activity Log and Entra ID sign-in/audit logs exported by diagnostic settings (JSON)"
-    # Event Hub documents and JSON arrays cannot be split into byte ranges.
-    splittable = False  # a document must be read whole: see splits()
+    map_record = staticmethod(_record)
+    wrappers = ("records",)
 
     def score(self, head: Head) -> tuple[float, str]:
         text = head.text
@@ -430,12 +428,6 @@ class AzureParser(Parser):
                 return 0.95, "JSON records with time, resourceId (/subscriptions or /tenants), operationName, category"
             return 0.6, "JSON records with an Azure resourceId and operationName"
         return 0.0, ""
-
-    def splits(self, head: Head) -> bool:
-        return is_json_lines(head)  # JSON lines may be parsed in parallel; a document may not
-
-    def parse(self, source: Source) -> Iterator[Event]:
-        return read_records(source, _record, NAME, ("records",))
 
 
 parser = AzureParser()

@@ -39,14 +39,12 @@ Methods (matched on the last part of `methodName`, see `METHODS`):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from auditctl.addresses import is_ip
-from auditctl.jsonrecords import as_dict, is_json_lines, read_records, text_or_none
-from auditctl.plugins import Parser
+from auditctl.jsonrecords import JsonRecordsParser, as_dict, text_or_none
 from auditctl.schema import Event, unparsed_event
-from auditctl.sources import Head, Source
+from auditctl.sources import Head
 from auditctl.timeutil import parse_iso
 
 NAME = "gcp_audit"
@@ -314,11 +312,11 @@ def _summary(actor, method, target, role, resource, outcome, attrs) -> str:
     return text
 
 
-class GcpAuditParser(Parser):
+class GcpAuditParser(JsonRecordsParser):
     name = NAME
     description = "Google Cloud Audit Logs (LogEntry with an AuditLog protoPayload): JSON lines or arrays"
-    # A JSON array document cannot be split into byte ranges.
-    splittable = False  # a document must be read whole: see splits()
+    map_record = staticmethod(_record)
+    wrappers = ("entries",)
 
     def score(self, head: Head) -> tuple[float, str]:
         text = head.text
@@ -330,12 +328,6 @@ class GcpAuditParser(Parser):
             if _METHOD_RE.search(text):
                 return 0.9, "Cloud Logging entries with protoPayload.methodName"
         return 0.0, ""
-
-    def splits(self, head: Head) -> bool:
-        return is_json_lines(head)  # JSON lines may be parsed in parallel; a document may not
-
-    def parse(self, source: Source) -> Iterator[Event]:
-        return read_records(source, _record, NAME, ("entries",))
 
 
 parser = GcpAuditParser()

@@ -38,13 +38,11 @@ Choices:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
-from auditctl.jsonrecords import is_json_lines, read_records, text_or_none
-from auditctl.plugins import Parser
+from auditctl.jsonrecords import JsonRecordsParser, text_or_none
 from auditctl.schema import Event, unparsed_event
-from auditctl.sources import Head, Source
+from auditctl.sources import Head
 from auditctl.timeutil import from_epoch, parse_iso
 
 NAME = "github_audit"
@@ -236,11 +234,10 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
         original_action=name, raw=raw, attrs=attrs or None, line=line, origin=origin)
 
 
-class GitHubAuditParser(Parser):
+class GitHubAuditParser(JsonRecordsParser):
     name = NAME
     description = "GitHub organization/enterprise audit log: streaming JSON lines or API/export JSON arrays"
-    # A JSON array document cannot be split into byte ranges.
-    splittable = False  # a document must be read whole: see splits()
+    map_record = staticmethod(_record)
 
     def score(self, head: Head) -> tuple[float, str]:
         text = head.text
@@ -251,12 +248,6 @@ class GitHubAuditParser(Parser):
                 return 0.95, "JSON with GitHub audit keys (action category.operation, actor, created_at/@timestamp, org)"
             return 0.5, "JSON with action/actor/created_at keys (GitHub-like)"
         return 0.0, ""
-
-    def splits(self, head: Head) -> bool:
-        return is_json_lines(head)  # JSON lines may be parsed in parallel; a document may not
-
-    def parse(self, source: Source) -> Iterator[Event]:
-        return read_records(source, _record, NAME, ())
 
 
 parser = GitHubAuditParser()

@@ -31,13 +31,11 @@ eventType -> category/action is in `EXACT` and `PREFIXES` below. Choices:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
-from auditctl.jsonrecords import as_dict, is_json_lines, read_records, text_or_none
-from auditctl.plugins import Parser
+from auditctl.jsonrecords import JsonRecordsParser, as_dict, text_or_none
 from auditctl.schema import Event, unparsed_event
-from auditctl.sources import Head, Source
+from auditctl.sources import Head
 from auditctl.timeutil import parse_iso
 
 NAME = "okta"
@@ -233,11 +231,10 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
         attrs=attrs or None, line=line, origin=origin)
 
 
-class OktaParser(Parser):
+class OktaParser(JsonRecordsParser):
     name = NAME
     description = "Okta System Log (LogEvent): JSON lines or a JSON array from /api/v1/logs"
-    # A JSON array document cannot be split into byte ranges.
-    splittable = False  # a document must be read whole: see splits()
+    map_record = staticmethod(_record)
 
     def score(self, head: Head) -> tuple[float, str]:
         text = head.text
@@ -248,12 +245,6 @@ class OktaParser(Parser):
                 return 0.95, "JSON with Okta LogEvent keys (eventType, published, actor.alternateId)"
             return 0.6, "JSON with eventType and published keys (Okta-like)"
         return 0.0, ""
-
-    def splits(self, head: Head) -> bool:
-        return is_json_lines(head)  # JSON lines may be parsed in parallel; a document may not
-
-    def parse(self, source: Source) -> Iterator[Event]:
-        return read_records(source, _record, NAME, ())
 
 
 parser = OktaParser()

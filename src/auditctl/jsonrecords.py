@@ -1,8 +1,8 @@
 """Reading JSON records for parser plugins: JSON lines, a JSON array, or a wrapper document
 (`{"records": [...]}`), with every record a plugin cannot map kept as an unparsed event.
 
-A plugin calls `read_records(source, map_record, name, wrappers)`; `map_record(rec, raw, line,
-origin)` returns an Event or a list of Events. Whole documents get `origin` = `[i]` (or
+A plugin subclasses `JsonRecordsParser` (or calls `read_records(source, map_record, name,
+wrappers)` itself); `map_record(rec, raw, line, origin)` returns an Event or a list of Events. Whole documents get `origin` = `[i]` (or
 `records[i]`) and `raw` = the record's compact JSON; JSON lines keep their line and text.
 """
 
@@ -11,10 +11,11 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
+from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
 
@@ -39,6 +40,24 @@ def is_json_lines(head: Head) -> bool:
     """Whether `read_records` reads this file line by line: then each line stands alone, and
     the file may be cut at line boundaries and parsed in parallel (`Parser.splits`)."""
     return not _DOC_START.match(head.data[:4096])
+
+
+class JsonRecordsParser(Parser):
+    """A parser of JSON records read by `read_records`. Subclasses set `name`, `description`,
+    `score`, `map_record` (a staticmethod) and the `wrappers` keys of their documents. A file of
+    JSON lines may be parsed in parallel; a document must be read whole."""
+
+    wrappers: ClassVar[tuple[str, ...]] = ()
+
+    @staticmethod
+    def map_record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None) -> Event | list[Event]:
+        raise NotImplementedError
+
+    def splits(self, head: Head) -> bool:
+        return is_json_lines(head)
+
+    def parse(self, source: Source) -> Iterator[Event]:
+        return read_records(source, self.map_record, self.name, self.wrappers)
 
 
 def read_records(source: Source, record: MapRecord, name: str, wrappers: tuple[str, ...] = ()) -> Iterator[Event]:
