@@ -35,6 +35,7 @@ import orjson
 
 from auditctl.addresses import is_ip
 from auditctl.plugins import Parser
+from auditctl.rawbytes import decode_record, loads_json
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
 from auditctl.timeutil import parse_iso
@@ -474,7 +475,7 @@ class CloudTrailParser(Parser):
             if not text.strip():
                 continue
             try:
-                obj = orjson.loads(text)
+                obj = loads_json(text)
             except orjson.JSONDecodeError as exc:
                 yield unparsed_event(text, f"cloudtrail: invalid JSON: {exc}", line=number)
                 continue
@@ -506,7 +507,7 @@ def _load_document(data: bytes) -> Any:
 
 def _split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:
     for number, raw in enumerate(data.split(b"\n"), start=start_line):
-        yield number, raw.rstrip(b"\r").decode("utf-8", "replace")
+        yield number, decode_record(raw.rstrip(b"\r"))
 
 
 parser = CloudTrailParser()

@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 
 from auditctl.plugins import Parser
+from auditctl.rawbytes import loads_json
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
 
@@ -141,7 +142,7 @@ class JournaldParser(Parser):
             if not text.startswith("{") or "__REALTIME_TIMESTAMP" not in text:
                 continue
             try:
-                doc = orjson.loads(text)
+                doc = loads_json(text)
             except orjson.JSONDecodeError:
                 continue
             if isinstance(doc, dict) and "__REALTIME_TIMESTAMP" in doc and ("MESSAGE" in doc or "__CURSOR" in doc):
@@ -152,7 +153,7 @@ class JournaldParser(Parser):
 
     def parse(self, source: Source) -> Iterator[Event]:
         interpret = _syslog_interpret()
-        loads = orjson.loads
+        loads = loads_json
         for number, text in source.lines():
             stripped = text.strip()
             if not stripped:

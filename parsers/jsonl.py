@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 
 from auditctl.plugins import Parser
+from auditctl.rawbytes import loads_json
 from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, Event, unparsed_event
 from auditctl.sources import Head, Source
 from auditctl.timeutil import parse_iso
@@ -627,7 +628,7 @@ class JsonLinesParser(Parser):
             if not text.startswith("{"):
                 continue
             try:
-                doc = orjson.loads(text)
+                doc = loads_json(text)
             except orjson.JSONDecodeError:
                 continue
             if isinstance(doc, dict):
@@ -640,7 +641,7 @@ class JsonLinesParser(Parser):
         mappings = opts.mappings
         ecs = opts.ecs
         tz = source.tz
-        loads = orjson.loads
+        loads = loads_json
         decode_error = orjson.JSONDecodeError
         for number, text in source.lines():
             stripped = text.strip()

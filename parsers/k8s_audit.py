@@ -37,6 +37,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from auditctl.plugins import Parser
+from auditctl.rawbytes import decode_record, loads_json
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
 from auditctl.timeutil import parse_iso
@@ -289,7 +290,7 @@ class K8sAuditParser(Parser):
             elif isinstance(obj, dict) and obj.get("kind") == "EventList":
                 yield from _object_events(obj, "", None, None)
             else:
-                text = data.decode("utf-8", "replace")
+                text = decode_record(data)
                 yield from _object_events(obj, text, source.start_line, None)
             return
         yield from self._lines(source.lines())
@@ -299,7 +300,7 @@ class K8sAuditParser(Parser):
             if not text.strip():
                 continue
             try:
-                obj = orjson.loads(text)
+                obj = loads_json(text)
             except orjson.JSONDecodeError as exc:
                 yield unparsed_event(text, f"k8s_audit: invalid JSON: {exc}", line=number)
                 continue
@@ -308,7 +309,7 @@ class K8sAuditParser(Parser):
 
 def _split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:
     for number, raw in enumerate(data.split(b"\n"), start=start_line):
-        yield number, raw.rstrip(b"\r").decode("utf-8", "replace")
+        yield number, decode_record(raw.rstrip(b"\r"))
 
 
 parser = K8sAuditParser()

@@ -62,6 +62,7 @@ from xml.etree import ElementTree as ET
 import orjson
 
 from auditctl.plugins import Parser
+from auditctl.rawbytes import decode_record, loads_json
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import GZIP_MAGIC, Head, Source, SourceError
 from auditctl.timeutil import parse_iso
@@ -676,7 +677,7 @@ def _evtx_data(event: dict[str, Any]) -> dict[str, Any]:
 def _evtx_event(text: str, source: Source, origin_id: Any) -> Event:
     origin = f"record {origin_id}" if origin_id is not None else None
     try:
-        doc = orjson.loads(text)
+        doc = loads_json(text)
         event = doc["Event"]
         system = event["System"]
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
@@ -811,7 +812,7 @@ def _xml_fields(elem: ET.Element) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _xml_event(raw_bytes: bytes, source: Source, line: int) -> Event:
-    raw = raw_bytes.decode("utf-8", "replace")
+    raw = decode_record(raw_bytes)
     try:
         elem = ET.fromstring(raw_bytes)
     except ET.ParseError as exc:
@@ -837,7 +838,7 @@ def _junk_events(chunk: bytes, line: int) -> Iterator[Event]:
     for offset, text in enumerate(rest.split(b"\n")):
         text = text.strip()
         if text:
-            yield unparsed_event(text.decode("utf-8", "replace"), f"{NAME}: text outside any <Event> element",
+            yield unparsed_event(text.decode("utf-8", "surrogateescape"), f"{NAME}: text outside any <Event> element",
                                  line=line + offset)
 
 
@@ -884,14 +885,14 @@ def _parse_xml(source: Source, first: bytes) -> Iterator[Event]:
                 line += gap.count(b"\n")
             if after is not None:  # a record cut short, then the next one
                 stop = after.start()
-                yield unparsed_event(buf[m.start():stop].strip().decode("utf-8", "replace"),
+                yield unparsed_event(buf[m.start():stop].strip().decode("utf-8", "surrogateescape"),
                                      f"{NAME}: Event XML cut short (no </Event>)", line=line)
             elif end == -1:  # the file ends inside a record
                 if source.complete_lines_only:
                     pos = m.start()
                     break  # a live file: the writer is still writing it
                 stop = len(buf)
-                yield unparsed_event(buf[m.start():stop].strip().decode("utf-8", "replace"),
+                yield unparsed_event(buf[m.start():stop].strip().decode("utf-8", "surrogateescape"),
                                      f"{NAME}: Event XML cut short at the end of the file", line=line)
             else:
                 stop = end + len(_XML_END)
@@ -983,7 +984,7 @@ def _nxlog_event(doc: dict[str, Any], raw: str, line: int, source: Source) -> Ev
 
 def _json_event(text: str, line: int, source: Source) -> Event:
     try:
-        doc = orjson.loads(text)
+        doc = loads_json(text)
     except orjson.JSONDecodeError as exc:
         return unparsed_event(text, f"{NAME}: not JSON: {exc}", line=line)
     if not isinstance(doc, dict):
@@ -1038,7 +1039,7 @@ class WindowsSecurityParser(Parser):
             if not stripped.startswith("{"):
                 continue
             try:
-                doc = orjson.loads(stripped)
+                doc = loads_json(stripped)
             except orjson.JSONDecodeError:
                 continue
             if isinstance(doc, dict):

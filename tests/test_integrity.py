@@ -16,7 +16,7 @@ from auditctl.config import Config
 from auditctl.errors import ExitCode
 from auditctl.ingest import Ingester
 from auditctl.integrity import make_checkpoint, verify
-from auditctl.merkle import Frontier, canonical, leaf_hash, mth
+from auditctl.merkle import Frontier, canonical_event, leaf_hash, mth
 from auditctl.schema import COLUMN_NAMES
 from auditctl.signing import VerifierKey, load_or_create_key, parse_note
 from auditctl.store import MESSAGE_SQL, Store
@@ -77,7 +77,7 @@ def test_intact_store_verifies(signed):
 def test_root_matches_the_documented_scheme(signed, db):
     """The SQL leaf/tree hashing equals the Python reference (merkle.canonical / mth)."""
     rows = sql(db, f"SELECT {', '.join(COLUMN_NAMES)} FROM {LOGICAL_EVENTS} ORDER BY seq")
-    leaves = [leaf_hash(canonical(r)) for r in rows]
+    leaves = [leaf_hash(canonical_event(dict(zip(COLUMN_NAMES, r, strict=True)))) for r in rows]
     checkpoints = sql(db, "SELECT tree_size, root FROM checkpoints ORDER BY id")
     for size, root in checkpoints:
         assert mth(leaves[:size]).hex() == root
@@ -316,7 +316,7 @@ def test_random_append_sequences_verify(tmp_path_factory, batches):
         report = verify(store, key.verifier, None)
         assert report.intact, [p.message for p in report.problems]
         rows = store.con.execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM hot_events ORDER BY seq").fetchall()
-        leaves = [leaf_hash(canonical(r)) for r in rows]
+        leaves = [leaf_hash(canonical_event(dict(zip(COLUMN_NAMES, r, strict=True)))) for r in rows]
         for cp in store.checkpoints():
             assert mth(leaves[:cp["tree_size"]]).hex() == cp["root"]
         assert frontier.root() == mth(leaves)
@@ -356,7 +356,7 @@ def test_signing_and_verify_in_small_slices_agree_with_the_reference(cli, env, d
     assert cli("ingest", str(AUTH)).exit_code == 0
     assert cli("ingest", str(SAMPLES / "auditd")).exit_code == 0
     rows = sql(db, f"SELECT {', '.join(COLUMN_NAMES)} FROM {LOGICAL_EVENTS} ORDER BY seq")
-    leaves = [leaf_hash(canonical(r)) for r in rows]
+    leaves = [leaf_hash(canonical_event(dict(zip(COLUMN_NAMES, r, strict=True)))) for r in rows]
     for size, root in sql(db, "SELECT tree_size, root FROM checkpoints ORDER BY id"):
         assert mth(leaves[:size]).hex() == root
     if tamper:
@@ -380,10 +380,12 @@ def test_a_version_6_store_keeps_naming_changed_events_after_its_digests_shrink(
     key, _ = load_or_create_key(cfg.signing_key, "m")
     with Store.open(db) as store:
         Ingester(store, registry(), cfg).ingest([str(AUTH)])
+        store.con.execute("UPDATE events SET ts_source = NULL")  # as schema 6 stored them
         make_checkpoint(store, key, None)
     eight_bytes = f"CAST(('0x' || substr(hex(unhex({leaf_sql()})), 1, 16)) AS UBIGINT)"
     sql(db, "DROP TABLE digests",  # the store as schema 6 wrote it
         f"CREATE TABLE digests AS SELECT seq, {eight_bytes} AS digest FROM {LOGICAL_EVENTS}",
+        "ALTER TABLE events DROP COLUMN ts_source", "ALTER TABLE events DROP COLUMN raw_b64",
         "UPDATE meta SET value = '6' WHERE key = 'schema_version'")
     with Store.open(db) as store:
         assert verify(store, key.verifier, None).intact

@@ -12,6 +12,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditctl.eventtime import TimeFiller
+from auditctl.rawbytes import raw_b64, readable, readable_value
 from auditctl.schema import COLUMNS, EVENT_FIELDS, Event
 
 _ARROW_TYPES = {
@@ -21,15 +23,16 @@ _ARROW_TYPES = {
     "JSON": pa.string(),
 }
 STORE_SCHEMA = pa.schema([pa.field(c.name, _ARROW_TYPES[c.sql_type]) for c in COLUMNS])
-EVENT_SCHEMA = pa.schema([STORE_SCHEMA.field(name) for name in EVENT_FIELDS])
+# What a parse produces: the Event's fields, and the exact bytes of records that are not UTF-8.
+EVENT_SCHEMA = pa.schema([STORE_SCHEMA.field(name) for name in (*EVENT_FIELDS, "raw_b64")])
 _GETTERS = [(name, attrgetter(name)) for name in EVENT_FIELDS]
 
 
 def events_to_arrow(events: Sequence[Event]) -> pa.Table:
-    """The parser-supplied part of a batch (no seq/source/parser/ingested_at yet)."""
+    """The parser-supplied part of a batch (no seq/source/parser/ingested_at/ts_source yet)."""
     arrays = []
     n = len(events)
-    dumps, opts = orjson.dumps, orjson.OPT_NON_STR_KEYS
+    exact: pa.Array = pa.nulls(n, pa.string())
     for name, get in _GETTERS:
         values = list(map(get, events))
         kind = EVENT_SCHEMA.field(name).type
@@ -37,14 +40,31 @@ def events_to_arrow(events: Sequence[Event]) -> pa.Table:
             arrays.append(pa.nulls(n, kind))  # columns a format never fills cost nothing
             continue
         if name == "attrs":
-            values = [dumps(v, option=opts, default=str).decode() if v else None for v in values]
-        arrays.append(pa.array(values, type=kind))
+            values = _attrs_json(values)
+        try:
+            arrays.append(pa.array(values, type=kind))
+        except UnicodeEncodeError:  # undecodable bytes, carried as surrogates (see rawbytes)
+            if name == "raw":
+                exact = pa.array([raw_b64(v) if v else None for v in values], pa.string())
+            arrays.append(pa.array([readable(v) if v else v for v in values], type=kind))
+    arrays.append(exact)
     return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+def _attrs_json(values: list) -> list[str | None]:
+    dumps, opts = orjson.dumps, orjson.OPT_NON_STR_KEYS
+    try:
+        return [dumps(v, option=opts, default=str).decode() if v else None for v in values]
+    except TypeError:  # a value with undecodable bytes: stored as its readable text
+        return [dumps(readable_value(v), option=opts, default=str).decode() if v else None for v in values]
 
 
 def complete_batch(part: pa.Table, *, first_seq: int, ingested_at: datetime, source: str,
                    parser: str) -> pa.Table:
-    """Add the ingest-assigned columns and order columns as the store expects."""
+    """Add the ingest-assigned columns and order columns as the store expects. A part whose
+    times were not filled by its source's TimeFiller borrows them as one source of its own."""
+    if "ts_source" not in part.column_names:
+        part = TimeFiller(ingested_at, "ingest").fill(part)
     n = part.num_rows
     ones = pa.repeat(pa.scalar(1, pa.int64()), n)
     extra = {

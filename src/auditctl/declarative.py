@@ -28,6 +28,7 @@ import orjson
 import yaml
 
 from auditctl.plugins import LineParser
+from auditctl.rawbytes import loads_json
 from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, Event
 from auditctl.sources import Head, Source
 from auditctl.timeutil import from_epoch, get_tz, parse_iso
@@ -72,7 +73,7 @@ class DeclarativeParser(LineParser):
             m = self.regex.match(text)
             return m.groupdict() if m else None
         try:
-            doc = orjson.loads(text)
+            doc = loads_json(text)
         except orjson.JSONDecodeError:
             return None
         if not isinstance(doc, dict):

@@ -96,7 +96,7 @@ def to_ecs(row: dict[str, Any]) -> dict[str, Any]:
         "log": {"file": {"path": row["source"]}},
         "auditctl": {"action": row["action"], "category": row["category"], "line": row["line"],
                      "origin": row["origin"], "resource": row["resource"], "session": row["session"],
-                     "attrs": _attrs(row)},
+                     "attrs": _attrs(row), "ts_source": row.get("ts_source"), "raw_b64": row.get("raw_b64")},
     })
 
 
@@ -121,7 +121,8 @@ def to_ocsf(row: dict[str, Any]) -> dict[str, Any]:
         "http_request": {"user_agent": row["user_agent"]},
         "unmapped": {"auditctl": {"category": row["category"], "action": row["action"],
                                   "original_action": row["original_action"], "resource": row["resource"],
-                                  "attrs": _attrs(row)}},
+                                  "attrs": _attrs(row), "ts_source": row.get("ts_source")},
+                     "raw_b64": row.get("raw_b64")},
     }
     return _drop_none(doc)
 

@@ -27,6 +27,8 @@ class EventFilter:
     since: datetime | None = None
     until: datetime | None = None
     seqs: tuple[int, ...] = field(default=())
+    undecodable: bool = False  # only records whose bytes were not valid UTF-8 (raw_b64 set)
+    ts_sources: tuple[str, ...] = ()  # where ts came from: record, previous, next, file, ingest
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.since > self.until:

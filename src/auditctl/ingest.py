@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from auditctl.batch import complete_batch, events_to_arrow, paused_gc
 from auditctl.config import Config
+from auditctl.eventtime import TimeFiller
 from auditctl.parallel import PARALLEL_MIN_BYTES, parse_parallel, plan_chunks, worker_count
 from auditctl.parsing import choose_parser
 from auditctl.plugins import Parser, PluginRegistry
@@ -143,6 +144,7 @@ class Ingester:
         self.follow = follow  # live files: only complete lines, no parallel chunks
         self._hasher: ThreadPoolExecutor | None = None
         self._next_seq: int | None = None
+        self._times: TimeFiller | None = None  # the current source's time filler
         if forced_parser:
             registry.get(forced_parser)  # fail early on an unknown name
         store.single_threaded_writes()
@@ -167,7 +169,9 @@ class Ingester:
     def _ingest_file(self, path: Path) -> FileResult:
         result = FileResult(path=str(path))
         self._next_seq = None  # a rolled-back file gives its seqs back
+        self._times = None
         try:
+            self._times = TimeFiller(datetime.fromtimestamp(path.stat().st_mtime, UTC), "file")
             ident = identify(path)
             known = self._match_registry(path, ident)
             offset, line, note = self._resume_point(path, ident, known)
@@ -296,6 +300,8 @@ class Ingester:
         if self._next_seq is None:
             self._next_seq = self.store.next_seq()  # once per file: then counted here
         first = self._next_seq
+        if self._times is not None:
+            part = self._times.fill(part)
         self.store.append_events(complete_batch(part, first_seq=first, ingested_at=datetime.now(UTC),
                                                 source=label, parser=parser))
         self._next_seq = first + part.num_rows
@@ -323,6 +329,7 @@ class Ingester:
     def _ingest_stdin(self) -> FileResult:
         result = FileResult(path="stdin")
         self._next_seq = None
+        self._times = TimeFiller(datetime.now(UTC), "ingest")
         try:
             source = stdin_source(tz=self.tz)
             data = source.stream.read()

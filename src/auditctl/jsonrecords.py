@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import orjson
 
 from auditctl.plugins import Parser
+from auditctl.rawbytes import decode_record, loads_json
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
 
@@ -97,7 +98,7 @@ def _document(data: bytes, start_line: int, record: MapRecord, name: str, wrappe
 
 
 def _lines(lines: Iterable[tuple[int, str]], record: MapRecord, name: str, wrappers: tuple[str, ...]) -> Iterator[Event]:
-    loads, dumps, error = orjson.loads, orjson.dumps, orjson.JSONDecodeError
+    loads, dumps, error = loads_json, orjson.dumps, orjson.JSONDecodeError
     for number, text in lines:
         stripped = text.strip().lstrip("\ufeff")
         if not stripped:
@@ -147,5 +148,5 @@ def _load(data: bytes) -> Any:
 
 def _split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:
     for number, raw in enumerate(data.split(b"\n"), start=start_line):
-        yield number, raw.rstrip(b"\r").decode("utf-8", "replace")
+        yield number, decode_record(raw.rstrip(b"\r"))
 

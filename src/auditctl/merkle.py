@@ -7,6 +7,10 @@ to each other. The scheme, so an auditor can re-implement it:
   text (integers and `line`/`pid` in decimal, timestamps as microseconds since the epoch in
   decimal, text and JSON as stored) written as `<length in UTF-8 bytes>:<text>`; a NULL is
   written as `-`. The fields are concatenated with nothing between them.
+- tail columns (added after the first encoding: `ts_source`, `raw_b64`) follow, in schema
+  order, each only when it holds a value, as its name then `<length>:<text>`. A leaf signed
+  before they existed therefore keeps its hash, and the name tags keep the encoding
+  unambiguous (no column name starts with a digit or `-`).
 - leaf hash = SHA-256(0x00 || canonical encoding)
 - node hash = SHA-256(0x01 || left || right)
 - the tree over n leaves is RFC 6962's MTH: for n > 1, split at the largest power of two
@@ -16,31 +20,47 @@ to each other. The scheme, so an auditor can re-implement it:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from auditctl.schema import COLUMNS
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def canonical(values: Iterable[Any]) -> bytes:
-    """The canonical encoding of one event's column values, in schema order."""
+def canonical(values: Iterable[Any], tail: Iterable[tuple[str, Any]] = ()) -> bytes:
+    """The canonical encoding of one event's column values, in schema order; `tail` holds
+    (name, value) of the tail columns."""
     out = bytearray()
     for value in values:
         if value is None:
             out += b"-"
             continue
-        if isinstance(value, datetime):
-            delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-            text = str(delta // _MICROSECOND)
-        elif isinstance(value, bool):
-            raise TypeError("booleans have no canonical encoding")
-        else:
-            text = str(value)
-        data = text.encode("utf-8")
-        out += str(len(data)).encode() + b":" + data
+        out += _field(value)
+    for name, value in tail:
+        if value is not None:
+            out += name.encode() + _field(value)
     return bytes(out)
+
+
+def canonical_event(event: Mapping[str, Any]) -> bytes:
+    """The canonical encoding of a stored event given as {column: value}."""
+    return canonical((event.get(c.name) for c in COLUMNS if not c.tail),
+                     [(c.name, event.get(c.name)) for c in COLUMNS if c.tail])
+
+
+def _field(value: Any) -> bytes:
+    if isinstance(value, datetime):
+        delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+        text = str(delta // _MICROSECOND)
+    elif isinstance(value, bool):
+        raise TypeError("booleans have no canonical encoding")
+    else:
+        text = str(value)
+    data = text.encode("utf-8")
+    return str(len(data)).encode() + b":" + data
 
 
 def leaf_hash(encoded: bytes) -> bytes:

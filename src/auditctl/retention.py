@@ -34,7 +34,7 @@ from auditctl.merkle import mth
 from auditctl.rules import Rule, check_where, parse_duration
 from auditctl.rulesql import Sql, where_sql
 from auditctl.signing import SigningKey
-from auditctl.store import Store
+from auditctl.store import Store, leaf_sql
 
 DEFAULT_ARCHIVE_AFTER = timedelta(days=90)
 
@@ -202,7 +202,6 @@ def remove_orphans(store: Store, archive_dir: Path) -> list[str]:
 
 
 def _leaves(store: Store, relation: str, params: list[Any]) -> list[tuple[int, bytes]]:
-    from auditctl.store import leaf_sql
     rows = store.run_query(f"SELECT seq, unhex({leaf_sql()}) AS h FROM {relation} ORDER BY seq", params)
     return [(int(r["seq"]), bytes(r["h"])) for r in rows]
 
@@ -274,7 +273,7 @@ def delete_hot(store: Store, key: SigningKey, archive_dir: Path, seqs: list[int]
 
 def delete_segment(store: Store, key: SigningKey, archive_dir: Path, seg_id: int, now: datetime) -> tuple[int, int]:
     path = store.segment_path(seg_id)
-    leaves = _leaves(store, f"read_parquet('{path.replace(chr(39), chr(39) * 2)}')", [])
+    leaves = _leaves(store, f"(SELECT {store.parquet_select([path])})", [])
     with store.transaction():
         rid, _ = _receipt(store, key, archive_dir, leaves, f"delete_after (segment {seg_id})", now)
         store.add_tombstones(leaves, rid)

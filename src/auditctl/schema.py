@@ -88,6 +88,10 @@ class Column:
     sql_type: str
     meaning: str
     ecs: str = "—"
+    # Columns added after the first leaf encoding are "tail" columns: the canonical encoding
+    # writes them after the original ones, tagged by name, and only when they hold a value, so
+    # every leaf signed before they existed keeps its hash (see merkle.canonical).
+    tail: bool = False
 
 
 # Stored columns, in storage order. `seq`, `ingested_at`, `source` and `parser` are filled in
@@ -117,9 +121,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("message", "VARCHAR", "one-line human summary (stored as a position in `raw` when it is cut from it)", "message"),
     Column("raw", "VARCHAR", "the original record, verbatim (zstd-compressed)", "event.original"),
     Column("attrs", "JSON", "every other field the parser found; `reason` for unparsed records", "vendor namespace"),
+    Column("ts_source", "VARCHAR", "where `ts` came from: `record` (its own stamp), `previous` or `next` (the "
+           "neighbouring record's in the same file), `file` (the file's modification time), `ingest` (ingest time)",
+           tail=True),
+    Column("raw_b64", "VARCHAR", "the record's exact bytes, base64, when they are not valid UTF-8 (`raw` then shows "
+           "U+FFFD for each undecodable byte); NULL otherwise", "event.original (bytes)", tail=True),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+TAIL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.tail)
+TS_SOURCES: tuple[str, ...] = ("record", "previous", "next", "file", "ingest")
 
 
 @dataclass(slots=True, kw_only=True)

@@ -196,9 +196,10 @@ class Source:
         return None
 
     def lines(self) -> Iterator[tuple[int, str]]:
-        """(line number, text without the line ending), from the start offset."""
+        """(line number, text without the line ending), from the start offset. Bytes that are
+        not UTF-8 come as lone surrogates, so the text maps back to them (see rawbytes)."""
         for number, raw in self.raw_lines():
-            yield number, raw.decode("utf-8", "replace")
+            yield number, raw.decode("utf-8", "surrogateescape")
 
     def read_all(self) -> bytes:
         try:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # Long free text compresses better with zstd than with DuckDB's default FSST/dictionary
 # (raw: 51.7 -> 34.6 MB and faster to write, per 600k auth.log lines). Only raw: forcing zstd
 # on every column made the file bigger, and on `message`, which is NULL wherever it is cut
@@ -40,7 +40,7 @@ ROW_GROUP_ROWS = 122_880  # DuckDB's row group size, used for the Parquet files 
 
 _EVENTS_DDL = "CREATE TABLE events (\n  " + ",\n  ".join(
     f"{c.name} {c.sql_type}" + (" USING COMPRESSION zstd" if c.name in ZSTD_COLUMNS else "")
-    for c in COLUMNS
+    for c in COLUMNS if not c.tail
 ) + "\n)"
 
 # Each migration takes the store from version i to i+1.
@@ -105,16 +105,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TABLE digests",
         "ALTER TABLE digests_v7 RENAME TO digests",
     ),
+    (
+        # trust: every event has a time and says where it came from; records that are not valid
+        # UTF-8 keep their exact bytes. Tail columns: leaves signed before keep their hashes.
+        "ALTER TABLE events ADD COLUMN ts_source VARCHAR",
+        "ALTER TABLE events ADD COLUMN raw_b64 VARCHAR",
+    ),
 )
 
 # An event's message as stored: its own text, else cut from raw. A message column that is
 # set wins, so an edit to it shows (and verify sees it).
 MESSAGE_SQL = "coalesce(message, substr(raw, message_at, message_len))"
 _FOUND_IN_RAW = "(message IS NOT NULL AND raw IS NOT NULL AND contains(raw, message))"
+# The events table's physical order: the original columns, message_at/len (schema 6), then
+# the tail columns (schema 8).
 _APPEND_SQL = ", ".join(
-    [f"CASE WHEN {_FOUND_IN_RAW} THEN NULL ELSE message END" if c == "message" else c for c in COLUMN_NAMES]
+    [f"CASE WHEN {_FOUND_IN_RAW} THEN NULL ELSE message END" if c.name == "message" else c.name
+     for c in COLUMNS if not c.tail]
     + [f"CASE WHEN {_FOUND_IN_RAW} THEN strpos(raw, message) END",
-       f"CASE WHEN {_FOUND_IN_RAW} THEN length(message) END"])
+       f"CASE WHEN {_FOUND_IN_RAW} THEN length(message) END"]
+    + [c.name for c in COLUMNS if c.tail])
 
 STAT_DIMENSIONS = {
     "category": "category", "action": "action", "parser": "parser", "host": "host",
@@ -182,6 +192,25 @@ class Store:
         store.define_log_views()
         return store
 
+    def parquet_select(self, files: Sequence[str], extra: str = "") -> str:
+        """`<event columns> FROM read_parquet(files)`, NULL for the tail columns of segments
+        written before those columns existed. Segments all of one layout are read lazily (a
+        damaged one fails where it is read, and verify names it); mixed layouts by name."""
+        try:
+            per_file = self.con.execute(
+                f"SELECT file_name, list(name) FROM parquet_schema({_sql_list(files)}) GROUP BY file_name").fetchall()
+        except duckdb.Error:
+            per_file = []
+        layouts = {frozenset(names) & set(COLUMN_NAMES) for _, names in per_file}
+        if len(layouts) <= 1:
+            found = next(iter(layouts), frozenset(COLUMN_NAMES))
+            source = f"read_parquet({_sql_list(files)}, hive_partitioning = false)"
+        else:
+            found = frozenset().union(*layouts)
+            source = f"read_parquet({_sql_list(files)}, hive_partitioning = false, union_by_name = true)"
+        cols = ", ".join(c if c in found else f"CAST(NULL AS VARCHAR) AS {c}" for c in COLUMN_NAMES)
+        return f"{cols}{', ' + extra if extra else ''} FROM {source}"
+
     def archive_files(self) -> list[str]:
         rows = self.con.execute(
             "SELECT path FROM archive_segments WHERE deleted_at IS NULL ORDER BY seq_min").fetchall()
@@ -196,8 +225,7 @@ class Store:
         files = [f for f in self.archive_files() if Path(f).exists() and f not in exclude]
         cols = ", ".join(COLUMN_NAMES)
         # message_in_raw: the message is a substring of raw, so a text search can skip it
-        archived = (f" UNION ALL SELECT {cols}, false FROM read_parquet({_sql_list(files)}, hive_partitioning = false)"
-                    if files else "")
+        archived = f" UNION ALL SELECT {self.parquet_select(files, 'false')}" if files else ""
         hot = ", ".join(f"{MESSAGE_SQL} AS message" if c == "message" else c for c in COLUMN_NAMES)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW hot_events AS SELECT {hot}, message_at IS NOT NULL AS "
                          "message_in_raw FROM events")
@@ -816,11 +844,15 @@ def leaf_sql(seq_sql: str = "seq") -> str:
 
 def canonical_sql(seq_sql: str = "seq") -> str:
     """0x00 and the canonical encoding, built by one flat concat: concat() skips NULLs, so a
-    NULL field contributes only its '-' (measured 10% faster than nesting coalesce and ||)."""
+    NULL field contributes only its '-' (measured 10% faster than nesting coalesce and ||), and
+    a NULL tail column contributes nothing (see merkle.canonical)."""
     parts = []
     for c in COLUMNS:
         text = _canonical_text(c.name, c.sql_type, seq_sql)
-        parts.append(f"CASE WHEN {text} IS NULL THEN '-' ELSE CAST(strlen({text}) AS VARCHAR) || ':' END")
+        if c.tail:
+            parts.append(f"CASE WHEN {text} IS NOT NULL THEN '{c.name}' || CAST(strlen({text}) AS VARCHAR) || ':' END")
+        else:
+            parts.append(f"CASE WHEN {text} IS NULL THEN '-' ELSE CAST(strlen({text}) AS VARCHAR) || ':' END")
         parts.append(text)
     return f"concat(chr(0), {', '.join(parts)})"
 
@@ -908,6 +940,10 @@ def compile_filter(flt: EventFilter) -> tuple[str, list[Any]]:
         params.append(flt.until)
     if flt.text:
         clauses.append(_text_match(flt.text, params))
+    if flt.undecodable:
+        clauses.append("raw_b64 IS NOT NULL")
+    if flt.ts_sources:
+        clauses.append(_value_match("coalesce(ts_source, 'record')", flt.ts_sources, params))
     if flt.seqs:
         clauses.append("seq IN (SELECT unnest(CAST(? AS BIGINT[])))")
         params.append(list(flt.seqs))

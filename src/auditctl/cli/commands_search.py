@@ -13,7 +13,7 @@ from auditctl.cli.guard import guarded, note_results, reader
 from auditctl.cli.output import Format, default_format, render_rows, table_width
 from auditctl.errors import UsageError
 from auditctl.filters import EventFilter
-from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, COLUMN_NAMES
+from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, COLUMN_NAMES, TS_SOURCES
 from auditctl.search import event_stats, finding_seqs, search_events
 from auditctl.store import STAT_DIMENSIONS
 from auditctl.timeutil import get_tz, parse_when
@@ -90,11 +90,15 @@ def search(
     limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="At most this many events (0 = all).")] = 100,
     reverse: Annotated[bool, typer.Option("--reverse", "-r", help="Newest first.")] = False,
     finding: Annotated[int | None, typer.Option("--finding", help="Only the events behind this finding (see `auditctl findings`).", show_default=False)] = None,
+    undecodable: Annotated[bool, typer.Option("--undecodable", help="Only records whose bytes were not valid UTF-8 (exact bytes in raw_b64).")] = False,
+    time_from: Annotated[Multi, typer.Option("--time-from", help=f"Only events whose time came from: {', '.join(TS_SOURCES)} (repeatable).", show_default=False)] = None,
     fmt: FormatOpt = None,
 ) -> None:
     """Find events by category, person, action, outcome, host, IP, time and text (oldest first)."""
     flt = build_filter(text, category, action, user, actor, target, outcome, host, ip, parser, source,
                        since, until)
+    flt = dataclasses.replace(flt, undecodable=undecodable,
+                              ts_sources=_check_vocab(time_from, list(TS_SOURCES), "--time-from"))
     with reader() as store:
         if finding is not None:
             flt = dataclasses.replace(flt, seqs=finding_seqs(store, finding))
@@ -105,7 +109,20 @@ def search(
     caption = f"{shown:,} of {result.total:,} matching events" + (
         " (raise --limit to see more)" if shown < result.total else "")
     columns = table_columns(table_width()) if fmt == Format.TABLE else COLUMN_NAMES
+    if fmt == Format.TABLE and any(_notes(r) for r in result.rows):
+        result.rows[:] = [{**r, "notes": _notes(r)} for r in result.rows]
+        columns = (*columns, "notes")
     render_rows(result.rows, fmt, columns=columns, caption=caption)
+
+
+def _notes(row: dict) -> str:
+    """What a reader must know about a row that its columns do not show."""
+    notes = []
+    if row.get("ts_source") not in (None, "record"):
+        notes.append(f"time from {row['ts_source']}")
+    if row.get("raw_b64"):
+        notes.append("undecodable bytes")
+    return "; ".join(notes)
 
 
 @handles_errors

@@ -1,0 +1,178 @@
+"""What ingest promises about every record: its exact bytes, and a time.
+
+Bytes: a record that is not valid UTF-8 is stored with its exact bytes (`raw_b64`), the leaf
+hash covers them, and search/export say which records held them. Time: every event gets a
+`ts`, and `ts_source` says whether it is the record's own stamp or borrowed.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from auditctl.errors import ExitCode
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
+BAD = b"\xe9\xff"  # Latin-1 'e acute' and a byte that is never UTF-8
+
+
+def _line_files() -> list[Path]:
+    """Every sample read record by record from lines (not whole JSON/XML documents, not binary)."""
+    found = []
+    for path in sorted(SAMPLES.rglob("*")):
+        if not path.is_file() or path.suffix in (".evtx", ".xml"):
+            continue
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        if data.lstrip()[:1] == b"[" or data.startswith(b"{\n") or data.startswith(b"{\r\n"):
+            continue  # one JSON document: its records are stored as their compact JSON
+        if len([ln for ln in data.split(b"\n") if ln.strip()]) < 5:
+            continue
+        found.append(path)
+    return found
+
+
+def _spoil(line: bytes) -> bytes:
+    """The line with undecodable bytes inside it: in the last JSON string, else before its end."""
+    if line.rstrip().endswith(b"}"):
+        quote = line.rfind(b'"')
+        return line[:quote] + BAD + line[quote:]
+    return line[:-1] + BAD + line[-1:]
+
+
+def _stored(db: Path) -> list[dict]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cur = con.execute("SELECT seq, line, raw, raw_b64, ts, ts_source, action FROM events ORDER BY seq")
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def _exact(ev: dict) -> bytes:
+    return base64.b64decode(ev["raw_b64"]) if ev["raw_b64"] else ev["raw"].encode()
+
+
+@pytest.mark.parametrize("sample", _line_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_bytes_in_are_bytes_out(cli, db, tmp_path, sample):
+    data = gzip.decompress(sample.read_bytes()) if sample.suffix == ".gz" else sample.read_bytes()
+    lines = data.split(b"\n")
+    spoiled = {i for i, ln in enumerate(lines) if ln.strip()}
+    spoiled = set(sorted(spoiled)[1:4])  # three records, not the first (detection reads the head)
+    lines = [_spoil(ln) if i in spoiled else ln for i, ln in enumerate(lines)]
+    copy = tmp_path / sample.name.removesuffix(".gz")
+    copy.write_bytes(b"\n".join(lines))
+    result = cli("ingest", "--parser", _parser_of(cli, sample), str(copy))
+    assert result.exit_code == 0, result.output
+    events = _stored(db)
+    assert events
+    file_lines = set(copy.read_bytes().split(b"\n"))
+    for ev in events:  # a record of several lines (auditd) holds whole lines of the file
+        assert all(piece in file_lines for piece in _exact(ev).split(b"\n")), ev
+        if ev["raw_b64"]:
+            assert BAD in _exact(ev) and _exact(ev).decode("utf-8", "replace") == ev["raw"]
+        else:
+            assert "\ufffd" not in ev["raw"] or "\ufffd".encode() in copy.read_bytes()
+    numbered = {ev["line"]: ev for ev in events if ev["line"] and "\n" not in ev["raw"]}
+    for i in spoiled:
+        if i + 1 in numbered:  # a single-line record starting at this line
+            assert _exact(numbered[i + 1]) == lines[i].rstrip(b"\r"), sample
+    assert any(ev["raw_b64"] for ev in events), "no record kept its undecodable bytes"
+
+
+def _parser_of(cli, sample: Path) -> str:
+    shown = cli("parsers", "test", str(sample), "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    return json.loads(shown.stdout)[0]["parser"]
+
+
+def test_the_leaf_hash_covers_the_exact_bytes(cli, db, tmp_path):
+    log = tmp_path / "auth.log"
+    log.write_bytes(b"Mar 14 09:35:01 web1 sshd[411]: Failed password for j\xe9r\xf4me from 203.0.113.9 port 22 ssh2\n"
+                    b"Mar 14 09:35:02 web1 sshd[411]: Failed password for root from 203.0.113.9 port 22 ssh2\n")
+    assert cli("ingest", str(log)).exit_code == 0
+    ev = _stored(db)[0]
+    assert _exact(ev) == log.read_bytes().split(b"\n")[0]
+    assert cli("verify").exit_code == 0
+    con = duckdb.connect(str(db))
+    other = base64.b64encode(b"Mar 14 09:35:01 web1 sshd[411]: Failed password for j\xe9r\xf5me").decode()
+    con.execute("UPDATE events SET raw_b64 = ? WHERE seq = 1", [other])
+    con.close()
+    result = cli("verify", "--format", "json")
+    assert result.exit_code == ExitCode.INTEGRITY
+    assert any(p["kind"] == "modified" and p["seq"] == 1 for p in json.loads(result.stdout)["problems"])
+
+
+def test_search_and_export_name_records_with_undecodable_bytes(cli, db, tmp_path):
+    log = tmp_path / "auth.log"
+    log.write_bytes(b"Mar 14 09:35:01 web1 sshd[411]: Failed password for j\xe9r\xf4me from 203.0.113.9 port 22 ssh2\n"
+                    b"Mar 14 09:35:02 web1 sshd[411]: Failed password for root from 203.0.113.9 port 22 ssh2\n")
+    assert cli("ingest", str(log)).exit_code == 0
+    rows = [json.loads(x) for x in cli("search", "--format", "jsonl").stdout.splitlines()]
+    assert [r["raw_b64"] is not None for r in rows] == [True, False]
+    assert base64.b64decode(rows[0]["raw_b64"]) == log.read_bytes().split(b"\n")[0]
+    only = cli("search", "--undecodable", "--format", "jsonl").stdout.splitlines()
+    assert len(only) == 1 and json.loads(only[0])["seq"] == rows[0]["seq"]
+    table = cli("search", "--format", "table").stdout
+    assert "undecodable" in table
+    ecs = [json.loads(x) for x in cli("export", "--format", "ecs").stdout.splitlines() if '"event"' in x]
+    assert ecs[0]["auditctl"]["raw_b64"] == rows[0]["raw_b64"] and "raw_b64" not in ecs[1].get("auditctl", {})
+    ocsf = [json.loads(x) for x in cli("export", "--format", "ocsf").stdout.splitlines()]
+    assert ocsf[0]["unmapped"]["raw_b64"] == rows[0]["raw_b64"]
+
+
+# -- time -------------------------------------------------------------------------------------
+
+def test_every_event_has_a_time_and_says_where_it_came_from(cli, db, tmp_path):
+    log = tmp_path / "mixed.log"
+    log.write_bytes(b"garbage before any stamp\n"
+                    b"Mar 14 09:35:01 web1 sshd[411]: Accepted password for alice from 203.0.113.9 port 22 ssh2\n"
+                    b"a line no parser understands\n"
+                    b"Mar 14 09:36:01 web1 sshd[411]: Failed password for root from 203.0.113.9 port 22 ssh2\n")
+    os.utime(log, (1773480000, 1773480000))  # 2026-03-14
+    assert cli("ingest", str(log)).exit_code == 0
+    events = _stored(db)
+    assert [e["ts_source"] for e in events] == ["next", "record", "previous", "record"]
+    assert all(e["ts"] is not None for e in events)
+    assert events[0]["ts"] == events[1]["ts"] and events[2]["ts"] == events[1]["ts"]
+    found = cli("search", "--since", "2026-03-14T09:35:00Z", "--until", "2026-03-14T09:35:30Z", "--format", "jsonl")
+    assert len(found.stdout.splitlines()) == 3  # the unparsed neighbours are inside the window
+
+
+def test_a_file_without_any_stamp_takes_its_modification_time(cli, db, tmp_path):
+    log = tmp_path / "notes.txt"
+    log.write_text("first line of nothing known\nsecond line\n")
+    os.utime(log, (1773480000, 1773480000))
+    assert cli("ingest", str(log)).exit_code == 0
+    events = _stored(db)
+    assert [e["ts_source"] for e in events] == ["file", "file"]
+    assert all(e["ts"].timestamp() == 1773480000 for e in events)
+
+
+def test_stdin_without_stamps_takes_the_ingest_time(cli, db):
+    assert cli("ingest", "-", input=b"nothing a parser knows\n").exit_code == 0
+    assert [e["ts_source"] for e in _stored(db)] == ["ingest"]
+
+
+def test_borrowed_times_carry_across_batches(tmp_path):
+    """The filler keeps the last time of one batch for the leading records of the next."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from auditctl.eventtime import TimeFiller
+
+    t = pa.timestamp("us", tz="UTC")
+    stamp = datetime(2026, 3, 14, 9, 35, tzinfo=UTC)
+    filler = TimeFiller(datetime(2026, 1, 1, tzinfo=UTC), "file")
+    first = filler.fill(pa.table({"ts": pa.array([None, stamp, None], t)}))
+    second = filler.fill(pa.table({"ts": pa.array([None, None], t)}))
+    assert first.column("ts_source").to_pylist() == ["next", "record", "previous"]
+    assert second.column("ts_source").to_pylist() == ["previous", "previous"]
+    assert second.column("ts").to_pylist() == [stamp, stamp]
