@@ -36,6 +36,11 @@ Field choices (the event-id table is `RULES`):
   with logon_type_name, status/sub_status with a short meaning, workstation, process_name,
   authentication_package, logon_process, src_port, event_record_id; privileged_group = true for
   Administrators, Domain Admins, Enterprise Admins and Schema Admins (by name or well-known SID).
+- attrs also hold the record's own fields under their own names, for rules to refer to: every
+  EventData `<Data Name=...>` (unnamed ones as param1, param2 ...; `Binary`), every UserData leaf,
+  and the System identity EventID, Channel, Provider, EventRecordID. Values are the XML text
+  (typed values of the evtx reader as text); "-" and empty are null ("-" is Windows' "no value";
+  any other spelling, such as a group called "None", is a name).
 - `host` = Computer, `app` = the provider (Microsoft-Windows-Security-Auditing or
   Microsoft-Windows-Eventlog), `pid` = the logging process (System/Execution ProcessID),
   `session` = TargetLogonId for logon events, SubjectLogonId otherwise, `src_ip` = IpAddress
@@ -45,7 +50,10 @@ Field choices (the event-id table is `RULES`):
   NXLog `EventType`); without them, the table's default (4625/4771 failure; 4768/4769/4776 by
   `Status` 0x0) or unknown.
 - Event ids not in the table (and any event of another provider) -> system/log, actor =
-  SubjectUserName when there is one, original_action = the id.
+  SubjectUserName when there is one, original_action = the id. `CHANNEL_RULES` names some events
+  of other channels (Sysmon, Service Control Manager, PowerShell, RDP 1149) and picks their
+  resource; only 7000/7009/7034 (service start failed / service died) and 1149 (RDP
+  authentication succeeded) get another category or action.
 """
 
 from __future__ import annotations
