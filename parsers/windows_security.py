@@ -36,6 +36,11 @@ Field choices (the event-id table is `RULES`):
   with logon_type_name, status/sub_status with a short meaning, workstation, process_name,
   authentication_package, logon_process, src_port, event_record_id; privileged_group = true for
   Administrators, Domain Admins, Enterprise Admins and Schema Admins (by name or well-known SID).
+- attrs also hold the record's own fields under their own names, for rules to refer to: every
+  EventData `<Data Name=...>` (unnamed ones as param1, param2 ...; `Binary`), every UserData leaf,
+  and the System identity EventID, Channel, Provider, EventRecordID. Values are the XML text
+  (typed values of the evtx reader as text); "-" and empty are null ("-" is Windows' "no value";
+  any other spelling, such as a group called "None", is a name).
 - `host` = Computer, `app` = the provider (Microsoft-Windows-Security-Auditing or
   Microsoft-Windows-Eventlog), `pid` = the logging process (System/Execution ProcessID),
   `session` = TargetLogonId for logon events, SubjectLogonId otherwise, `src_ip` = IpAddress
@@ -45,7 +50,10 @@ Field choices (the event-id table is `RULES`):
   NXLog `EventType`); without them, the table's default (4625/4771 failure; 4768/4769/4776 by
   `Status` 0x0) or unknown.
 - Event ids not in the table (and any event of another provider) -> system/log, actor =
-  SubjectUserName when there is one, original_action = the id.
+  SubjectUserName when there is one, original_action = the id. `CHANNEL_RULES` names some events
+  of other channels (Sysmon, Service Control Manager, PowerShell, RDP 1149) and picks their
+  resource; only 7000/7009/7034 (service start failed / service died) and 1149 (RDP
+  authentication succeeded) get another category or action.
 """
 
 from __future__ import annotations
@@ -189,6 +197,47 @@ OTHER_TITLES: dict[int, str] = {
 }
 _LOGON_KINDS = frozenset({LOGON, SESSION, CRED})
 
+# Other channels' providers. Their events keep every field in attrs; the table only names them
+# and picks the resource. system/log unless the meaning is plain: a service that failed to start
+# (7000, 7009) or died (7034), an RDP authentication that succeeded (1149). 7045/4697 "a service
+# was installed" stays system/log: installing is not starting it, and no other action fits.
+SYSMON = "microsoft-windows-sysmon"
+SCM = "service control manager"
+RDP = "microsoft-windows-terminalservices-remoteconnectionmanager"
+_ChannelRule = tuple[str, str, str, str, str | None]  # category, action, outcome, title, resource field
+CHANNEL_RULES: dict[tuple[str, int], _ChannelRule] = {
+    (SYSMON, 1): (_SYS, "log", "unknown", "Process created", "Image"),
+    (SYSMON, 2): (_SYS, "log", "unknown", "A process changed a file creation time", "TargetFilename"),
+    (SYSMON, 3): (_SYS, "log", "unknown", "Network connection", "Image"),
+    (SYSMON, 5): (_SYS, "log", "unknown", "Process terminated", "Image"),
+    (SYSMON, 6): (_SYS, "log", "unknown", "Driver loaded", "ImageLoaded"),
+    (SYSMON, 7): (_SYS, "log", "unknown", "Image loaded", "ImageLoaded"),
+    (SYSMON, 8): (_SYS, "log", "unknown", "CreateRemoteThread", "TargetImage"),
+    (SYSMON, 10): (_SYS, "log", "unknown", "Process accessed", "TargetImage"),
+    (SYSMON, 11): (_SYS, "log", "unknown", "File created", "TargetFilename"),
+    (SYSMON, 12): (_SYS, "log", "unknown", "Registry key or value created or deleted", "TargetObject"),
+    (SYSMON, 13): (_SYS, "log", "unknown", "Registry value set", "TargetObject"),
+    (SYSMON, 14): (_SYS, "log", "unknown", "Registry key or value renamed", "TargetObject"),
+    (SYSMON, 15): (_SYS, "log", "unknown", "File stream created", "TargetFilename"),
+    (SYSMON, 17): (_SYS, "log", "unknown", "Pipe created", "PipeName"),
+    (SYSMON, 18): (_SYS, "log", "unknown", "Pipe connected", "PipeName"),
+    (SYSMON, 22): (_SYS, "log", "unknown", "DNS query", "QueryName"),
+    (SYSMON, 23): (_SYS, "log", "unknown", "File deleted", "TargetFilename"),
+    (SCM, 7000): (_SYS, "service_start", "failure", "A service failed to start", "param1"),
+    (SCM, 7009): (_SYS, "service_start", "failure",
+                  "A timeout was reached while waiting for a service to connect", "param2"),
+    (SCM, 7034): (_SYS, "service_stop", "failure", "A service terminated unexpectedly", "param1"),
+    (SCM, 7040): (_SYS, "log", "unknown", "The start type of a service was changed", "param1"),
+    (SCM, 7045): (_SYS, "log", "unknown", "A service was installed in the system", "ServiceName"),
+    (RDP, 1149): (_AU, "authenticate", "success", "Remote Desktop Services: user authentication succeeded",
+                  None),
+    ("microsoft-windows-powershell", 4103): (_SYS, "log", "unknown", "PowerShell module logging", None),
+    ("microsoft-windows-powershell", 4104): (_SYS, "log", "unknown", "PowerShell script block", "Path"),
+    ("powershell", 400): (_SYS, "log", "unknown", "PowerShell engine started", None),
+    ("powershell", 403): (_SYS, "log", "unknown", "PowerShell engine stopped", None),
+    ("powershell", 800): (_SYS, "log", "unknown", "PowerShell pipeline executed", None),
+}
+
 LOGON_TYPES = {
     0: "System", 2: "Interactive", 3: "Network", 4: "Batch", 5: "Service", 7: "Unlock",
     8: "NetworkCleartext", 9: "NewCredentials", 10: "RemoteInteractive", 11: "CachedInteractive",
@@ -238,7 +287,9 @@ _UAC_FIELDS = ("SamAccountName", "DisplayName", "UserPrincipalName", "HomeDirect
                "PrimaryGroupId", "AllowedToDelegateTo", "UserAccountControl", "UserParameters",
                "SidHistory", "LogonHours", "DnsHostName", "ServicePrincipalNames")
 
-_EMPTY = frozenset({"", "-", "?", "(unknown)"})
+# "-" is Windows' placeholder for "no value"; any other spelling ("None", "?", "(unknown)") can be
+# a real name (Windows has a built-in group called "None") and is kept as written.
+_EMPTY = frozenset({"", "-"})
 _NULL_SID = "S-1-0-0"
 _AUDIT_SUCCESS = 0x20000000000000
 _AUDIT_FAILURE = 0x10000000000000
@@ -553,6 +604,23 @@ def _generic(data: dict[str, Any], attrs: dict[str, Any]):
     return actor, resource, session, _s(get("IpAddress"))
 
 
+def _channel_fields(prov: str, data: dict[str, Any], attrs: dict[str, Any], actor, session, ip_text):
+    """(actor, session, source address, message kind) of a mapped event of another channel."""
+    get = data.get
+    if prov == RDP:  # 1149: Param1 = user, Param2 = domain, Param3 = client address
+        _set(attrs, "actor_domain", get("Param2"))
+        return _s(get("Param1")), session, _s(get("Param3")), LOGON
+    if prov == SYSMON:
+        user = _s(get("User"))  # DOMAIN\name of the process
+        if actor is None and user:
+            domain, _, actor = user.rpartition("\\")
+            if domain:
+                attrs.setdefault("actor_domain", domain)
+        session = session or _s(get("LogonId"))
+        ip_text = ip_text or _s(get("SourceIp"))
+    return actor, session, ip_text, SUBJECT
+
+
 def _message(title: str, kind: str, action: str, actor, target, role, resource, src_ip,
              attrs: dict[str, Any], outcome: str) -> str:
     if kind in _LOGON_KINDS:
@@ -581,10 +649,50 @@ def _message(title: str, kind: str, action: str, actor, target, role, resource, 
     return text
 
 
+def _field_value(value: Any) -> Any:
+    """An event data value as Windows renders it in XML: text; "-" and empty -> None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return None if value.strip() in _EMPTY else value
+    if isinstance(value, bool):  # the evtx reader's typed values: text as in the XML rendering
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return [_field_value(v) for v in value]
+    return value
+
+
+def _original_fields(data: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """Every EventData/UserData name/value pair under its own name (nested UserData flattened to
+    its leaves; `#attributes` of the reader's JSON dropped), so rules can name the fields."""
+    for key, value in data.items():
+        if key.startswith("#"):
+            continue
+        if isinstance(value, dict):
+            if "#text" in value:  # an element with attributes
+                value = value["#text"]
+            elif set(value) == {"#attributes"} and isinstance(value["#attributes"], dict):
+                # an empty element that says it all in attributes (<Error Code="15007"/>)
+                value = {k: _field_value(v) for k, v in value["#attributes"].items()}
+            else:
+                _original_fields(value, out)
+                continue
+        out[key] = _field_value(value)
+    return out
+
+
 def _build(eid: int | None, provider: str | None, channel: str | None, data: dict[str, Any],
            *, ts, host, pid, record_id, outcome_hint: str | None, raw: str, line: int | None,
            origin: str | None, rendered: Any = None) -> Event:
-    attrs: dict[str, Any] = {}
+    attrs = _original_fields(data, {})
+    for key, value in (("EventID", eid), ("Channel", channel), ("Provider", provider),
+                       ("EventRecordID", record_id)):
+        if value is not None:  # the System value owns the name; a data field of that name moves
+            if key in attrs and attrs[key] != value and attrs[key] != str(value):
+                attrs["data." + key] = attrs[key]  # (1108's UserData EventID: the failed event's id)
+            attrs[key] = value
     if record_id is not None:
         attrs["event_record_id"] = record_id
     if channel and channel != "Security":
@@ -604,10 +712,16 @@ def _build(eid: int | None, provider: str | None, channel: str | None, data: dic
         actor, target, role, resource, session, ip_text = _resolve(kind, eid, data, attrs)
     else:
         category, action, default, kind = "system", "log", "unknown", SUBJECT
-        title = OTHER_TITLES.get(eid) or _first_line(rendered) or f"Event {eid}"
+        title = OTHER_TITLES.get(eid) if prov in ("", SECURITY_PROVIDER) else None
         _common_attrs(data, attrs, False)
         actor, resource, session, ip_text = _generic(data, attrs)
         target = role = None
+        channel_rule = CHANNEL_RULES.get((prov, eid)) if eid is not None else None
+        if channel_rule is not None:
+            category, action, default, title, field = channel_rule
+            resource = _s(data.get(field)) if field else None
+            actor, session, ip_text, kind = _channel_fields(prov, data, attrs, actor, session, ip_text)
+        title = title or _first_line(rendered) or f"Event {eid}"
     src_ip = None
     if ip_text:
         src_ip = _ip(ip_text)
@@ -657,14 +771,19 @@ def _attr(node: Any, name: str) -> Any:
 
 
 def _evtx_data(event: dict[str, Any]) -> dict[str, Any]:
+    """EventData's named fields (unnamed <Data> as param1, param2 ...), or the fields of UserData's
+    one wrapper element; the reader's `#attributes` and the <Binary> blob come along."""
     data = event.get("EventData")
     if isinstance(data, dict):
         unnamed = data.get("Data")
-        if unnamed is not None and len(data) <= 2:  # <Data> without Name attributes
+        if unnamed is not None and set(data) - {"#attributes", "Binary"} == {"Data"}:
+            # <Data> without Name attributes
             if isinstance(unnamed, dict):
                 unnamed = unnamed.get("#text")
             values = unnamed if isinstance(unnamed, list) else [unnamed]
-            return {f"param{i}": v for i, v in enumerate(values, 1)}
+            fields = {f"param{i}": v for i, v in enumerate(values, 1)}
+            fields.update((k, v) for k, v in data.items() if k != "Data")
+            return fields
         return data
     user = event.get("UserData")
     if isinstance(user, dict):
@@ -794,15 +913,20 @@ def _xml_fields(elem: ET.Element) -> tuple[dict[str, Any], dict[str, Any]]:
             for item in child:
                 key = item.get("Name")
                 if key is None:
-                    if _local(item.tag) != "Data":
-                        continue  # <Binary>
-                    n += 1
-                    key = f"param{n}"
+                    key = _local(item.tag)
+                    if key == "Data":
+                        n += 1
+                        key = f"param{n}"
                 data[key] = item.text
         elif tag == "UserData":
-            for inner in child:
-                for item in inner:
-                    data[_local(item.tag)] = item.text
+            for inner in child:  # the one wrapper element; its leaves by their names
+                for item in inner.iter():
+                    if item is not inner and len(item) == 0:
+                        text = item.text
+                        if item.attrib and not (text and text.strip()):  # <Error Code="15007"/>
+                            data[_local(item.tag)] = {"#attributes": dict(item.attrib)}
+                        else:
+                            data[_local(item.tag)] = text
                 break
         elif tag == "RenderingInfo":  # Event Viewer "Save as XML", wevtutil /f:RenderedXml
             for item in child:
@@ -940,6 +1064,7 @@ def _winlogbeat_event(doc: dict[str, Any], winlog: dict[str, Any], raw: str, lin
     has_data = isinstance(data, dict)
     if not has_data:
         data = winlog.get("user_data") if isinstance(winlog.get("user_data"), dict) else {}
+        data = {k: v for k, v in data.items() if k != "xml_name"}  # Winlogbeat's name of the wrapper
         has_data = bool(data)
     host_section = doc.get("host") if isinstance(doc.get("host"), dict) else {}
     process = winlog.get("process") if isinstance(winlog.get("process"), dict) else {}
@@ -967,6 +1092,15 @@ def _winlogbeat_event(doc: dict[str, Any], winlog: dict[str, Any], raw: str, lin
     return ev
 
 
+# NXLog im_msvistalog's own keys beside the event's data fields (System values, the agent's stamps,
+# the rendered message): not EventData, so not copied into attrs under their names.
+NXLOG_META = frozenset({
+    "EventTime", "EventReceivedTime", "Hostname", "Keywords", "EventType", "SeverityValue", "Severity",
+    "EventID", "SourceName", "ProviderGuid", "Version", "Task", "OpcodeValue", "Opcode", "RecordNumber",
+    "ActivityID", "RelatedActivityID", "ExecutionProcessID", "ExecutionThreadID", "Channel", "Message",
+    "Category", "SourceModuleName", "SourceModuleType", "UserID", "AccountType"})
+
+
 def _nxlog_event(doc: dict[str, Any], raw: str, line: int, source: Source) -> Event:
     eid = _event_id(doc.get("EventID"))
     if eid is None:
@@ -976,7 +1110,8 @@ def _nxlog_event(doc: dict[str, Any], raw: str, line: int, source: Source) -> Ev
     if outcome is None:
         outcome = _outcome_of(doc.get("Keywords"))
     return _build(
-        eid, _s(doc.get("SourceName")), _s(doc.get("Channel")), doc,
+        eid, _s(doc.get("SourceName")), _s(doc.get("Channel")),
+        {k: v for k, v in doc.items() if k not in NXLOG_META},
         ts=_time(doc.get("EventTime"), source), host=_s(doc.get("Hostname")),
         pid=_int(doc.get("ExecutionProcessID")), record_id=_int(doc.get("RecordNumber")),
         outcome_hint=outcome, raw=raw, line=line, origin=None, rendered=doc.get("Message"))

@@ -419,13 +419,16 @@ def xml_records(path: Path) -> list[dict]:
         root = ET.fromstring(rec["data"].encode())
         system = root.find(f"{{{NS}}}System")
         data = {}
-        for item in root.iter():
-            tag = item.tag.rsplit("}", 1)[-1]
-            if tag == "Data" and item.get("Name"):
+        for item in root.iter(f"{{{NS}}}Data"):
+            if item.get("Name"):
                 data[item.get("Name")] = (item.text or "").strip()
-            elif item.tag.startswith("{http://manifests") and len(item) == 0:
-                data[tag] = (item.text or "").strip()
+        user_data = root.find(f"{{{NS}}}UserData")
+        for item in (user_data.iter() if user_data is not None else ()):
+            if len(item) == 0:  # the leaves of UserData's wrapper element, in any namespace
+                data[item.tag.rsplit("}", 1)[-1]] = (item.text or "").strip()
         out.append({"id": rec["event_record_id"], "eid": system.find(f"{{{NS}}}EventID").text,
+                    "provider": system.find(f"{{{NS}}}Provider").get("Name"),
+                    "channel": system.find(f"{{{NS}}}Channel").text,
                     "record_id": int(system.find(f"{{{NS}}}EventRecordID").text),
                     "computer": system.find(f"{{{NS}}}Computer").text, "data": data})
     return out
@@ -435,11 +438,25 @@ def _name(value):
     return None if value in (None, "", "-") else value
 
 
-def expected_names(eid: str, data: dict) -> dict:
+def expected_names(eid: str, data: dict, provider: str = "Microsoft-Windows-Security-Auditing") -> dict:
     """Who should be actor/target by the documented mapping, straight from the XML."""
     subject, target = _name(data.get("SubjectUserName")), _name(data.get("TargetUserName"))
-    if eid in ("4624", "4625", "4634", "4647", "4776"):
+    if provider == "Microsoft-Windows-Sysmon":  # User = DOMAIN\name of the process
+        user = _name(data.get("User"))
+        return {"actor": user.rpartition("\\")[2] if user else None}
+    if provider == "Microsoft-Windows-TerminalServices-RemoteConnectionManager":  # 1149: Param1 = user
+        return {"actor": _name(data.get("Param1"))}
+    if eid in ("4624", "4625", "4634", "4647"):
         return {"actor": target}
+    if eid in ("4768", "4769", "4771", "4776"):
+        # Kerberos TGT/service ticket requests, pre-authentication and NTLM credential validation
+        # have no Subject: the account is TargetUserName (Microsoft's event documentation). The
+        # oracle used to fall through to SubjectUserName for 4768/4769 (None: wrong) and took a
+        # 4776 name typed as a UPN (user@offsec.lan) whole. A name written user@REALM (always for
+        # 4769, when the client sent a UPN for 4776) is the account `user` of that domain, as the
+        # same account's 4624 says (TargetUserName + TargetDomainName); the plugin keeps the
+        # realm in attrs.actor_domain and the literal text in attrs.TargetUserName.
+        return {"actor": target.partition("@")[0] if target else None}
     if eid in ("4720", "4722", "4723", "4724", "4725", "4726", "4738", "4740", "4767", "4648"):
         return {"actor": subject, "target": target}
     if eid in ("4728", "4729", "4732", "4733", "4756", "4757", "4727", "4730", "4731", "4734", "4735",
@@ -469,7 +486,7 @@ def test_corpus_every_record_becomes_an_event_and_agrees_with_the_xml_rendering(
                       "host": (ev.host, rec["computer"])}
             if "LogonType" in rec["data"]:
                 checks["logon type"] = ((ev.attrs or {}).get("logon_type"), int(rec["data"]["LogonType"]))
-            for field, want in expected_names(rec["eid"], rec["data"]).items():
+            for field, want in expected_names(rec["eid"], rec["data"], rec["provider"]).items():
                 checks[field] = (getattr(ev, field), want)
             compared += 1
             wrong = {k: v for k, v in checks.items() if v[0] != v[1]}
@@ -554,3 +571,156 @@ def test_hayabusa_hidden_user_and_quick_local_group_membership():
     assert all(e.attrs["privileged_group"] for e in admins)
     quick = hayabusa("ID4732-4733*.evtx")
     assert [e.action for e in quick] == ["group_member_added"] * 3 + ["group_member_removed"] * 2
+
+
+# --- original fields: every channel's EventData / UserData kept under its own names -------------
+
+CHANNELS = {"Security", "System", "Application", "DNS Server", "Windows PowerShell",
+            "Microsoft-Windows-PowerShell/Operational", "Microsoft-Windows-Sysmon/Operational",
+            "Microsoft-Windows-PrintService/Admin", "Microsoft-Windows-PrintService/Operational"}
+
+
+def _value(text):
+    """What attrs hold for a field's XML text: '-' (Windows' "no value") and empty are null."""
+    return None if text is None or text.strip() in ("", "-") else text
+
+
+def _lf(value):
+    """An XML parser reads CR LF inside text as LF (XML 1.0, 2.11); the evtx file keeps CR LF."""
+    if isinstance(value, dict):
+        return {k: _lf(v) for k, v in value.items()}
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
+def xml_fields(xml: str) -> tuple[dict, dict]:
+    """The System identity and every EventData/UserData field of one record, read with ElementTree."""
+    root = ET.fromstring(xml.encode())
+    system = root.find(f"{{{NS}}}System")
+    ident = {"EventID": int(system.find(f"{{{NS}}}EventID").text),
+             "Channel": system.find(f"{{{NS}}}Channel").text,
+             "Provider": system.find(f"{{{NS}}}Provider").get("Name"),
+             "EventRecordID": int(system.find(f"{{{NS}}}EventRecordID").text)}
+    fields: dict = {}
+    event_data = root.find(f"{{{NS}}}EventData")
+    unnamed = 0
+    for item in (event_data if event_data is not None else ()):
+        name = item.get("Name")
+        if name is None:
+            name = item.tag.rsplit("}", 1)[-1]
+            if name == "Data":
+                unnamed += 1
+                name = f"param{unnamed}"
+        fields[name] = _value(item.text)
+    user_data = root.find(f"{{{NS}}}UserData")
+    for wrapper in (user_data if user_data is not None else ()):
+        for item in wrapper.iter():
+            if item is not wrapper and len(item) == 0:
+                empty = _value(item.text) is None
+                fields[item.tag.rsplit("}", 1)[-1]] = dict(item.attrib) if empty and item.attrib else _value(item.text)
+    for name in set(fields) & set(ident):  # a data field named like a System value keeps "data.<name>"
+        if fields[name] not in (ident[name], str(ident[name])):
+            fields["data." + name] = fields.pop(name)
+        else:
+            del fields[name]
+    return ident, fields
+
+
+def test_corpus_attrs_keep_every_event_data_field_of_every_channel():
+    files = corpus_files()
+    if not files:
+        pytest.skip("corpus not present")
+    seen: dict[str, int] = {}
+    missing = []
+    for path in files:
+        recs = list(evtx.PyEvtxParser(str(path)).records())
+        for ev, rec in zip(events(path), recs, strict=True):
+            ident, fields = xml_fields(rec["data"])
+            seen[ident["Channel"]] = seen.get(ident["Channel"], 0) + 1
+            attrs = ev.attrs or {}
+            for name, want in {**fields, **ident}.items():
+                if name not in attrs or _lf(attrs[name]) != want:
+                    missing.append(f"{path.name} record {rec['event_record_id']} {ident['Channel']}: "
+                                   f"{name}={want!r}, attrs {attrs.get(name, '<absent>')!r}")
+    print(f"records per channel: {seen}")
+    assert set(seen) >= CHANNELS
+    assert missing == [], "\n".join(missing[:20])
+
+
+def test_corpus_xml_rendering_maps_exactly_like_the_evtx_file(tmp_path):
+    """The same records as Event XML (what wevtutil exports) give the same events, attrs included."""
+    files = corpus_files()
+    if not files:
+        pytest.skip("corpus not present")
+    fields = ("ts", "category", "action", "outcome", "host", "app", "pid", "actor", "target", "role",
+              "resource", "src_ip", "session", "original_action", "attrs")
+    for path in files:
+        xml = write(tmp_path, path.stem + ".xml",
+                    "\n".join(r["data"] for r in evtx.PyEvtxParser(str(path)).records()))
+        from_evtx, from_xml = events(path), events(xml)
+        assert len(from_xml) == len(from_evtx), path
+        for a, b in zip(from_evtx, from_xml, strict=True):
+            assert [_lf(getattr(b, f)) for f in fields] == [_lf(getattr(a, f)) for f in fields], (
+                path.name, a.origin)
+
+
+def test_hayabusa_other_channels_keep_their_fields_and_plain_meanings():
+    sysmon = one(hayabusa("ID1-CMD executed via sticky key call.evtx"), "1")
+    assert (sysmon.category, sysmon.action, sysmon.actor, sysmon.attrs["actor_domain"]) == (
+        "system", "log", "admmig", "OFFSEC")
+    assert sysmon.resource == sysmon.attrs["Image"] and sysmon.attrs["ParentImage"]
+    assert sysmon.attrs["CommandLine"] and sysmon.attrs["Provider"] == "Microsoft-Windows-Sysmon"
+    script = one(hayabusa("ID4103-4104-Payload download*.evtx"), "4104")
+    assert "New-Object Net.WebClient" in script.attrs["ScriptBlockText"] and script.action == "log"
+    classic = one(hayabusa("ID800-4103-4104-Service creation*.evtx"), "800")
+    assert classic.attrs["param1"].startswith("New-Service") and classic.attrs["Channel"] == "Windows PowerShell"
+    timeout = one(hayabusa("ID7009-*.evtx"), "7009")  # the service never reported that it started
+    assert (timeout.category, timeout.action, timeout.outcome, timeout.resource) == (
+        "system", "service_start", "failure", timeout.attrs["param2"])
+    assert timeout.attrs["Binary"]
+    rdp = hayabusa("ID1149-*.evtx")
+    assert {(e.category, e.action, e.outcome, e.actor) for e in rdp} == {
+        ("authentication", "authenticate", "success", "admmig")}
+    assert rdp[0].src_ip == rdp[0].attrs["Param3"] and rdp[0].attrs["Param2"] is None
+    dns = one(hayabusa("ID770-*.evtx"), "770")
+    assert dns.attrs["param1"].endswith("mimilib.dll") and dns.attrs["Channel"] == "DNS Server"
+    spool = one(hayabusa("ID354-808-*.evtx"), "808")
+    assert spool.attrs["PluginDllName"].endswith("mimispool.dll") and spool.attrs["ErrorCode"] == "0x7e"
+    sql = one(hayabusa("ID15457-*.evtx"), "15457")
+    assert [sql.attrs[f"param{i}"] for i in (1, 2, 3)] == ["show advanced options", "1", "1"]
+
+
+def test_winlogbeat_and_nxlog_keep_the_event_data_under_its_names(wlb_events, tmp_path):
+    service = one(wlb_events, "7045")
+    data = json.loads(service.raw)["winlog"]["event_data"]
+    assert {k: service.attrs[k] for k in data} == {k: _value(v) for k, v in data.items()}
+    assert service.resource == data["ServiceName"] and service.attrs["Provider"] == "Service Control Manager"
+    cleared = one(wlb_events, "1102")  # winlog.user_data, without Winlogbeat's own xml_name
+    assert cleared.attrs["SubjectUserName"] == "backup" and "xml_name" not in cleared.attrs
+    evs = events(write(tmp_path, "nxlog.json", json.dumps(NXLOG_4625) + "\n"))
+    attrs = evs[0].attrs
+    assert (attrs["TargetUserName"], attrs["SubStatus"], attrs["IpAddress"]) == ("mallory", "0xC0000064",
+                                                                                  "198.51.100.9")
+    assert attrs["SubjectUserName"] is None  # "-"
+    assert (attrs["EventID"], attrs["EventRecordID"], attrs["Channel"]) == (4625, 77120, "Security")
+    assert not {"Message", "EventTime", "Hostname", "SourceModuleType"} & set(attrs)  # NXLog's own keys
+
+
+def test_names_spelled_like_null_are_names_and_only_dash_is_no_value(tmp_path, db):
+    added = xml_event(4732, {"SubjectUserName": "admin", "TargetUserName": "None", "TargetDomainName": "WS1",
+                             "MemberName": "-", "MemberSid": "S-1-5-21-1-2-3-1001"})
+    logon = xml_event(4625, {"SubjectUserName": "-", "TargetUserName": "?", "TargetDomainName": "(unknown)",
+                             "IpAddress": "-", "LogonType": "3"}, record=2)
+    path = write(tmp_path, "names.xml", added + "\n" + logon + "\n")
+    group, fail = events(path)
+    assert (group.role, group.target, group.actor) == ("None", "S-1-5-21-1-2-3-1001", "admin")
+    assert group.attrs["TargetUserName"] == "None" and group.attrs["MemberName"] is None
+    assert (fail.actor, fail.attrs["actor_domain"], fail.src_ip) == ("?", "(unknown)", None)
+    assert fail.attrs["SubjectUserName"] is None and fail.attrs["IpAddress"] is None
+    assert ingest(db, path).events == 2
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute("SELECT role, attrs->>'TargetUserName', attrs->>'EventRecordID' FROM events "
+                           "ORDER BY seq").fetchall()
+    finally:
+        con.close()
+    assert rows == [("None", "None", "1"), (None, "?", "2")]
