@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +17,8 @@ from auditctl.schema import EVENT_FIELDS, Event
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
 GOLDEN = ROOT / "tests" / "golden"
-CORPUS = ROOT.parent / "shared" / "corpus"
+# beside the checkout; AUDITCTL_TEST_CORPUS points elsewhere (a git worktree in another folder)
+CORPUS = Path(os.environ.get("AUDITCTL_TEST_CORPUS") or ROOT.parent / "shared" / "corpus")
 # Year-less syslog stamps are dated against this reference in goldens (checkout mtimes vary).
 REFERENCE_TIME = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -39,12 +39,17 @@ def events_to_arrow(events: Sequence[Event]) -> pa.Table:
         if name == "attrs":
             values = [dumps(v, option=opts, default=str).decode() if v else None for v in values]
         arrays.append(pa.array(values, type=kind))
-    return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+    table = pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+    overrides = [e.parser for e in events]
+    if any(overrides):  # records another parser than the file's read (mixed-format files)
+        table = table.append_column(STORE_SCHEMA.field("parser"), pa.array(overrides, pa.string()))
+    return table
 
 
 def complete_batch(part: pa.Table, *, first_seq: int, ingested_at: datetime, source: str,
                    parser: str) -> pa.Table:
-    """Add the ingest-assigned columns and order columns as the store expects."""
+    """Add the ingest-assigned columns and order columns as the store expects. `parser` names
+    the file's parser, except for rows whose own `parser` column (when present) names another."""
     n = part.num_rows
     ones = pa.repeat(pa.scalar(1, pa.int64()), n)
     extra = {
@@ -53,6 +58,8 @@ def complete_batch(part: pa.Table, *, first_seq: int, ingested_at: datetime, sou
         "source": pa.repeat(pa.scalar(source, pa.string()), n),
         "parser": pa.repeat(pa.scalar(parser, pa.string()), n),
     }
+    if "parser" in part.column_names:
+        extra["parser"] = pc.fill_null(part.column("parser"), parser)
     columns = [extra[f.name] if f.name in extra else part.column(f.name) for f in STORE_SCHEMA]
     return pa.Table.from_arrays(columns, schema=STORE_SCHEMA)
 

@@ -29,7 +29,7 @@ import pyarrow as pa
 from auditctl.batch import complete_batch, events_to_arrow, paused_gc
 from auditctl.config import Config
 from auditctl.parallel import PARALLEL_MIN_BYTES, parse_parallel, plan_chunks, worker_count
-from auditctl.parsing import choose_parser
+from auditctl.parsing import FALLBACK, RecordRetry, choose_parser
 from auditctl.plugins import Parser, PluginRegistry
 from auditctl.schema import Event
 from auditctl.sources import (
@@ -259,7 +259,8 @@ class Ingester:
         consumed, next_line = offset, line
         for chunk in parse_parallel(path, parser.name, chunks, workers=workers,
                                     user_dirs=self.config.parsers_dirs, tz=self.config.timezone,
-                                    reference=reference, options=options):
+                                    reference=reference, options=options,
+                                    retry_options=self._retry_options(parser)):
             self._append(chunk.read_table(), label, parser.name, result)
             result.unparsed += chunk.unparsed
             self.progress(chunk.end - consumed)
@@ -273,7 +274,11 @@ class Ingester:
         raw_bytes = 0
         last = source.consumed
         size = self.config.batch_size
-        for ev in parser.parse(source):
+        events = parser.parse(source)
+        retry_options = self._retry_options(parser)
+        if retry_options is not None:
+            events = RecordRetry(parser.name, self.registry, retry_options).events(events, source)
+        for ev in events:
             batch.append(ev)
             raw_bytes += len(ev.raw)
             if len(batch) >= size or raw_bytes >= ARROW_BATCH_BYTES:
@@ -284,6 +289,13 @@ class Ingester:
         if batch:
             self._append(self._to_arrow(batch, result), label, parser.name, result)
         self.progress(source.consumed - last)
+
+    def _retry_options(self, parser: Parser) -> dict[str, dict[str, Any]] | None:
+        """Parser options for re-reading unparsed records with other parsers (mixed-format
+        files); None when the parser was forced or is the fallback: then nothing is retried."""
+        if self.forced or parser is FALLBACK:
+            return None
+        return self.config.parser_options
 
     @staticmethod
     def _to_arrow(batch: list[Event], result: FileResult) -> pa.Table:
