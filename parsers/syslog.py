@@ -360,6 +360,7 @@ class SyslogParser(Parser):
     name = "syslog"
     description = "syslog (RFC 3164/5424, ISO-stamped) incl. auth.log/secure: sshd, sudo, su, PAM, user/group tools"
     splittable = True
+    yearless = True
 
     def detect(self, head: Head) -> float:
         lines = head.lines[:20]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from auditctl.plugins import DETECT_THRESHOLD, FallbackParser, Parser, PluginInfo, PluginRegistry
 from auditctl.schema import Event
 from auditctl.sources import Head, Source, SourceError, head_from_bytes, open_source, read_head
+from auditctl.yearless import choose_year
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,10 @@ class Trial:
 def try_file(path: Path, registry: PluginRegistry, forced: str | None = None, limit: int = 10,
              **kwargs: Any) -> Trial:
     choice = choose_parser(read_head(path), registry, forced)
+    if choice.parser.yearless and kwargs.get("reference_time") is None:
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        year = choose_year(path, kwargs.get("tz") or UTC, mtime)
+        kwargs["reference_time"] = year.reference if year else mtime
     source, events = parse_path(path, choice.parser, **kwargs)
     retry = retrying(choice, registry, forced, {choice.parser.name: kwargs.get("options") or {}})
     first: list[Event] = []
