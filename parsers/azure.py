@@ -32,6 +32,13 @@ JSON array is read too (origin `[i]`). The record kind comes from `category`:
   claim; outcome from `resultType` (Success/Succeeded -> success, Failure/Failed -> failure,
   Start/Accept/Active/... -> unknown).
 
+* AKS control-plane logs of category `kube-audit` / `kube-audit-admin`: `properties.log` holds
+  a Kubernetes audit event as JSON text; it is mapped as the `k8s_audit` parser maps it (same
+  library code, `auditctl.k8s`), with the Azure context in attrs: `log_category`,
+  `azure_resource_id`, `cluster` (the managedClusters name), `pod`, `stream`. A record whose
+  log is not an audit event is kept as unparsed. Other AKS categories (kube-apiserver,
+  guard, ...) are system/log.
+
 Common: ts = `time`; host = the subscription id of `resourceId`, else `tenantId`; session =
 `correlationId`; src_ip = `callerIpAddress` unless the kind has a better field. Records without
 `operationName` and `category` are kept as unparsed.
@@ -46,6 +53,7 @@ import orjson
 
 from auditctl.addresses import is_ip
 from auditctl.jsonrecords import JsonRecordsParser, as_dict, text_or_none
+from auditctl.k8s import audit_event, is_audit_event
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head
 from auditctl.timeutil import parse_iso
@@ -132,6 +140,8 @@ _UPN_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
 _NAME_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
 _OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 _SUBSCRIPTION_RE = re.compile(r"^/subscriptions/([^/]+)", re.I)
+_CLUSTER_RE = re.compile(r"/managedClusters/([^/]+)", re.I)
+KUBE_AUDIT_CATEGORIES = frozenset({"kube-audit", "kube-audit-admin"})
 _EMPTY = frozenset({"", "?", "(unknown)", "-", "null"})
 
 # --- detection ---------------------------------------------------------------------------------
@@ -234,6 +244,8 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
     session = _s(_get(rec, "correlationId", "CorrelationId"))
     caller_ip = _ip(_get(rec, "callerIpAddress", "CallerIpAddress"))
     kind = (category or "").lower()
+    if kind in KUBE_AUDIT_CATEGORIES:
+        return _kube_audit(props, category, resource_id, host, ts, raw, line, origin)
     if kind in SIGN_IN_CATEGORIES:
         return _sign_in(rec, props, SIGN_IN_CATEGORIES[kind], operation, ts, host, session,
                         caller_ip, attrs, raw, line, origin)
@@ -241,6 +253,37 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
         return _audit(props, operation, ts, host, session, caller_ip, attrs, raw, line, origin)
     return _activity(rec, props, operation, resource_id, ts, host, session, caller_ip, attrs, raw,
                      line, origin)
+
+
+def _kube_audit(props: dict[str, Any], category: str | None, resource_id: str | None,
+                host: str | None, ts, raw: str, line: int | None, origin: str | None) -> Event:
+    """An AKS diagnostic record wrapping a Kubernetes audit event (as JSON text in `log`)."""
+    log = props.get("log")
+    try:
+        inner = orjson.loads(log) if isinstance(log, str) else log
+    except orjson.JSONDecodeError as exc:
+        return unparsed_event(raw, f"azure: {category} record: properties.log is not JSON: {exc}",
+                              line=line, origin=origin, ts=ts)
+    if not isinstance(inner, dict) or not is_audit_event(inner):
+        return unparsed_event(raw, f"azure: {category} record: properties.log is not a Kubernetes "
+                              "audit event", line=line, origin=origin, ts=ts)
+    ev = audit_event(inner, raw, line, origin)
+    if ev.action == "unparsed":
+        return ev
+    attrs = dict(ev.attrs or {})
+    attrs["log_category"] = category
+    if resource_id:
+        attrs["azure_resource_id"] = resource_id
+        m = _CLUSTER_RE.search(resource_id)
+        if m:
+            attrs["cluster"] = m.group(1)
+    for key in ("pod", "stream"):
+        if _s(props.get(key)):
+            attrs[key] = props[key]
+    ev.attrs = attrs
+    ev.host = host
+    ev.ts = ev.ts or ts
+    return ev
 
 
 def _sign_in(rec, props, action, operation, ts, host, session, caller_ip, attrs, raw, line, origin) -> Event:

@@ -244,6 +244,7 @@ class CefParser(Parser):
     name = "cef"
     description = "ArcSight Common Event Format (CEF:0/CEF:1), bare or after a syslog header"
     splittable = True
+    yearless = True
 
     def score(self, head: Head) -> tuple[float, str]:
         lines = head.lines[:30]

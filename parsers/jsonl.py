@@ -598,6 +598,7 @@ def _scalar_attrs(doc: dict[str, Any], skip: frozenset[str] | set[str]) -> dict[
 
 class JsonLinesParser(Parser):
     name = NAME
+    generic = True
     description = "generic JSON lines: ECS documents mapped automatically, other shapes by config"
     splittable = True
 

@@ -345,8 +345,14 @@ def interpret(app: str | None, msg: str) -> Event | None:
 
 # -- the parser ----------------------------------------------------------------------------
 
-_HEAD_BSD = re.compile(r"^(?:<\d{1,3}>)?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d")
-_HEAD_ISO = re.compile(r"^(?:<\d{1,3}>)?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S* \S+ \S")
+# Detection checks the structure after the stamp, not just the stamp: a syslog line has a tag
+# ending in a colon (`host prog[pid]: `, or `prog: ` without a host) within its first words.
+# dpkg.log (`2024-01-15 10:23:45 status installed libc6:amd64 2.36-9`) has an ISO stamp but no
+# tag colon, and its verbs must not become host names.
+_TAG_AFTER = r"(?: \d{4})? (?:\S+ )?(?:[^\s:\[\]]+(?:\[[^\]]*\])?|[^\[\]:]{1,64}?\[\d+\](?: \([^)]*\))?):(?: |$)"
+_HEAD_BSD = re.compile(r"^(?:<\d{1,3}>)?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?" + _TAG_AFTER)
+_HEAD_ISO = re.compile(
+    r"^(?:<\d{1,3}>)?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?" + _TAG_AFTER)
 _HEAD_5424 = re.compile(r"^<\d{1,3}>1 \d{4}-\d\d-\d\dT")
 
 
@@ -354,6 +360,7 @@ class SyslogParser(Parser):
     name = "syslog"
     description = "syslog (RFC 3164/5424, ISO-stamped) incl. auth.log/secure: sshd, sudo, su, PAM, user/group tools"
     splittable = True
+    yearless = True
 
     def detect(self, head: Head) -> float:
         lines = head.lines[:20]

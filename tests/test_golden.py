@@ -50,10 +50,10 @@ def test_every_builtin_parser_has_a_sample():
 
 
 # Parsers that may score on another format's samples, by design: the generic JSON parser
-# claims any JSON object at 0.5; syslog recognizes the syslog header of syslog-wrapped CEF and
-# of PostgreSQL's stderr log, where the specific parser wins with 0.97.
+# claims any JSON object at 0.5. (syslog no longer claims syslog-wrapped CEF or PostgreSQL's
+# stderr log: its detection wants a `tag:` after the header, and they have none.)
 GENERIC = {"jsonl"}
-EXPECTED_OVERLAP = {("syslog", "cef"), ("syslog", "postgres")}
+EXPECTED_OVERLAP: set[tuple[str, str]] = set()
 
 
 @pytest.mark.parametrize("sample", SAMPLES_LIST, ids=_id)

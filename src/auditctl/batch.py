@@ -48,7 +48,11 @@ def events_to_arrow(events: Sequence[Event]) -> pa.Table:
                 exact = pa.array([raw_b64(v) if v else None for v in values], pa.string())
             arrays.append(pa.array([readable(v) if v else v for v in values], type=kind))
     arrays.append(exact)
-    return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+    table = pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+    overrides = [e.parser for e in events]
+    if any(overrides):  # records another parser than the file's read (mixed-format files)
+        table = table.append_column(STORE_SCHEMA.field("parser"), pa.array(overrides, pa.string()))
+    return table
 
 
 def _attrs_json(values: list) -> list[str | None]:
@@ -61,8 +65,10 @@ def _attrs_json(values: list) -> list[str | None]:
 
 def complete_batch(part: pa.Table, *, first_seq: int, ingested_at: datetime, source: str,
                    parser: str) -> pa.Table:
-    """Add the ingest-assigned columns and order columns as the store expects. A part whose
-    times were not filled by its source's TimeFiller borrows them as one source of its own."""
+    """Add the ingest-assigned columns and order columns as the store expects. `parser` names
+    the file's parser, except for rows whose own `parser` column (when present) names another.
+    A part whose times were not filled by its source's TimeFiller borrows them as one source
+    of its own."""
     if "ts_source" not in part.column_names:
         part = TimeFiller(ingested_at, "ingest").fill(part)
     n = part.num_rows
@@ -73,6 +79,8 @@ def complete_batch(part: pa.Table, *, first_seq: int, ingested_at: datetime, sou
         "source": pa.repeat(pa.scalar(source, pa.string()), n),
         "parser": pa.repeat(pa.scalar(parser, pa.string()), n),
     }
+    if "parser" in part.column_names:
+        extra["parser"] = pc.fill_null(part.column("parser"), parser)
     columns = [extra[f.name] if f.name in extra else part.column(f.name) for f in STORE_SCHEMA]
     return pa.Table.from_arrays(columns, schema=STORE_SCHEMA)
 

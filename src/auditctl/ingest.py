@@ -30,7 +30,7 @@ from auditctl.batch import complete_batch, events_to_arrow, paused_gc
 from auditctl.config import Config
 from auditctl.eventtime import TimeFiller
 from auditctl.parallel import PARALLEL_MIN_BYTES, parse_parallel, plan_chunks, worker_count
-from auditctl.parsing import choose_parser
+from auditctl.parsing import FALLBACK, RecordRetry, choose_parser
 from auditctl.plugins import Parser, PluginRegistry
 from auditctl.schema import Event
 from auditctl.sources import (
@@ -47,6 +47,7 @@ from auditctl.sources import (
 )
 from auditctl.store import FileRecord, Store
 from auditctl.timeutil import get_tz
+from auditctl.yearless import choose_year
 
 STDIN = "-"
 ProgressFn = Callable[[int], None]  # bytes consumed since the last call
@@ -134,7 +135,7 @@ ARROW_BATCH_BYTES = 16 << 20  # raw bytes of parsed Events turned into Arrow at 
 class Ingester:
     def __init__(self, store: Store, registry: PluginRegistry, config: Config, *,
                  forced_parser: str | None = None, progress: ProgressFn | None = None,
-                 follow: bool = False) -> None:
+                 follow: bool = False, year: int | None = None) -> None:
         self.store = store
         self.registry = registry
         self.config = config
@@ -142,6 +143,7 @@ class Ingester:
         self.progress = progress or (lambda n: None)
         self.tz = get_tz(config.timezone)
         self.follow = follow  # live files: only complete lines, no parallel chunks
+        self.year = year  # --year: the year of the last year-less stamp of every file
         self._hasher: ThreadPoolExecutor | None = None
         self._next_seq: int | None = None
         self._times: TimeFiller | None = None  # the current source's time filler
@@ -180,14 +182,15 @@ class Ingester:
                 return result
             parser = self._parser_for(path, known)
             result.parser = parser.name
-            result.note = note
+            reference = self._reference_time(path, ident, parser, result)
+            result.note = "; ".join(n for n in (note, result.note) if n)
             # A followed file keeps the hash of the prefix first seen: re-hashing a large live file
             # every cycle costs more than the new lines (verify --sources checks that prefix).
             keep_hash = self.follow and known is not None and known.sha256 is not None and offset > 0
             assert self._hasher is not None
             digest = None if keep_hash else self._hasher.submit(file_sha256, path)
             with self.store.transaction():
-                consumed, next_line = self._store_file(path, ident, parser, offset, line, result)
+                consumed, next_line = self._store_file(path, ident, parser, offset, line, result, reference)
                 if known and consumed == offset:
                     raise _Unchanged
                 if digest is not None:
@@ -239,15 +242,30 @@ class Ingester:
         except SourceError as exc:  # name the whole path, not just the file name
             raise SourceError(f"{path}: {str(exc).split(': ', 1)[-1]}") from None
 
+    def _reference_time(self, path: Path, ident: FileIdentity, parser: Parser,
+                        result: FileResult) -> datetime:
+        """What year-less stamps are dated against: the file's mtime unless --year, the file
+        name or its content says the year (auditctl.yearless); the note says which."""
+        mtime = datetime.fromtimestamp(ident.mtime, UTC)
+        if not parser.yearless:
+            return mtime
+        choice = choose_year(path, self.tz, mtime, self.year)
+        if choice is None:
+            return mtime
+        result.note = choice.note()
+        return choice.reference
+
     def _store_file(self, path: Path, ident: FileIdentity, parser: Parser, offset: int, line: int,
-                    result: FileResult) -> tuple[int, int]:
+                    result: FileResult, reference: datetime) -> tuple[int, int]:
         label = str(path.resolve())
         options = self.config.options_for(parser.name)
         workers = worker_count(self.config.workers)
         if (not ident.compressed and workers > 1 and not self.follow
                 and ident.size - offset >= PARALLEL_MIN_BYTES and parser.splits(read_head(path))):
-            return self._store_parallel(path, label, parser, offset, line, options, workers, result)
+            return self._store_parallel(path, label, parser, offset, line, options, workers, result,
+                                        reference)
         source = open_source(path, start_offset=offset, start_line=line, tz=self.tz, options=options,
+                             reference_time=reference,
                              complete_lines_only=self.follow and not ident.compressed)
         try:
             with paused_gc():
@@ -257,13 +275,14 @@ class Ingester:
         return source.consumed, source.next_line
 
     def _store_parallel(self, path: Path, label: str, parser: Parser, offset: int, line: int,
-                        options: dict, workers: int, result: FileResult) -> tuple[int, int]:
+                        options: dict, workers: int, result: FileResult,
+                        reference: datetime) -> tuple[int, int]:
         chunks = plan_chunks(path, offset, line)
-        reference = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         consumed, next_line = offset, line
         for chunk in parse_parallel(path, parser.name, chunks, workers=workers,
                                     user_dirs=self.config.parsers_dirs, tz=self.config.timezone,
-                                    reference=reference, options=options):
+                                    reference=reference, options=options,
+                                    retry_options=self._retry_options(parser)):
             self._append(chunk.read_table(), label, parser.name, result)
             result.unparsed += chunk.unparsed
             self.progress(chunk.end - consumed)
@@ -277,7 +296,11 @@ class Ingester:
         raw_bytes = 0
         last = source.consumed
         size = self.config.batch_size
-        for ev in parser.parse(source):
+        events = parser.parse(source)
+        retry_options = self._retry_options(parser)
+        if retry_options is not None:
+            events = RecordRetry(parser.name, self.registry, retry_options).events(events, source)
+        for ev in events:
             batch.append(ev)
             raw_bytes += len(ev.raw)
             if len(batch) >= size or raw_bytes >= ARROW_BATCH_BYTES:
@@ -288,6 +311,13 @@ class Ingester:
         if batch:
             self._append(self._to_arrow(batch, result), label, parser.name, result)
         self.progress(source.consumed - last)
+
+    def _retry_options(self, parser: Parser) -> dict[str, dict[str, Any]] | None:
+        """Parser options for re-reading unparsed records with other parsers (mixed-format
+        files); None when the parser was forced or is the fallback: then nothing is retried."""
+        if self.forced or parser is FALLBACK:
+            return None
+        return self.config.parser_options
 
     @staticmethod
     def _to_arrow(batch: list[Event], result: FileResult) -> pa.Table:
@@ -332,6 +362,8 @@ class Ingester:
         self._times = TimeFiller(datetime.now(UTC), "ingest")
         try:
             source = stdin_source(tz=self.tz)
+            if self.year is not None:  # no file to look at: every year-less stamp in that year
+                source.reference_time = datetime(self.year, 12, 31, 23, 59, 59, tzinfo=self.tz)
             data = source.stream.read()
             source.stream.seek(0)
             parser = (self.registry.get(self.forced) if self.forced

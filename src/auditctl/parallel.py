@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from auditctl.batch import events_to_arrow, paused_gc
+from auditctl.parsing import RecordRetry
 from auditctl.plugins import PluginRegistry, load_registry
 from auditctl.sources import READ_CHUNK, open_source
 from auditctl.timeutil import get_tz
@@ -110,14 +111,18 @@ def _init_worker(user_dirs: Sequence[str]) -> None:
 
 
 def _parse_chunk(path: str, parser_name: str, chunk: Chunk, tz: str, reference: datetime,
-                 options: dict[str, Any], spool: str) -> ChunkResult:
+                 options: dict[str, Any], spool: str,
+                 retry_options: dict[str, dict[str, Any]] | None = None) -> ChunkResult:
     assert _REGISTRY is not None
     parser = _REGISTRY.get(parser_name)
     source = open_source(Path(path), start_offset=chunk.start, start_line=chunk.first_line,
                          end_offset=chunk.end, tz=get_tz(tz), reference_time=reference, options=options)
     with paused_gc():
         try:
-            events = list(parser.parse(source))
+            parsed = parser.parse(source)
+            if retry_options is not None:  # the same per-record retry as a serial parse
+                parsed = RecordRetry(parser_name, _REGISTRY, retry_options).events(parsed, source)
+            events = list(parsed)
         finally:
             source.stream.close()
         unparsed = sum(1 for e in events if e.action == "unparsed")
@@ -130,7 +135,8 @@ def _parse_chunk(path: str, parser_name: str, chunk: Chunk, tz: str, reference: 
 
 def parse_parallel(path: Path, parser_name: str, chunks: Sequence[Chunk], *, workers: int,
                    user_dirs: Sequence[str], tz: str, reference: datetime,
-                   options: dict[str, Any]) -> Iterator[ChunkResult]:
+                   options: dict[str, Any],
+                   retry_options: dict[str, dict[str, Any]] | None = None) -> Iterator[ChunkResult]:
     """Results in chunk order; at most 2 x workers chunks are in flight (bounded memory)."""
     ctx = multiprocessing.get_context("spawn")  # the parent holds DuckDB threads: never fork
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -140,12 +146,14 @@ def parse_parallel(path: Path, parser_name: str, chunks: Sequence[Chunk], *, wor
         pending: deque[Future[ChunkResult]] = deque()
         todo = iter(chunks)
         for chunk in todo:
-            pending.append(pool.submit(_parse_chunk, str(path), parser_name, chunk, tz, reference, options, spool))
+            pending.append(pool.submit(_parse_chunk, str(path), parser_name, chunk, tz, reference, options, spool,
+                                       retry_options))
             if len(pending) >= 2 * workers:
                 break
         while pending:
             result = pending.popleft().result()
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append(pool.submit(_parse_chunk, str(path), parser_name, nxt, tz, reference, options, spool))
+                pending.append(pool.submit(_parse_chunk, str(path), parser_name, nxt, tz, reference, options,
+                                           spool, retry_options))
             yield result

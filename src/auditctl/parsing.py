@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+import io
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from auditctl.plugins import FallbackParser, Parser, PluginInfo, PluginRegistry
+from auditctl.plugins import DETECT_THRESHOLD, FallbackParser, Parser, PluginInfo, PluginRegistry
 from auditctl.schema import Event
-from auditctl.sources import Head, Source, SourceError, open_source, read_head
+from auditctl.sources import Head, Source, SourceError, head_from_bytes, open_source, read_head
+from auditctl.yearless import choose_year
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,71 @@ def choose_parser(head: Head, registry: PluginRegistry, forced: str | None = Non
     return Choice(FALLBACK, 0.0, "no parser recognized the format; lines kept as unparsed", ranking)
 
 
+@dataclass
+class RecordRetry:
+    """Re-reads, one record at a time, what the file's parser could not: for files that mix
+    formats record by record (Kubernetes audit events beside Azure diagnostic records).
+
+    Only unparsed events pay: the other parsers are ranked by detect() on that one record and
+    the first whose events for it are all parsed wins; those events name it in `parser`.
+    Generic parsers (any JSON object) and the fallback are not offered the record, and the
+    decision depends on the record alone, so serial and parallel ingest store the same events.
+    """
+
+    chosen: str
+    registry: PluginRegistry
+    options: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # per parser name
+    retried: int = 0
+    rescued: int = 0
+
+    def events(self, events: Iterable[Event], source: Source) -> Iterator[Event]:
+        for ev in events:
+            if ev.action == "unparsed" and ev.raw and ev.parser is None:
+                yield from self.record(ev, source)
+            else:
+                yield ev
+
+    def record(self, ev: Event, source: Source) -> list[Event]:
+        """The events of another parser for this unparsed event's record, else the event itself."""
+        self.retried += 1
+        data = ev.raw.encode("utf-8", "surrogateescape")
+        for score, info in self.registry.detect(head_from_bytes("record", data)):
+            if score < DETECT_THRESHOLD:
+                break
+            if info.name == self.chosen or info.parser.generic:
+                continue
+            found = self._parse_with(info.parser, data, ev, source)
+            if found:
+                self.rescued += 1
+                return found
+        return [ev]
+
+    def _parse_with(self, parser: Parser, data: bytes, ev: Event, source: Source) -> list[Event]:
+        one = Source(label=source.label, stream=io.BytesIO(data), start_line=ev.line or 1,
+                     reference_time=source.reference_time, tz=source.tz,
+                     options=dict(self.options.get(parser.name, {})), path=source.path)
+        try:
+            found = list(parser.parse(one))
+        except Exception:  # another plugin's failure on a record it did not claim is no error
+            return []
+        if not found or any(e.action == "unparsed" for e in found):
+            return []
+        for e in found:
+            e.parser = parser.name
+            e.line = ev.line
+            e.origin = e.origin or ev.origin
+        return found
+
+
+def retrying(choice: Choice, registry: PluginRegistry, forced: str | None,
+             options: Mapping[str, dict[str, Any]] | None = None) -> RecordRetry | None:
+    """The per-record retry for a detected parser; none for a forced one (the user's choice) or
+    for a file no parser claimed (every line would pay for a detection)."""
+    if forced or choice.parser is FALLBACK:
+        return None
+    return RecordRetry(choice.parser.name, registry, options or {})
+
+
 def parse_path(
     path: Path, parser: Parser, *, tz: tzinfo | None = None, reference_time: datetime | None = None,
     options: dict[str, Any] | None = None, start_offset: int = 0, start_line: int = 1,
@@ -61,8 +128,9 @@ def read_events(path: Path, registry: PluginRegistry, forced: str | None = None,
     """All events of a small file (tests, `parsers test`)."""
     choice = choose_parser(read_head(path), registry, forced)
     source, events = parse_path(path, choice.parser, **kwargs)
+    retry = retrying(choice, registry, forced, {choice.parser.name: kwargs.get("options") or {}})
     try:
-        return list(events)
+        return list(retry.events(events, source) if retry else events)
     finally:
         source.stream.close()
 
@@ -79,10 +147,15 @@ class Trial:
 def try_file(path: Path, registry: PluginRegistry, forced: str | None = None, limit: int = 10,
              **kwargs: Any) -> Trial:
     choice = choose_parser(read_head(path), registry, forced)
+    if choice.parser.yearless and kwargs.get("reference_time") is None:
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        year = choose_year(path, kwargs.get("tz") or UTC, mtime)
+        kwargs["reference_time"] = year.reference if year else mtime
     source, events = parse_path(path, choice.parser, **kwargs)
+    retry = retrying(choice, registry, forced, {choice.parser.name: kwargs.get("options") or {}})
     first: list[Event] = []
     try:
-        for ev in events:
+        for ev in (retry.events(events, source) if retry else events):
             first.append(ev)
             if len(first) >= limit:
                 break

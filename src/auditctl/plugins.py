@@ -43,6 +43,12 @@ class Parser:
     # True when every line is an independent record: ingest may then split a large file into
     # byte ranges and parse them in parallel processes.
     splittable: ClassVar[bool] = False
+    # True for a parser that claims any record of a broad shape (any JSON object): it is not
+    # offered a single record that the file's own parser could not read (parsing.RecordRetry).
+    generic: ClassVar[bool] = False
+    # True when records may carry year-less stamps (`Mar 12 10:52:25`): ingest then picks the
+    # year from --year, the file name or content before the file's mtime (auditctl.yearless).
+    yearless: ClassVar[bool] = False
 
     def score(self, head: Head) -> tuple[float, str]:
         """Confidence 0..1 and the reason for it. Override this, or detect() and explain()."""

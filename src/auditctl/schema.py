@@ -161,9 +161,12 @@ class Event:
     attrs: dict[str, Any] | None = None
     line: int | None = None
     origin: str | None = None
+    # Set only when another parser than the file's read this record (parsing.RecordRetry);
+    # None means the file's parser. Not one of EVENT_FIELDS: ingest fills the column.
+    parser: str | None = None
 
 
-EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Event))
+EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Event) if f.name != "parser")
 
 
 def unparsed_event(

@@ -27,6 +27,7 @@ def ingest(
     parser: Annotated[str | None, typer.Option("--parser", "-p", help="Force this parser instead of auto-detection.")] = None,
     tz: Annotated[str | None, typer.Option("--tz", help="Time zone of stamps without one (year-less syslog, naive ISO), e.g. Europe/Berlin or local. Default: config `timezone`, else UTC.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Parse processes for large files (default: one per CPU).")] = None,
+    year: Annotated[int | None, typer.Option("--year", min=1970, max=2999, help="Year of the last year-less stamp (`Mar 12 10:52:25`) of each file; default: from the file name or content, else its modification time (a guess, noted in the summary).")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Summary as table or json.")] = Format.TABLE,
 ) -> None:
     """Read log files, normalize every record, and store the events (only what is new since last time)."""
@@ -40,12 +41,12 @@ def ingest(
         cfg.timezone = tz
     if workers:
         cfg.workers = workers
-    if not ingest_paths(paths, parser=parser, fmt=fmt):
+    if not ingest_paths(paths, parser=parser, fmt=fmt, year=year):
         raise typer.Exit(int(ExitCode.ERROR))
 
 
 def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = Format.TABLE,
-                 quiet: bool = False) -> bool:
+                 quiet: bool = False, year: int | None = None) -> bool:
     """Ingest and sign; print the summary (on stderr when `quiet`). False when some input failed."""
     cfg = state().config
     files, missing = expand_paths(paths)
@@ -59,7 +60,7 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = F
     if parser and parser not in registry.plugins:
         raise UsageError(f"--parser: no parser named {parser!r} (see `auditctl parsers`)")
     with writer() as store:
-        summary = _run(store, registry, cfg, files, parser)
+        summary = _run(store, registry, cfg, files, parser, year)
         started = time.perf_counter()
         summary.checkpoint = checkpoint_after_ingest(store, cfg)
         summary.checkpoint_seconds = time.perf_counter() - started
@@ -68,15 +69,15 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = F
     return not (summary.failed or missing)
 
 
-def _run(store, registry, cfg, files, parser) -> IngestSummary:
+def _run(store, registry, cfg, files, parser, year=None) -> IngestSummary:
     show = sys.stderr.isatty() and "-" not in files
     if not show:
-        return Ingester(store, registry, cfg, forced_parser=parser).ingest(files)
+        return Ingester(store, registry, cfg, forced_parser=parser, year=year).ingest(files)
     total = sum(_size(f) for f in files)
     with Progress(TextColumn("ingest"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                   console=err, transient=True) as progress:
         task = progress.add_task("ingest", total=total)
-        ingester = Ingester(store, registry, cfg, forced_parser=parser,
+        ingester = Ingester(store, registry, cfg, forced_parser=parser, year=year,
                             progress=lambda n: progress.advance(task, n))
         return ingester.ingest(files)
 
