@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditctl.schema import COLUMNS, EVENT_FIELDS, Event
+from auditctl.validate import check_zones
 
 _ARROW_TYPES = {
     "BIGINT": pa.int64(),
@@ -32,6 +33,8 @@ def events_to_arrow(events: Sequence[Event]) -> pa.Table:
     dumps, opts = orjson.dumps, orjson.OPT_NON_STR_KEYS
     for name, get in _GETTERS:
         values = list(map(get, events))
+        if name == "ts":
+            check_zones(values, events)  # Arrow would take a naive time for UTC
         kind = EVENT_SCHEMA.field(name).type
         if not any(v is not None for v in values):
             arrays.append(pa.nulls(n, kind))  # columns a format never fills cost nothing
