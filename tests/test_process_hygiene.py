@@ -88,6 +88,23 @@ def test_workers_exit_when_the_ingest_is_killed(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        for pid, started in children.items():  # do not leave them behind when the test fails
-            if _alive(pid, started):
-                os.kill(pid, signal.SIGKILL)
+        _clean_up(children)
+
+
+def _clean_up(children: dict[int, str]) -> None:
+    """Leave nothing behind when the test fails: workers first, so the resource tracker sees
+    its pipe close and unlinks the pool's semaphores itself before it is killed too."""
+    def cmdline(pid: int) -> bytes:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return b""
+
+    trackers = {p for p in children if b"resource_tracker" in cmdline(p)}
+    for pid in sorted(children, key=lambda p: p in trackers):
+        if pid in trackers:
+            deadline = time.monotonic() + 10
+            while _alive(pid, children[pid]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        if _alive(pid, children[pid]):
+            os.kill(pid, signal.SIGKILL)
