@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from auditctl.eventtime import TimeFiller
 from auditctl.rawbytes import raw_b64, readable, readable_value
 from auditctl.schema import COLUMNS, EVENT_FIELDS, Event
+from auditctl.validate import check_zones
 
 _ARROW_TYPES = {
     "BIGINT": pa.int64(),
@@ -35,6 +36,8 @@ def events_to_arrow(events: Sequence[Event]) -> pa.Table:
     exact: pa.Array = pa.nulls(n, pa.string())
     for name, get in _GETTERS:
         values = list(map(get, events))
+        if name == "ts":
+            check_zones(values, events)  # Arrow would take a naive time for UTC
         kind = EVENT_SCHEMA.field(name).type
         if not any(v is not None for v in values):
             arrays.append(pa.nulls(n, kind))  # columns a format never fills cost nothing

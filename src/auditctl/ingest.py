@@ -1,8 +1,10 @@
 """Ingest: find files, pick parsers, resume where the registry says, store events in batches.
 
 Each file is stored in one transaction together with its registry entry: a file that fails
-half-way (truncated gzip, a crashing plugin) leaves nothing behind and is reported by name,
-and the remaining files are still ingested.
+half-way (truncated gzip, a crashing plugin, an event outside the schema) leaves nothing behind
+and is reported by name, and the remaining files are still ingested. A failed write to the
+store itself (disk full, I/O error) is the store's fault, not the file's: it stops the ingest,
+and the files not read yet are named.
 
 Idempotency: the registry recognizes a file by the SHA-256 of its first 4 KiB (decompressed),
 checked against entries with the same path, the same device+inode, or the same head. A file
@@ -24,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from auditctl.batch import complete_batch, events_to_arrow, paused_gc
@@ -47,6 +50,7 @@ from auditctl.sources import (
 )
 from auditctl.store import FileRecord, Store
 from auditctl.timeutil import get_tz
+from auditctl.validate import InvalidEvent, check_vocabulary
 from auditctl.yearless import choose_year
 
 STDIN = "-"
@@ -61,6 +65,7 @@ class FileResult:
     unparsed: int = 0
     status: str = "ingested"  # ingested | unchanged | failed
     note: str = ""
+    store_error: bool = False  # failed because the store could not be written
 
 
 @dataclass
@@ -69,6 +74,8 @@ class IngestSummary:
     seconds: float = 0.0
     checkpoint: Any = None  # the signed checkpoint written after the ingest (integrity.Checkpoint)
     checkpoint_seconds: float = 0.0
+    not_read: list[str] = field(default_factory=list)  # left when a store error stopped the ingest
+    checkpoint_error: str = ""
 
     @property
     def events(self) -> int:
@@ -157,10 +164,13 @@ class Ingester:
         # hashing a whole file releases the GIL: it runs beside parsing instead of after it
         self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
         own = {str(self.store.path.resolve()), str(self.store.path.resolve()) + ".wal"}
-        for path in paths:
-            if path != STDIN and str(Path(path).resolve()) in own:
-                continue  # never ingest our own database
-            summary.files.append(self._ingest_stdin() if path == STDIN else self._ingest_file(Path(path)))
+        todo = [p for p in paths if p == STDIN or str(Path(p).resolve()) not in own]  # never our own database
+        for i, path in enumerate(todo):
+            result = self._ingest_stdin() if path == STDIN else self._ingest_file(Path(path))
+            summary.files.append(result)
+            if result.store_error:
+                summary.not_read = todo[i + 1:]
+                break
         self._hasher.shutdown()
         self._hasher = None
         summary.seconds = time.perf_counter() - started
@@ -201,17 +211,16 @@ class Ingester:
                 self._remember(path, ident, known, parser, consumed, next_line, hashed, result)
         except _Unchanged:
             result.status, result.note = "unchanged", "nothing new"
-        except SourceError as exc:
-            result.status, result.events, result.unparsed = "failed", 0, 0
-            result.note = f"{exc}; nothing from this file was stored"
-        except OSError as exc:
-            result.status, result.events, result.unparsed = "failed", 0, 0
-            result.note = f"{path}: {exc.strerror or exc}; nothing from this file was stored"
         except Exception as exc:  # a plugin bug must not stop the other files
-            result.status, result.events, result.unparsed = "failed", 0, 0
-            result.note = (f"{path}: parser {result.parser} failed: {type(exc).__name__}: {exc}; "
-                           "nothing from this file was stored")
+            self._failed(result, str(path), exc)
         return result
+
+    def _failed(self, result: FileResult, name: str, exc: Exception) -> None:
+        """One line naming the input and the real cause (the transaction was rolled back)."""
+        result.status, result.events, result.unparsed = "failed", 0, 0
+        result.store_error = isinstance(exc, duckdb.Error)
+        what = "stdin" if name == "stdin" else "this file"
+        result.note = f"{failure_cause(exc, name, result.parser, self.store.path)}; nothing from {what} was stored"
 
     def _match_registry(self, path: Path, ident: FileIdentity) -> FileRecord | None:
         for rec in self.store.file_candidates(str(path.resolve()), ident.device, ident.inode, ident.head_hash):
@@ -327,6 +336,7 @@ class Ingester:
     def _append(self, part: pa.Table, label: str, parser: str, result: FileResult) -> None:
         if part.num_rows == 0:
             return
+        check_vocabulary(part)
         if self._next_seq is None:
             self._next_seq = self.store.next_seq()  # once per file: then counted here
         first = self._next_seq
@@ -372,10 +382,23 @@ class Ingester:
             source.options = self.config.options_for(parser.name)
             with self.store.transaction():
                 self._store_events(source, parser, "stdin", result)
-        except SourceError as exc:
-            result.status, result.events, result.unparsed = "failed", 0, 0
-            result.note = f"{exc}; nothing from stdin was stored"
+        except Exception as exc:  # as for a file: one line, the store error apart
+            self._failed(result, "stdin", exc)
         return result
+
+
+def failure_cause(exc: Exception, name: str, parser: str | None, db: Path) -> str:
+    """Why `name` failed: the store, the input, or the parser, each said as such."""
+    if isinstance(exc, duckdb.Error):
+        return f"{name}: could not write to the store {db}: {str(exc).splitlines()[0]}"
+    if isinstance(exc, SourceError):
+        return str(exc)  # names the input already
+    if isinstance(exc, InvalidEvent):
+        return f"{name}: parser {parser} emitted an invalid event{exc.where}: {exc.problem}"
+    if isinstance(exc, OSError):
+        return f"{name}: {exc.strerror or exc}"
+    by = f"parser {parser} failed" if parser else "failed"
+    return f"{name}: {by}: {type(exc).__name__}: {exc}"
 
 
 class _Unchanged(Exception):

@@ -9,9 +9,15 @@ the same as a serial parse.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import shutil
+import signal
+import sys
 import tempfile
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -105,9 +111,51 @@ def _count_newlines(f: Any, start: int, end: int) -> int:
 _REGISTRY: PluginRegistry | None = None
 
 
-def _init_worker(user_dirs: Sequence[str]) -> None:
+def _init_worker(user_dirs: Sequence[str], parent: int, spool: str) -> None:
     global _REGISTRY
+    _exit_with_parent(parent, spool)
     _REGISTRY = load_registry(user_dirs)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent(parent: int, spool: str) -> None:
+    """A worker must not outlive its ingest: after `kill -9` of the parent nobody would ever
+    send it work or stop it (each worker holds both ends of the pool's queues, so it never sees
+    end-of-file), and the spool of Arrow files would stay in /dev/shm.
+
+    On Linux the kernel signals the worker when the parent dies (prctl PR_SET_PDEATHSIG:
+    strictly, when the parent *thread* that started it ends; ProcessPoolExecutor starts
+    workers from the submitting thread, the ingest's main thread). Elsewhere a thread
+    watches the parent pid. Once the workers are gone, the resource tracker they share
+    sees its pipe close and exits too.
+    """
+    def leave(*_: object) -> None:
+        if os.getppid() != parent:  # SIGTERM from a living parent (pool shutdown) just ends the worker
+            shutil.rmtree(spool, ignore_errors=True)
+        os._exit(1)
+
+    if sys.platform.startswith("linux") and _set_parent_death_signal(signal.SIGTERM):
+        signal.signal(signal.SIGTERM, leave)
+        if os.getppid() != parent:  # it died before the kernel was told
+            leave()
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        leave()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _set_parent_death_signal(sig: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
 
 
 def _parse_chunk(path: str, parser_name: str, chunk: Chunk, tz: str, reference: datetime,
@@ -140,9 +188,10 @@ def parse_parallel(path: Path, parser_name: str, chunks: Sequence[Chunk], *, wor
     """Results in chunk order; at most 2 x workers chunks are in flight (bounded memory)."""
     ctx = multiprocessing.get_context("spawn")  # the parent holds DuckDB threads: never fork
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    with tempfile.TemporaryDirectory(prefix="auditctl-", dir=shm) as spool, \
+    # the pid in the name tells whose spool a leftover is
+    with tempfile.TemporaryDirectory(prefix=f"auditctl-{os.getpid()}-", dir=shm) as spool, \
             ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                initargs=(list(user_dirs),)) as pool:
+                                initargs=(list(user_dirs), os.getpid(), spool)) as pool:
         pending: deque[Future[ChunkResult]] = deque()
         todo = iter(chunks)
         for chunk in todo:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,7 +175,11 @@ class Store:
         if read_only and not path.exists():
             raise AuditctlError(f"no database at {path}: run `auditctl ingest` first (or pass --db)")
         if not read_only:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise AuditctlError(f"{path}: cannot create the database folder {exc.filename or path.parent}: "
+                                    f"{exc.strerror or exc}") from None
         con = _connect(path, read_only, wait)
         store = cls(con, path, read_only)
         if memory_limit:
@@ -428,8 +432,11 @@ class Store:
         self.con.execute(f"SET memory_limit = '{limit}'")
         try:
             yield
-        finally:
-            self._restore_memory_limit()
+        except BaseException:
+            with suppress(duckdb.Error):  # an aborted transaction refuses SET: report the first error
+                self._restore_memory_limit()
+            raise
+        self._restore_memory_limit()
 
     def _restore_memory_limit(self) -> None:
         if self.memory_limit:

@@ -117,6 +117,8 @@ class Watcher:
                 summary = Ingester(store, self.registry, self.config, follow=True).ingest(files)
                 result.events, result.files = summary.events, len([f for f in summary.files if f.events])
                 result.errors += [f.note for f in summary.failed]
+                if summary.not_read:
+                    result.errors.append(f"stopped by the store error: not read this cycle: {', '.join(summary.not_read)}")
                 if result.events:
                     make_checkpoint(store, self.key, self.config.checkpoints_path)
                 now = now or datetime.now(UTC)

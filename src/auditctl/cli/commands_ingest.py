@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Annotated
 
+import duckdb
 import orjson
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -62,11 +63,15 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = F
     with writer() as store:
         summary = _run(store, registry, cfg, files, parser, year)
         started = time.perf_counter()
-        summary.checkpoint = checkpoint_after_ingest(store, cfg)
+        try:
+            summary.checkpoint = checkpoint_after_ingest(store, cfg)
+        except duckdb.Error as exc:  # e.g. the disk that stopped the ingest: the files' errors still show
+            summary.checkpoint_error = (f"could not write to the store {cfg.db}: {str(exc).splitlines()[0]}: "
+                                        "the new events are not signed yet (the next ingest signs them)")
         summary.checkpoint_seconds = time.perf_counter() - started
         summary.seconds += summary.checkpoint_seconds
     _report(summary, fmt, cfg.db, to_stderr=quiet)
-    return not (summary.failed or missing)
+    return not (summary.failed or summary.not_read or summary.checkpoint_error or missing)
 
 
 def _run(store, registry, cfg, files, parser, year=None) -> IngestSummary:
@@ -94,13 +99,18 @@ def _size(path: str) -> int:
 def _report(summary: IngestSummary, fmt: Format, db, to_stderr: bool = False) -> None:
     for f in summary.failed:
         err.print(f"[red]error:[/] {f.note}", highlight=False, soft_wrap=True)
+    if summary.not_read:
+        err.print(f"[red]error:[/] ingest stopped by the store error: {len(summary.not_read)} file(s) not read: "
+                  f"{', '.join(summary.not_read)}", highlight=False, soft_wrap=True)
+    if summary.checkpoint_error:
+        err.print(f"[red]error:[/] {summary.checkpoint_error}", highlight=False, soft_wrap=True)
     if fmt in (Format.JSON, Format.JSONL):
         doc = {
             "database": str(db), "files": [f.__dict__ for f in summary.files], "events": summary.events,
             "unparsed": summary.unparsed, "per_parser": summary.per_parser,
             "seconds": round(summary.seconds, 3), "events_per_second": round(summary.rate),
             "checkpoint_seconds": round(summary.checkpoint_seconds, 3),
-            "failed": len(summary.failed),
+            "failed": len(summary.failed), "not_read": summary.not_read,
             "checkpoint": summary.checkpoint.to_json() if summary.checkpoint else None,
         }
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -58,6 +58,11 @@ def handles_errors(func: F) -> F:
             if state.debug:
                 raise
             fail(f"database error: {str(exc).splitlines()[0]} (run `auditctl verify`)", ExitCode.ERROR)
+        except OSError as exc:  # a file or folder auditctl needs (key, spool, database folder)
+            if state.debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}", ExitCode.ERROR)
         except KeyboardInterrupt:
             fail("interrupted", ExitCode.ERROR)
 
