@@ -7,9 +7,11 @@ got in each file.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
+import lzma
 import os
 import sys
 import zlib
@@ -26,19 +28,44 @@ FINGERPRINT_BYTES = 4096
 READ_CHUNK = 1 << 20
 
 
+_DECOMPRESS_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError)
+
+
 class SourceError(Exception):
     """A file that cannot be read as a log (unreadable, truncated gzip, binary junk)."""
 
 
-def is_gzip(path: Path) -> bool:
+XZ_MAGIC = b"\xfd7zXZ\x00"
+BZIP2_MAGIC = b"BZh"
+
+
+def compression(path: Path) -> str | None:
+    """`gzip`, `xz` or `bzip2` by the file's magic number (rotated logs use all three), else None."""
     with path.open("rb") as f:
-        return f.read(2) == GZIP_MAGIC
+        magic = f.read(6)
+    if magic[:2] == GZIP_MAGIC:
+        return "gzip"
+    if magic == XZ_MAGIC:
+        return "xz"
+    if magic[:3] == BZIP2_MAGIC and magic[3:4] in b"123456789" and len(magic) > 3:
+        return "bzip2"
+    return None
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether the file is compressed (any supported kind): offsets then count decompressed bytes."""
+    return compression(path) is not None
 
 
 def open_binary(path: Path) -> IO[bytes]:
     """Open a file for reading its (decompressed) bytes."""
-    if is_gzip(path):
+    kind = compression(path)
+    if kind == "gzip":
         return cast(IO[bytes], gzip.open(path, "rb"))
+    if kind == "xz":
+        return cast(IO[bytes], lzma.open(path, "rb"))
+    if kind == "bzip2":
+        return cast(IO[bytes], bz2.open(path, "rb"))
     return path.open("rb")
 
 
@@ -84,7 +111,7 @@ def read_head(path: Path, size: int = HEAD_BYTES) -> Head:
     try:
         with open_binary(path) as f:
             data = f.read(size)
-    except (OSError, EOFError, zlib.error) as exc:
+    except (OSError, EOFError, *_DECOMPRESS_ERRORS) as exc:
         raise SourceError(f"{path}: cannot read: {_reason(exc)}") from exc
     return Head(name=path.name, data=data)
 
@@ -113,7 +140,7 @@ def identify(path: Path) -> FileIdentity:
     try:
         with open_binary(path) as f:
             head = f.read(FINGERPRINT_BYTES)
-    except (OSError, EOFError, zlib.error) as exc:
+    except (OSError, EOFError, *_DECOMPRESS_ERRORS) as exc:
         raise SourceError(f"{path}: cannot read: {_reason(exc)}") from exc
     return FileIdentity(
         path=str(path), device=st.st_dev, inode=st.st_ino, size=st.st_size, mtime=st.st_mtime,
@@ -176,7 +203,7 @@ class Source:
                 self.next_line = number + 1
                 yield number, raw.rstrip(b"\r\n")
                 number += 1
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        except _DECOMPRESS_ERRORS as exc:
             raise SourceError(f"{self.label}: line {number}: {_reason(exc)}") from exc
 
     def peek(self, size: int = 4096) -> bytes | None:
@@ -205,7 +232,7 @@ class Source:
         try:
             data = self.stream.read() if self.end_offset is None else self.stream.read(
                 self.end_offset - self.start_offset)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        except _DECOMPRESS_ERRORS as exc:
             raise SourceError(f"{self.label}: {_reason(exc)}") from exc
         self.consumed = self.start_offset + len(data)
         return data
@@ -217,7 +244,7 @@ def open_source(path: Path, *, start_offset: int = 0, start_line: int = 1, **kwa
         stream = open_binary(path)
         if start_offset:
             _skip(stream, start_offset)
-    except (OSError, EOFError, zlib.error) as exc:
+    except (OSError, EOFError, *_DECOMPRESS_ERRORS) as exc:
         raise SourceError(f"{path}: cannot read: {_reason(exc)}") from exc
     ref = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     kwargs.setdefault("reference_time", ref)
@@ -227,10 +254,13 @@ def open_source(path: Path, *, start_offset: int = 0, start_line: int = 1, **kwa
 
 def stdin_source(**kwargs: Any) -> Source:
     data = sys.stdin.buffer.read()
-    if data[:2] == GZIP_MAGIC:
+    decompress = {GZIP_MAGIC: gzip.decompress, XZ_MAGIC[:2]: lzma.decompress, BZIP2_MAGIC[:2]: bz2.decompress}
+    unpack = decompress.get(data[:2]) if data[:6] == XZ_MAGIC or data[:2] != XZ_MAGIC[:2] else None
+    if unpack is not None and (data[:2] != BZIP2_MAGIC[:2] or data[2:4] in (b"h1", b"h2", b"h3", b"h4", b"h5",
+                                                                             b"h6", b"h7", b"h8", b"h9")):
         try:
-            data = gzip.decompress(data)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            data = unpack(data)
+        except _DECOMPRESS_ERRORS as exc:
             raise SourceError(f"stdin: {_reason(exc)}") from exc
     return Source(label="stdin", stream=io.BytesIO(data), **kwargs)
 
