@@ -18,7 +18,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from auditctl.batch import complete_batch, events_to_arrow, paused_gc
 from auditctl.config import Config
+from auditctl.identity import TAIL_BYTES, ContentHasher, LiveProofs
 from auditctl.parallel import PARALLEL_MIN_BYTES, parse_parallel, plan_chunks, worker_count
 from auditctl.parsing import choose_parser
 from auditctl.plugins import Parser, PluginRegistry
@@ -57,7 +58,7 @@ class FileResult:
     parser: str | None = None
     events: int = 0
     unparsed: int = 0
-    status: str = "ingested"  # ingested | unchanged | failed
+    status: str = "ingested"  # ingested | unchanged | empty | failed
     note: str = ""
 
 
@@ -133,7 +134,7 @@ ARROW_BATCH_BYTES = 16 << 20  # raw bytes of parsed Events turned into Arrow at 
 class Ingester:
     def __init__(self, store: Store, registry: PluginRegistry, config: Config, *,
                  forced_parser: str | None = None, progress: ProgressFn | None = None,
-                 follow: bool = False) -> None:
+                 follow: bool = False, live: LiveProofs | None = None) -> None:
         self.store = store
         self.registry = registry
         self.config = config
@@ -141,6 +142,9 @@ class Ingester:
         self.progress = progress or (lambda n: None)
         self.tz = get_tz(config.timezone)
         self.follow = follow  # live files: only complete lines, no parallel chunks
+        # follow mode: hash states kept across cycles by the caller (watch), so a live file is
+        # not re-hashed in full every cycle
+        self.live = (live or LiveProofs()) if follow else None
         self._hasher: ThreadPoolExecutor | None = None
         self._next_seq: int | None = None
         if forced_parser:
@@ -167,33 +171,45 @@ class Ingester:
     def _ingest_file(self, path: Path) -> FileResult:
         result = FileResult(path=str(path))
         self._next_seq = None  # a rolled-back file gives its seqs back
+        known: FileRecord | None = None
+        hasher: ContentHasher | None = None
+        pending: list[Future] = []
         try:
             ident = identify(path)
-            known = self._match_registry(path, ident)
-            offset, line, note = self._resume_point(path, ident, known)
-            if known and offset == known.offset and not ident.compressed and ident.size == offset:
-                result.status, result.parser, result.note = "unchanged", known.parser, "nothing new"
+            known, proof, hasher = self._match_registry(path, ident)
+            offset, line = (known.offset, known.next_line) if known else (0, 1)
+            if not hasher.has_more(offset):
+                result.parser = known.parser if known else None
+                if known:
+                    result.status, result.note = "unchanged", f"nothing new: {proof}"
+                else:
+                    result.status, result.note = "empty", "empty file: nothing to read yet"
                 return result
             parser = self._parser_for(path, known)
             result.parser = parser.name
-            result.note = note
-            # A followed file keeps the hash of the prefix first seen: re-hashing a large live file
-            # every cycle costs more than the new lines (verify --sources checks that prefix).
-            keep_hash = self.follow and known is not None and known.sha256 is not None and offset > 0
+            result.note = f"resumed at byte {offset:,}: {proof}" if known else proof
             assert self._hasher is not None
-            digest = None if keep_hash else self._hasher.submit(file_sha256, path)
+            # the rest of the file is hashed beside parsing (hashing releases the GIL)
+            whole = self._hasher.submit(hasher.finish)
+            on_disk = self._hasher.submit(file_sha256, path) if ident.compressed else None
+            pending = [f for f in (whole, on_disk) if f is not None]
             with self.store.transaction():
                 consumed, next_line = self._store_file(path, ident, parser, offset, line, result)
-                if known and consumed == offset:
-                    raise _Unchanged
-                if digest is not None:
-                    hashed: tuple[str | None, int] = (digest.result(), ident.size)
-                else:
-                    assert known is not None
-                    hashed = (known.sha256, known.size)
-                self._remember(path, ident, known, parser, consumed, next_line, hashed, result)
-        except _Unchanged:
-            result.status, result.note = "unchanged", "nothing new"
+                digest, length = whole.result()
+                if consumed == offset:
+                    raise _Unchanged(length - offset)
+                prefix = digest if consumed == length else hasher.digest_at(consumed)
+                if prefix is None:
+                    raise SourceError(f"{path}: it shrank while it was read")
+                hashed = (on_disk.result(), ident.size) if on_disk is not None else (digest, length)
+                file_id = self._remember(path, ident, known, parser, consumed, next_line, hashed, prefix, result)
+            if self.live is not None:
+                self.live.remember(file_id, consumed, hasher.state_at(consumed), ident, path)
+        except _Unchanged as unread:
+            result.status = "unchanged" if known else "ingested"
+            result.note = "nothing new" if known else "no complete record yet"
+            if unread.args[0] and not self.follow:
+                result.note += f": {result.parser} read nothing from the {unread.args[0]:,} bytes past byte {offset:,}"
         except SourceError as exc:
             result.status, result.events, result.unparsed = "failed", 0, 0
             result.note = f"{exc}; nothing from this file was stored"
@@ -204,26 +220,75 @@ class Ingester:
             result.status, result.events, result.unparsed = "failed", 0, 0
             result.note = (f"{path}: parser {result.parser} failed: {type(exc).__name__}: {exc}; "
                            "nothing from this file was stored")
+        finally:
+            wait(pending)  # the hashing thread reads through `hasher`: let it finish first
+            if hasher is not None:
+                hasher.close()
         return result
 
-    def _match_registry(self, path: Path, ident: FileIdentity) -> FileRecord | None:
-        for rec in self.store.file_candidates(str(path.resolve()), ident.device, ident.inode, ident.head_hash):
-            if rec.head_len == ident.head_len and rec.head_hash == ident.head_hash:
-                return rec
-            if rec.head_len < ident.head_len and head_hash_of(path, rec.head_len) == rec.head_hash:
-                return rec
-        return None
+    def _match_registry(self, path: Path, ident: FileIdentity) -> tuple[FileRecord | None, str, ContentHasher]:
+        """The registry entry this file is proven to continue (largest offset first), a note
+        saying how it was proven or why it is read from the start, and the file's hasher."""
+        here = str(path.resolve())
+        # an entry at offset 0 proves nothing (every file starts with the empty prefix)
+        candidates = [r for r in self.store.file_candidates(here, ident.device, ident.inode, ident.head_hash)
+                      if r.offset > 0]
+        if self.live is not None:
+            for rec in candidates:
+                start = self.live.start(rec.file_id, rec.offset, rec.prefix_sha256, ident, path)
+                if start is not None and self._same_head(path, ident, rec):
+                    return (rec, f"same inode, head and last {TAIL_BYTES:,} bytes as this watch read",
+                            ContentHasher(path, start))
+        hasher = ContentHasher(path)
+        proven: list[FileRecord] = []
+        reasons: list[str] = []
+        for rec in sorted(candidates, key=lambda r: r.offset):  # one forward pass over the file
+            why, always = self._disproof(path, ident, rec, hasher)
+            if not why:
+                proven.append(rec)
+            elif always or rec.path == here or (rec.device, rec.inode) == (ident.device, ident.inode):
+                reasons.append(why)
+        if not proven:
+            return None, "; ".join(dict.fromkeys(reasons)), hasher
+        best = max(proven, key=lambda r: r.offset)
+        how = "SHA-256" if best.prefix_sha256 else "whole-file SHA-256 (registry of an older auditctl)"
+        moved = "" if best.path == here else f" (seen before as {best.path})"
+        return best, f"its first {best.offset:,} bytes match the {how} stored at the last ingest{moved}", hasher
 
-    def _resume_point(self, path: Path, ident: FileIdentity, known: FileRecord | None) -> tuple[int, int, str]:
-        if known is None:
-            seen_here = self.store.file_candidates(str(path.resolve()), ident.device, ident.inode, "")
-            if seen_here:
-                return 0, 1, "content differs from what was ingested at this path (rotated or truncated): read from the start"
-            return 0, 1, ""
-        if not ident.compressed and ident.size < known.offset:
-            return 0, 1, "file is shorter than before (truncated): read from the start"
-        moved = "" if known.path == str(path.resolve()) else f" (seen before as {known.path})"
-        return known.offset, known.next_line, f"resumed at byte {known.offset}{moved}" if known.offset else ""
+    @staticmethod
+    def _same_head(path: Path, ident: FileIdentity, rec: FileRecord) -> bool:
+        if rec.head_len > ident.head_len:
+            return False
+        if rec.head_len == ident.head_len:
+            return rec.head_hash == ident.head_hash
+        return head_hash_of(path, rec.head_len) == rec.head_hash
+
+    def _disproof(self, path: Path, ident: FileIdentity, rec: FileRecord,
+                  hasher: ContentHasher) -> tuple[str, bool]:
+        """Why `path` is not proven to continue `rec` ("" when it is), and whether to say so
+        even when `rec` was another path."""
+        truncated = "file is shorter than before (truncated): read from the start"
+        if not ident.compressed and ident.size < rec.offset:
+            return truncated, False
+        if not self._same_head(path, ident, rec):
+            return "content differs from what was ingested at this path (rotated or truncated): read from the start", False
+        at = hasher.digest_at(rec.offset)
+        if at is None:
+            return truncated, False
+        if rec.prefix_sha256 is not None:
+            if at == rec.prefix_sha256:
+                return "", False
+            return (f"its first {rec.offset:,} bytes changed since they were ingested (edited in place): "
+                    f"read from the start; the {rec.events:,} events stored from them before are kept"), False
+        # an entry from before schema 8: only the hash of the whole file as it was then
+        if rec.sha256 is not None:
+            if rec.compressed and ident.compressed and ident.size == rec.size and file_sha256(path) == rec.sha256:
+                return "", False
+            if not rec.compressed and rec.size >= rec.offset and hasher.digest_at(rec.size) == rec.sha256:
+                return "", False
+        return (f"the registry entry from an older auditctl cannot prove that its first {rec.offset:,} bytes "
+                f"are the ones ingested: read from the start; the {rec.events:,} events stored from them "
+                "before may now be stored twice"), True
 
     def _parser_for(self, path: Path, known: FileRecord | None) -> Parser:
         if self.forced:
@@ -302,7 +367,8 @@ class Ingester:
         result.events += part.num_rows
 
     def _remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
-                  consumed: int, next_line: int, hashed: tuple[str | None, int], result: FileResult) -> None:
+                  consumed: int, next_line: int, hashed: tuple[str | None, int], prefix: str,
+                  result: FileResult) -> int:
         sha256, hashed_size = hashed
         last_seq = self.store.next_seq() - 1 if self._next_seq is None else self._next_seq - 1
         first_seq = last_seq - result.events + 1 if result.events else None
@@ -315,8 +381,10 @@ class Ingester:
             events=(known.events if known and consumed >= known.offset else 0) + result.events,
             first_seq=(known.first_seq if known and known.first_seq else first_seq),
             last_seq=last_seq if result.events else (known.last_seq if known else None),
+            prefix_sha256=prefix,
         )
         self.store.save_file(rec, datetime.now(UTC))
+        return rec.file_id
 
     # -- stdin ---------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # Long free text compresses better with zstd than with DuckDB's default FSST/dictionary
 # (raw: 51.7 -> 34.6 MB and faster to write, per 600k auth.log lines). Only raw: forcing zstd
 # on every column made the file bigger, and on `message`, which is NULL wherever it is cut
@@ -105,6 +105,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TABLE digests",
         "ALTER TABLE digests_v7 RENAME TO digests",
     ),
+    (
+        # registry: SHA-256 of a file's decompressed bytes [0, offset), to prove a match (identity.py)
+        "ALTER TABLE files ADD COLUMN prefix_sha256 VARCHAR",
+    ),
 )
 
 # An event's message as stored: its own text, else cut from raw. A message column that is
@@ -145,6 +149,7 @@ class FileRecord:
     events: int
     first_seq: int | None
     last_seq: int | None
+    prefix_sha256: str | None = None  # of the decompressed bytes [0, offset); None before schema 8
 
 
 class Store:
@@ -693,17 +698,17 @@ class Store:
         exists = _first(self.con.execute("SELECT 1 FROM files WHERE file_id = ?", [rec.file_id]))
         values = [rec.path, rec.device, rec.inode, rec.head_hash, rec.head_len, rec.compressed,
                   rec.offset, rec.next_line, rec.size, rec.mtime, rec.sha256, rec.parser,
-                  rec.events, rec.first_seq, rec.last_seq]
+                  rec.events, rec.first_seq, rec.last_seq, rec.prefix_sha256]
         if exists:
             self.con.execute(
                 "UPDATE files SET path=?, device=?, inode=?, head_hash=?, head_len=?, compressed=?, "
                 "\"offset\"=?, next_line=?, size=?, mtime=?, sha256=?, parser=?, events=?, "
-                "first_seq=?, last_seq=?, last_ingested=? WHERE file_id=?",
+                "first_seq=?, last_seq=?, prefix_sha256=?, last_ingested=? WHERE file_id=?",
                 [*values, now, rec.file_id])
         else:
             self.con.execute(
                 f"INSERT INTO files ({_FILE_COLS}, first_ingested, last_ingested) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [rec.file_id, *values, now, now])
 
     def new_file_id(self) -> int:
@@ -849,7 +854,7 @@ _FINDING_COLS = ("id, rule_id, severity, title, group_key, first_ts, last_ts, co
                  "updated_at, check_run, tags")
 
 _FILE_COLS = ("file_id, path, device, inode, head_hash, head_len, compressed, \"offset\", next_line, "
-              "size, mtime, sha256, parser, events, first_seq, last_seq")
+              "size, mtime, sha256, parser, events, first_seq, last_seq, prefix_sha256")
 
 _WILDCARD = re.compile(r"[*?]")
 

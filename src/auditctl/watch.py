@@ -35,6 +35,7 @@ from auditctl.alerts import Sink, alert_from_finding
 from auditctl.config import Config
 from auditctl.detect import Finding, run_checks
 from auditctl.errors import DatabaseBusy
+from auditctl.identity import LiveProofs
 from auditctl.ingest import Ingester, expand_paths
 from auditctl.integrity import make_checkpoint
 from auditctl.listener import ListenAddress, Listener
@@ -79,6 +80,7 @@ class Watcher:
         if self.listeners:
             self.paths.append(str(self.spool_dir))
         self.inodes: dict[str, tuple[int, int]] = {}
+        self.live = LiveProofs()  # hash states at the committed offsets, kept across cycles
         self.checked_until: datetime | None = None
         self.last_check = datetime.min.replace(tzinfo=UTC)
         self.alerted: dict[int, datetime] = {}
@@ -114,7 +116,7 @@ class Watcher:
         files = self._files()
         try:
             with open_writer(self.config) as store:
-                summary = Ingester(store, self.registry, self.config, follow=True).ingest(files)
+                summary = Ingester(store, self.registry, self.config, follow=True, live=self.live).ingest(files)
                 result.events, result.files = summary.events, len([f for f in summary.files if f.events])
                 result.errors += [f.note for f in summary.failed]
                 if result.events:
