@@ -201,7 +201,8 @@ class Ingester:
                 prefix = digest if consumed == length else hasher.digest_at(consumed)
                 if prefix is None:
                     raise SourceError(f"{path}: it shrank while it was read")
-                hashed = (on_disk.result(), ident.size) if on_disk is not None else (digest, length)
+                # verify --sources re-hashes [0, size) on disk: for a plain file, the bytes read
+                hashed = (on_disk.result(), ident.size) if on_disk is not None else (prefix, consumed)
                 file_id = self._remember(path, ident, known, parser, consumed, next_line, hashed, prefix, result)
             if self.live is not None:
                 self.live.remember(file_id, consumed, hasher.state_at(consumed), ident, path)
