@@ -107,7 +107,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (
         # registry: SHA-256 of a file's decompressed bytes [0, offset), to prove a match (identity.py)
-        "ALTER TABLE files ADD COLUMN prefix_sha256 VARCHAR",
+        "ALTER TABLE files ADD COLUMN IF NOT EXISTS prefix_sha256 VARCHAR",
     ),
 )
 
