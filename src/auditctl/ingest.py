@@ -4,11 +4,22 @@ Each file is stored in one transaction together with its registry entry: a file 
 half-way (truncated gzip, a crashing plugin) leaves nothing behind and is reported by name,
 and the remaining files are still ingested.
 
-Idempotency: the registry recognizes a file by the SHA-256 of its first 4 KiB (decompressed),
-checked against entries with the same path, the same device+inode, or the same head. A file
-seen before resumes at the byte offset reached last time, so a grown file adds only its new
-lines, and a rotated file (renamed, or compressed to .gz) adds only what was written after the
-last ingest. A file shorter than the remembered offset was truncated and is read from the start.
+Idempotency: the registry remembers, per file, the byte offset reached (in decompressed bytes)
+and the SHA-256 of the bytes [0, offset) (`prefix_sha256`). A file on disk continues an entry
+only when that is proven against its bytes: entries with the same path, the same device+inode
+or the same 4 KiB head are candidates, and one matches only if the file's own first `offset`
+decompressed bytes hash to its prefix_sha256 (identity.py; the head is only a cheap filter, as
+every .evtx header is 4 KiB). The proven entry with the largest offset wins: nothing more in the
+file is "unchanged" (and says what was proven), more is read from that offset, so a grown file
+adds only its new lines and a rotated file (renamed, or compressed to .gz) adds only what was
+written after the last ingest. No proven entry: the file is read from the start, and the note
+says why when an entry at its path or inode was disproven (shorter: truncated; other head: a new
+file; same head but other bytes before the offset: edited in place, the earlier events kept). An
+empty file is "empty", is not remembered, and is read from the start once it has content.
+Entries from before schema 8 have no prefix hash: they are proven by the whole-file SHA-256 they
+hold when it covers the offset, else the file is read from the start and the note says events
+may be stored twice. In follow mode (`watch`) a live file is proven cheaply from the hash state
+kept by the watching process (identity.LiveProofs: same inode, head and last 4 KiB).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ through the same registry as `auditctl ingest`. That gives following like `tail 
   and nothing is stored twice.
 - Rotation by rename is handled: the old inode is found under its new name and read to its
   end first.
-- So is rotation by copytruncate: the file's head changes and it is read from the start.
+- So is rotation by copytruncate: the file's bytes change and it is read from the start.
+- A followed file is proven each cycle from the hash state this process kept (identity.py).
 - A file that appears in a watched directory is picked up.
 - A rotation compressed to `.gz` adds nothing twice.
 - Only complete lines are read; a line still being written waits for the next cycle.
