@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import duckdb
@@ -83,6 +85,42 @@ def test_two_evtx_exports_sharing_their_4_kib_header_are_both_stored_in_full(tmp
     assert stored == records
     again = ingest(db, tmp_path)
     assert {f.status for f in again.files} == {"unchanged"} and again.events == 0
+
+
+def _live_log_earlier(data: bytes, chunks: int) -> bytes:
+    """The same preallocated live .evtx log when only its first `chunks` 64 KiB chunks were
+    written: the file header's last chunk, next record id, chunk count and CRC32 set to match."""
+    header = bytearray(data[:4096])
+    last_chunk = data[4096 + (chunks - 1) * 65536: 4096 + chunks * 65536]
+    last_record = struct.unpack_from("<Q", last_chunk, 16)[0]
+    struct.pack_into("<QQ", header, 16, chunks - 1, last_record + 1)
+    struct.pack_into("<H", header, 42, chunks)
+    struct.pack_into("<I", header, 124, zlib.crc32(bytes(header[:120])))
+    body = data[4096: 4096 + chunks * 65536]
+    return bytes(header) + body + bytes(len(data) - 4096 - len(body))
+
+
+@pytest.mark.skipif(not (CORPUS / "omerbenamram-evtx").exists(), reason="needs ../shared/corpus (omerbenamram evtx)")
+def test_a_live_evtx_log_that_grew_adds_only_the_records_after_the_last_stored_event_record_id(tmp_path, db):
+    pytest.importorskip("evtx")
+    data = (CORPUS / "omerbenamram-evtx" / "samples" / "Security_with_size_t.evtx").read_bytes()
+    log = tmp_path / "Security.evtx"
+    log.write_bytes(_live_log_earlier(data, 4))  # records 1..425 of 636
+    assert ingest(db, log).events == 425
+    with log.open("r+b") as f:  # the log grew in place: a new header, two more chunks
+        f.write(data)
+    grown = ingest(db, log)
+    assert by_name(grown) == {"Security.evtx": ("ingested", 636 - 425)}, grown.files[0].note
+    assert "425 records up to it were skipped" in grown.files[0].note
+    ids = [r[0] for r in query(db, "SELECT CAST(attrs->>'event_record_id' AS INT) FROM events ORDER BY seq")]
+    assert ids == list(range(1, 637))
+    assert by_name(ingest(db, log)) == {"Security.evtx": ("unchanged", 0)}
+    # another log at the same path, without record 636: read in full, and the note says why
+    other = (CORPUS / "omerbenamram-evtx" / "samples" / "post-Security.evtx").read_bytes()
+    log.write_bytes(other)
+    replaced = ingest(db, log)
+    assert by_name(replaced) == {"Security.evtx": ("ingested", 126)}
+    assert "without the record 636" in replaced.files[0].note
 
 
 # -- empty files ------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ class Ingester:
         pending: list[Future] = []
         try:
             ident = identify(path)
-            known, proof, hasher = self._match_registry(path, ident)
+            known, proof, hasher, previous = self._match_registry(path, ident)
             offset, line = (known.offset, known.next_line) if known else (0, 1)
             if not hasher.has_more(offset):
                 result.parser = known.parser if known else None
@@ -204,17 +204,17 @@ class Ingester:
             whole = self._hasher.submit(hasher.finish)
             on_disk = self._hasher.submit(file_sha256, path) if ident.compressed else None
             pending = [f for f in (whole, on_disk) if f is not None]
-            with self.store.transaction():
-                consumed, next_line = self._store_file(path, ident, parser, offset, line, result)
-                digest, length = whole.result()
-                if consumed == offset:
-                    raise _Unchanged(length - offset)
-                prefix = digest if consumed == length else hasher.digest_at(consumed)
-                if prefix is None:
-                    raise SourceError(f"{path}: it shrank while it was read")
-                # verify --sources re-hashes [0, size) on disk: for a plain file, the bytes read
-                hashed = (on_disk.result(), ident.size) if on_disk is not None else (prefix, consumed)
-                file_id = self._remember(path, ident, known, parser, consumed, next_line, hashed, prefix, result)
+            after = self._evtx_continuation(path, parser, previous) if known is None else None
+            try:
+                file_id, consumed = self._read_and_remember(path, ident, known, parser, (offset, line),
+                                                            hasher, (whole, on_disk), result, after)
+                if after is not None:
+                    result.note = after.note()
+            except _NotContinued:
+                result.events = result.unparsed = 0
+                result.note = after.note() if after is not None else result.note
+                file_id, consumed = self._read_and_remember(path, ident, known, parser, (offset, line),
+                                                            hasher, (whole, on_disk), result, None)
             if self.live is not None:
                 self.live.remember(file_id, consumed, hasher.state_at(consumed), ident, path)
         except _Unchanged as unread:
@@ -238,9 +238,48 @@ class Ingester:
                 hasher.close()
         return result
 
-    def _match_registry(self, path: Path, ident: FileIdentity) -> tuple[FileRecord | None, str, ContentHasher]:
+    def _read_and_remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
+                           start: tuple[int, int], hasher: ContentHasher, hashing: tuple[Future, Future | None],
+                           result: FileResult, after: _AfterRecord | None) -> tuple[int, int]:
+        """Store the file's events and its registry entry in one transaction: (file_id, offset)."""
+        (offset, line), (whole, on_disk) = start, hashing
+        self._next_seq = None
+        with self.store.transaction():
+            consumed, next_line = self._store_file(path, ident, parser, offset, line, result, after)
+            if after is not None and not after.proven:
+                raise _NotContinued  # rolls the transaction back: read again, in full
+            digest, length = whole.result()
+            if consumed == offset:
+                raise _Unchanged(length - offset)
+            prefix = digest if consumed == length else hasher.digest_at(consumed)
+            if prefix is None:
+                raise SourceError(f"{path}: it shrank while it was read")
+            # verify --sources re-hashes [0, size) on disk: for a plain file, the bytes read
+            hashed = (on_disk.result(), ident.size) if on_disk is not None else (prefix, consumed)
+            if after is not None:  # the same log, grown: its entry continues
+                known = after.previous
+            return self._remember(path, ident, known, parser, consumed, next_line, hashed, prefix, result), consumed
+
+    def _evtx_continuation(self, path: Path, parser: Parser, previous: FileRecord | None) -> _AfterRecord | None:
+        """An .evtx log that grew has a new file header, so its bytes cannot continue the entry
+        seen at its path. It continues it by records: when the record with the last stored
+        EventRecordID is in it with the same raw, only the records after it are new."""
+        if previous is None or previous.parser != parser.name or previous.first_seq is None:
+            return None
+        with path.open("rb") as f:
+            if f.read(8) != b"ElfFile\x00":
+                return None
+        row = self.store.con.execute(
+            "SELECT TRY_CAST(json_extract(attrs, '$.event_record_id') AS BIGINT) AS rid, raw FROM events "
+            "WHERE source = ? AND seq BETWEEN ? AND ? AND rid IS NOT NULL ORDER BY rid DESC LIMIT 1",
+            [previous.path, previous.first_seq, previous.last_seq]).fetchone()
+        return _AfterRecord(int(row[0]), row[1], previous) if row else None
+
+    def _match_registry(self, path: Path, ident: FileIdentity
+                        ) -> tuple[FileRecord | None, str, ContentHasher, FileRecord | None]:
         """The registry entry this file is proven to continue (largest offset first), a note
-        saying how it was proven or why it is read from the start, and the file's hasher."""
+        saying how it was proven or why it is read from the start, the file's hasher, and the
+        disproven entry last seen at this path or inode (if any)."""
         here = str(path.resolve())
         # an entry at offset 0 proves nothing (every file starts with the empty prefix)
         candidates = [r for r in self.store.file_candidates(here, ident.device, ident.inode, ident.head_hash)
@@ -250,22 +289,26 @@ class Ingester:
                 start = self.live.start(rec.file_id, rec.offset, rec.prefix_sha256, ident, path)
                 if start is not None and self._same_head(path, ident, rec):
                     return (rec, f"same inode, head and last {TAIL_BYTES:,} bytes as this watch read",
-                            ContentHasher(path, start))
+                            ContentHasher(path, start), None)
         hasher = ContentHasher(path)
         proven: list[FileRecord] = []
         reasons: list[str] = []
+        previous = None
         for rec in sorted(candidates, key=lambda r: r.offset):  # one forward pass over the file
             why, always = self._disproof(path, ident, rec, hasher)
+            here_before = rec.path == here or (rec.device, rec.inode) == (ident.device, ident.inode)
             if not why:
                 proven.append(rec)
-            elif always or rec.path == here or (rec.device, rec.inode) == (ident.device, ident.inode):
+            elif always or here_before:
                 reasons.append(why)
+            if why and here_before:
+                previous = rec
         if not proven:
-            return None, "; ".join(dict.fromkeys(reasons)), hasher
+            return None, "; ".join(dict.fromkeys(reasons)), hasher, previous
         best = max(proven, key=lambda r: r.offset)
         how = "SHA-256" if best.prefix_sha256 else "whole-file SHA-256 (registry of an older auditctl)"
         moved = "" if best.path == here else f" (seen before as {best.path})"
-        return best, f"its first {best.offset:,} bytes match the {how} stored at the last ingest{moved}", hasher
+        return best, f"its first {best.offset:,} bytes match the {how} stored at the last ingest{moved}", hasher, None
 
     @staticmethod
     def _same_head(path: Path, ident: FileIdentity, rec: FileRecord) -> bool:
@@ -313,18 +356,18 @@ class Ingester:
             raise SourceError(f"{path}: {str(exc).split(': ', 1)[-1]}") from None
 
     def _store_file(self, path: Path, ident: FileIdentity, parser: Parser, offset: int, line: int,
-                    result: FileResult) -> tuple[int, int]:
+                    result: FileResult, keep: Callable[[Event], bool] | None = None) -> tuple[int, int]:
         label = str(path.resolve())
         options = self.config.options_for(parser.name)
         workers = worker_count(self.config.workers)
-        if (not ident.compressed and workers > 1 and not self.follow
+        if (not ident.compressed and workers > 1 and not self.follow and keep is None
                 and ident.size - offset >= PARALLEL_MIN_BYTES and parser.splits(read_head(path))):
             return self._store_parallel(path, label, parser, offset, line, options, workers, result)
         source = open_source(path, start_offset=offset, start_line=line, tz=self.tz, options=options,
                              complete_lines_only=self.follow and not ident.compressed)
         try:
             with paused_gc():
-                self._store_events(source, parser, label, result)
+                self._store_events(source, parser, label, result, keep)
         finally:
             source.stream.close()
         return source.consumed, source.next_line
@@ -343,7 +386,8 @@ class Ingester:
             consumed, next_line = chunk.end, chunk.next_line
         return consumed, next_line
 
-    def _store_events(self, source: Source, parser: Parser, label: str, result: FileResult) -> None:
+    def _store_events(self, source: Source, parser: Parser, label: str, result: FileResult,
+                      keep: Callable[[Event], bool] | None = None) -> None:
         """Parse serially, inserting a batch of Arrow at a time: at most `batch_size` events
         and ARROW_BATCH_BYTES of raw (122,880 CloudTrail records held 1 GB as Events)."""
         batch: list[Event] = []
@@ -351,6 +395,8 @@ class Ingester:
         last = source.consumed
         size = self.config.batch_size
         for ev in parser.parse(source):
+            if keep is not None and not keep(ev):
+                continue
             batch.append(ev)
             raw_bytes += len(ev.raw)
             if len(batch) >= size or raw_bytes >= ARROW_BATCH_BYTES:
@@ -417,6 +463,36 @@ class Ingester:
             result.status, result.events, result.unparsed = "failed", 0, 0
             result.note = f"{exc}; nothing from stdin was stored"
         return result
+
+
+class _AfterRecord:
+    """Keeps the events of an .evtx log after its last stored EventRecordID, and checks that the
+    record with that id is the one stored (the same log, grown) while it reads."""
+
+    def __init__(self, last_id: int, raw: str, previous: FileRecord) -> None:
+        self.last_id, self.raw, self.previous = last_id, raw, previous
+        self.proven = False
+        self.skipped = 0
+
+    def __call__(self, ev: Event) -> bool:
+        rid = ev.attrs.get("event_record_id") if ev.attrs else None
+        if not isinstance(rid, int) or rid > self.last_id:
+            return True
+        self.proven = self.proven or (rid == self.last_id and ev.raw == self.raw)
+        self.skipped += 1
+        return False
+
+    def note(self) -> str:
+        if self.proven:
+            return (f"an EVTX log seen before as {self.previous.path}, grown (new file header): its record "
+                    f"{self.last_id} is the one stored, so its {self.skipped:,} records up to it were skipped")
+        return (f"an EVTX log at a path seen before, without the record {self.last_id} stored from there: "
+                "read in full (a cleared log; or the events stored before may now be stored twice)")
+
+
+class _NotContinued(Exception):
+    """Raised inside the file transaction when an .evtx log turned out not to continue the one
+    stored: roll back and read it in full."""
 
 
 class _Unchanged(Exception):
