@@ -18,7 +18,8 @@ file; same head but other bytes before the offset: edited in place, the earlier 
 empty file is "empty", is not remembered, and is read from the start once it has content.
 Entries from before schema 8 have no prefix hash: they are proven by the whole-file SHA-256 they
 hold when it covers the offset, else the file is read from the start and the note says events
-may be stored twice. In follow mode (`watch`) a live file is proven cheaply from the hash state
+may be stored twice. An .evtx log that grew (a new file header) continues the entry at its path by EventRecordID
+(`_evtx_continuation`). In follow mode (`watch`) a live file is proven cheaply from the hash state
 kept by the watching process (identity.LiveProofs: same inode, head and last 4 KiB).
 """
 
