@@ -212,6 +212,16 @@ def test_grown_renamed_then_compressed_and_a_new_file_at_the_old_path(tmp_path, 
     assert len(raws(db)) == 100 + 10 + 5 + 7 + 3 + 2 == len(set(raws(db)))
 
 
+def test_renamed_without_growth_is_unchanged_under_its_new_name(tmp_path, db):
+    log = tmp_path / "auth.log"
+    write_lines(log, 0, 60)
+    ingest(db, log)
+    log.rename(tmp_path / "auth.log.1")
+    result = ingest(db, tmp_path)
+    assert by_name(result) == {"auth.log.1": ("unchanged", 0)}
+    assert "seen before as" in result.files[0].note and str(log) in result.files[0].note
+
+
 def test_copytruncate_then_new_writes(tmp_path, db):
     log = tmp_path / "auth.log"
     write_lines(log, 0, 60)
