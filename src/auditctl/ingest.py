@@ -6,11 +6,23 @@ and is reported by name, and the remaining files are still ingested. A failed wr
 store itself (disk full, I/O error) is the store's fault, not the file's: it stops the ingest,
 and the files not read yet are named.
 
-Idempotency: the registry recognizes a file by the SHA-256 of its first 4 KiB (decompressed),
-checked against entries with the same path, the same device+inode, or the same head. A file
-seen before resumes at the byte offset reached last time, so a grown file adds only its new
-lines, and a rotated file (renamed, or compressed to .gz) adds only what was written after the
-last ingest. A file shorter than the remembered offset was truncated and is read from the start.
+Idempotency: the registry remembers, per file, the byte offset reached (in decompressed bytes)
+and the SHA-256 of the bytes [0, offset) (`prefix_sha256`). A file on disk continues an entry
+only when that is proven against its bytes: entries with the same path, the same device+inode
+or the same 4 KiB head are candidates, and one matches only if the file's own first `offset`
+decompressed bytes hash to its prefix_sha256 (identity.py; the head is only a cheap filter, as
+every .evtx header is 4 KiB). The proven entry with the largest offset wins: nothing more in the
+file is "unchanged" (and says what was proven), more is read from that offset, so a grown file
+adds only its new lines and a rotated file (renamed, or compressed to .gz) adds only what was
+written after the last ingest. No proven entry: the file is read from the start, and the note
+says why when an entry at its path or inode was disproven (shorter: truncated; other head: a new
+file; same head but other bytes before the offset: edited in place, the earlier events kept). An
+empty file is "empty", is not remembered, and is read from the start once it has content.
+Entries from before schema 8 have no prefix hash: they are proven by the whole-file SHA-256 they
+hold when it covers the offset, else the file is read from the start and the note says events
+may be stored twice. An .evtx log that grew (a new file header) continues the entry at its path by EventRecordID
+(`_evtx_continuation`). In follow mode (`watch`) a live file is proven cheaply from the hash state
+kept by the watching process (identity.LiveProofs: same inode, head and last 4 KiB).
 """
 
 from __future__ import annotations
@@ -20,7 +32,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +44,7 @@ import pyarrow as pa
 from auditctl.batch import complete_batch, events_to_arrow, paused_gc
 from auditctl.config import Config
 from auditctl.eventtime import TimeFiller
+from auditctl.identity import TAIL_BYTES, ContentHasher, LiveProofs
 from auditctl.parallel import PARALLEL_MIN_BYTES, parse_parallel, plan_chunks, worker_count
 from auditctl.parsing import FALLBACK, RecordRetry, choose_parser
 from auditctl.plugins import Parser, PluginRegistry
@@ -63,7 +76,7 @@ class FileResult:
     parser: str | None = None
     events: int = 0
     unparsed: int = 0
-    status: str = "ingested"  # ingested | unchanged | failed
+    status: str = "ingested"  # ingested | unchanged | empty | failed
     note: str = ""
     store_error: bool = False  # failed because the store could not be written
 
@@ -142,7 +155,7 @@ ARROW_BATCH_BYTES = 16 << 20  # raw bytes of parsed Events turned into Arrow at 
 class Ingester:
     def __init__(self, store: Store, registry: PluginRegistry, config: Config, *,
                  forced_parser: str | None = None, progress: ProgressFn | None = None,
-                 follow: bool = False, year: int | None = None) -> None:
+                 follow: bool = False, year: int | None = None, live: LiveProofs | None = None) -> None:
         self.store = store
         self.registry = registry
         self.config = config
@@ -151,6 +164,9 @@ class Ingester:
         self.tz = get_tz(config.timezone)
         self.follow = follow  # live files: only complete lines, no parallel chunks
         self.year = year  # --year: the year of the last year-less stamp of every file
+        # follow mode: hash states kept across cycles by the caller (watch), so a live file is
+        # not re-hashed in full every cycle
+        self.live = (live or LiveProofs()) if follow else None
         self._hasher: ThreadPoolExecutor | None = None
         self._next_seq: int | None = None
         self._times: TimeFiller | None = None  # the current source's time filler
@@ -182,37 +198,55 @@ class Ingester:
         result = FileResult(path=str(path))
         self._next_seq = None  # a rolled-back file gives its seqs back
         self._times = None
+        known: FileRecord | None = None
+        hasher: ContentHasher | None = None
+        pending: list[Future] = []
         try:
             self._times = TimeFiller(datetime.fromtimestamp(path.stat().st_mtime, UTC), "file")
             ident = identify(path)
-            known = self._match_registry(path, ident)
-            offset, line, note = self._resume_point(path, ident, known)
-            if known and offset == known.offset and not ident.compressed and ident.size == offset:
-                result.status, result.parser, result.note = "unchanged", known.parser, "nothing new"
+            known, proof, hasher, previous = self._match_registry(path, ident)
+            offset, line = (known.offset, known.next_line) if known else (0, 1)
+            if not hasher.has_more(offset):
+                result.parser = known.parser if known else None
+                if known:
+                    result.status, result.note = "unchanged", f"nothing new: {proof}"
+                else:
+                    result.status, result.note = "empty", "empty file: nothing to read yet"
                 return result
             parser = self._parser_for(path, known)
             result.parser = parser.name
             reference = self._reference_time(path, ident, parser, result)
-            result.note = "; ".join(n for n in (note, result.note) if n)
-            # A followed file keeps the hash of the prefix first seen: re-hashing a large live file
-            # every cycle costs more than the new lines (verify --sources checks that prefix).
-            keep_hash = self.follow and known is not None and known.sha256 is not None and offset > 0
+            proof_note = f"resumed at byte {offset:,}: {proof}" if known else proof
+            result.note = "; ".join(n for n in (proof_note, result.note) if n)
             assert self._hasher is not None
-            digest = None if keep_hash else self._hasher.submit(file_sha256, path)
-            with self.store.transaction():
-                consumed, next_line = self._store_file(path, ident, parser, offset, line, result, reference)
-                if known and consumed == offset:
-                    raise _Unchanged
-                if digest is not None:
-                    hashed: tuple[str | None, int] = (digest.result(), ident.size)
-                else:
-                    assert known is not None
-                    hashed = (known.sha256, known.size)
-                self._remember(path, ident, known, parser, consumed, next_line, hashed, result)
-        except _Unchanged:
-            result.status, result.note = "unchanged", "nothing new"
+            # the rest of the file is hashed beside parsing (hashing releases the GIL)
+            whole = self._hasher.submit(hasher.finish)
+            on_disk = self._hasher.submit(file_sha256, path) if ident.compressed else None
+            pending = [f for f in (whole, on_disk) if f is not None]
+            after = self._evtx_continuation(path, parser, previous) if known is None else None
+            try:
+                file_id, consumed = self._read_and_remember(path, ident, known, parser, (offset, line, reference),
+                                                            hasher, (whole, on_disk), result, after)
+                if after is not None:
+                    result.note = after.note()
+            except _NotContinued:
+                result.events = result.unparsed = 0
+                result.note = after.note() if after is not None else result.note
+                file_id, consumed = self._read_and_remember(path, ident, known, parser, (offset, line, reference),
+                                                            hasher, (whole, on_disk), result, None)
+            if self.live is not None:
+                self.live.remember(file_id, consumed, hasher.state_at(consumed), ident, path)
+        except _Unchanged as unread:
+            result.status = "unchanged" if known else "ingested"
+            result.note = "nothing new" if known else "no complete record yet"
+            if unread.args[0] and not self.follow:
+                result.note += f": {result.parser} read nothing from the {unread.args[0]:,} bytes past byte {offset:,}"
         except Exception as exc:  # a plugin bug must not stop the other files
             self._failed(result, str(path), exc)
+        finally:
+            wait(pending)  # the hashing thread reads through `hasher`: let it finish first
+            if hasher is not None:
+                hasher.close()
         return result
 
     def _failed(self, result: FileResult, name: str, exc: Exception) -> None:
@@ -222,24 +256,113 @@ class Ingester:
         what = "stdin" if name == "stdin" else "this file"
         result.note = f"{failure_cause(exc, name, result.parser, self.store.path)}; nothing from {what} was stored"
 
-    def _match_registry(self, path: Path, ident: FileIdentity) -> FileRecord | None:
-        for rec in self.store.file_candidates(str(path.resolve()), ident.device, ident.inode, ident.head_hash):
-            if rec.head_len == ident.head_len and rec.head_hash == ident.head_hash:
-                return rec
-            if rec.head_len < ident.head_len and head_hash_of(path, rec.head_len) == rec.head_hash:
-                return rec
-        return None
+    def _read_and_remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
+                           start: tuple[int, int, datetime], hasher: ContentHasher,
+                           hashing: tuple[Future, Future | None], result: FileResult,
+                           after: _AfterRecord | None) -> tuple[int, int]:
+        """Store the file's events and its registry entry in one transaction: (file_id, offset)."""
+        (offset, line, reference), (whole, on_disk) = start, hashing
+        self._next_seq = None
+        with self.store.transaction():
+            consumed, next_line = self._store_file(path, ident, parser, offset, line, result, reference, after)
+            if after is not None and not after.proven:
+                raise _NotContinued  # rolls the transaction back: read again, in full
+            digest, length = whole.result()
+            if consumed == offset:
+                raise _Unchanged(length - offset)
+            prefix = digest if consumed == length else hasher.digest_at(consumed)
+            if prefix is None:
+                raise SourceError(f"{path}: it shrank while it was read")
+            # verify --sources re-hashes [0, size) on disk: for a plain file, the bytes read
+            hashed = (on_disk.result(), ident.size) if on_disk is not None else (prefix, consumed)
+            if after is not None:  # the same log, grown: its entry continues
+                known = after.previous
+            return self._remember(path, ident, known, parser, consumed, next_line, hashed, prefix, result), consumed
 
-    def _resume_point(self, path: Path, ident: FileIdentity, known: FileRecord | None) -> tuple[int, int, str]:
-        if known is None:
-            seen_here = self.store.file_candidates(str(path.resolve()), ident.device, ident.inode, "")
-            if seen_here:
-                return 0, 1, "content differs from what was ingested at this path (rotated or truncated): read from the start"
-            return 0, 1, ""
-        if not ident.compressed and ident.size < known.offset:
-            return 0, 1, "file is shorter than before (truncated): read from the start"
-        moved = "" if known.path == str(path.resolve()) else f" (seen before as {known.path})"
-        return known.offset, known.next_line, f"resumed at byte {known.offset}{moved}" if known.offset else ""
+    def _evtx_continuation(self, path: Path, parser: Parser, previous: FileRecord | None) -> _AfterRecord | None:
+        """An .evtx log that grew has a new file header, so its bytes cannot continue the entry
+        seen at its path. It continues it by records: when the record with the last stored
+        EventRecordID is in it with the same raw, only the records after it are new."""
+        if previous is None or previous.parser != parser.name or previous.first_seq is None:
+            return None
+        with path.open("rb") as f:
+            if f.read(8) != b"ElfFile\x00":
+                return None
+        row = self.store.con.execute(
+            "SELECT TRY_CAST(json_extract(attrs, '$.event_record_id') AS BIGINT) AS rid, raw FROM events "
+            "WHERE source = ? AND seq BETWEEN ? AND ? AND rid IS NOT NULL ORDER BY rid DESC LIMIT 1",
+            [previous.path, previous.first_seq, previous.last_seq]).fetchone()
+        return _AfterRecord(int(row[0]), row[1], previous) if row else None
+
+    def _match_registry(self, path: Path, ident: FileIdentity
+                        ) -> tuple[FileRecord | None, str, ContentHasher, FileRecord | None]:
+        """The registry entry this file is proven to continue (largest offset first), a note
+        saying how it was proven or why it is read from the start, the file's hasher, and the
+        disproven entry last seen at this path or inode (if any)."""
+        here = str(path.resolve())
+        # an entry at offset 0 proves nothing (every file starts with the empty prefix)
+        candidates = [r for r in self.store.file_candidates(here, ident.device, ident.inode, ident.head_hash)
+                      if r.offset > 0]
+        if self.live is not None:
+            for rec in candidates:
+                start = self.live.start(rec.file_id, rec.offset, rec.prefix_sha256, ident, path)
+                if start is not None and self._same_head(path, ident, rec):
+                    return (rec, f"same inode, head and last {TAIL_BYTES:,} bytes as this watch read",
+                            ContentHasher(path, start), None)
+        hasher = ContentHasher(path)
+        proven: list[FileRecord] = []
+        reasons: list[str] = []
+        previous = None
+        for rec in sorted(candidates, key=lambda r: r.offset):  # one forward pass over the file
+            why, always = self._disproof(path, ident, rec, hasher)
+            here_before = rec.path == here or (rec.device, rec.inode) == (ident.device, ident.inode)
+            if not why:
+                proven.append(rec)
+            elif always or here_before:
+                reasons.append(why)
+            if why and here_before:
+                previous = rec
+        if not proven:
+            return None, "; ".join(dict.fromkeys(reasons)), hasher, previous
+        best = max(proven, key=lambda r: r.offset)
+        how = "SHA-256" if best.prefix_sha256 else "whole-file SHA-256 (registry of an older auditctl)"
+        moved = "" if best.path == here else f" (seen before as {best.path})"
+        return best, f"its first {best.offset:,} bytes match the {how} stored at the last ingest{moved}", hasher, None
+
+    @staticmethod
+    def _same_head(path: Path, ident: FileIdentity, rec: FileRecord) -> bool:
+        if rec.head_len > ident.head_len:
+            return False
+        if rec.head_len == ident.head_len:
+            return rec.head_hash == ident.head_hash
+        return head_hash_of(path, rec.head_len) == rec.head_hash
+
+    def _disproof(self, path: Path, ident: FileIdentity, rec: FileRecord,
+                  hasher: ContentHasher) -> tuple[str, bool]:
+        """Why `path` is not proven to continue `rec` ("" when it is), and whether to say so
+        even when `rec` was another path."""
+        truncated = "file is shorter than before (truncated): read from the start"
+        if not ident.compressed and ident.size < rec.offset:
+            return truncated, False
+        if not self._same_head(path, ident, rec):
+            return "content differs from what was ingested at this path (rotated or truncated): read from the start", False
+        at = hasher.digest_at(rec.offset)
+        if at is None:
+            return truncated, False
+        if rec.prefix_sha256 is not None:
+            if at == rec.prefix_sha256:
+                return "", False
+            return (f"its first {rec.offset:,} bytes changed since they were ingested (edited in place): "
+                    f"read from the start; the {rec.events:,} events stored from them before are kept"), False
+        # an entry from before schema 8: only the hash of the whole file as it was then
+        if rec.sha256 is not None:
+            if rec.compressed and ident.compressed and ident.size == rec.size and file_sha256(path) == rec.sha256:
+                return "", False
+            if not rec.compressed and rec.size >= rec.offset and hasher.digest_at(rec.size) == rec.sha256:
+                return "", False
+        return (f"the registry entry from an older auditctl cannot prove that its first {rec.offset:,} bytes "
+                f"are the ones ingested: read from the start; the {rec.events:,} events stored from them "
+                "before may now be stored twice"), True
 
     def _parser_for(self, path: Path, known: FileRecord | None) -> Parser:
         if self.forced:
@@ -265,11 +388,12 @@ class Ingester:
         return choice.reference
 
     def _store_file(self, path: Path, ident: FileIdentity, parser: Parser, offset: int, line: int,
-                    result: FileResult, reference: datetime) -> tuple[int, int]:
+                    result: FileResult, reference: datetime,
+                    keep: Callable[[Event], bool] | None = None) -> tuple[int, int]:
         label = str(path.resolve())
         options = self.config.options_for(parser.name)
         workers = worker_count(self.config.workers)
-        if (not ident.compressed and workers > 1 and not self.follow
+        if (not ident.compressed and workers > 1 and not self.follow and keep is None
                 and ident.size - offset >= PARALLEL_MIN_BYTES and parser.splits(read_head(path))):
             return self._store_parallel(path, label, parser, offset, line, options, workers, result,
                                         reference)
@@ -278,7 +402,7 @@ class Ingester:
                              complete_lines_only=self.follow and not ident.compressed)
         try:
             with paused_gc():
-                self._store_events(source, parser, label, result)
+                self._store_events(source, parser, label, result, keep)
         finally:
             source.stream.close()
         return source.consumed, source.next_line
@@ -298,7 +422,8 @@ class Ingester:
             consumed, next_line = chunk.end, chunk.next_line
         return consumed, next_line
 
-    def _store_events(self, source: Source, parser: Parser, label: str, result: FileResult) -> None:
+    def _store_events(self, source: Source, parser: Parser, label: str, result: FileResult,
+                      keep: Callable[[Event], bool] | None = None) -> None:
         """Parse serially, inserting a batch of Arrow at a time: at most `batch_size` events
         and ARROW_BATCH_BYTES of raw (122,880 CloudTrail records held 1 GB as Events)."""
         batch: list[Event] = []
@@ -310,6 +435,8 @@ class Ingester:
         if retry_options is not None:
             events = RecordRetry(parser.name, self.registry, retry_options).events(events, source)
         for ev in events:
+            if keep is not None and not keep(ev):
+                continue
             batch.append(ev)
             raw_bytes += len(ev.raw)
             if len(batch) >= size or raw_bytes >= ARROW_BATCH_BYTES:
@@ -348,7 +475,8 @@ class Ingester:
         result.events += part.num_rows
 
     def _remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
-                  consumed: int, next_line: int, hashed: tuple[str | None, int], result: FileResult) -> None:
+                  consumed: int, next_line: int, hashed: tuple[str | None, int], prefix: str,
+                  result: FileResult) -> int:
         sha256, hashed_size = hashed
         last_seq = self.store.next_seq() - 1 if self._next_seq is None else self._next_seq - 1
         first_seq = last_seq - result.events + 1 if result.events else None
@@ -361,8 +489,10 @@ class Ingester:
             events=(known.events if known and consumed >= known.offset else 0) + result.events,
             first_seq=(known.first_seq if known and known.first_seq else first_seq),
             last_seq=last_seq if result.events else (known.last_seq if known else None),
+            prefix_sha256=prefix,
         )
         self.store.save_file(rec, datetime.now(UTC))
+        return rec.file_id
 
     # -- stdin ---------------------------------------------------------------------------
 
@@ -399,6 +529,36 @@ def failure_cause(exc: Exception, name: str, parser: str | None, db: Path) -> st
         return f"{name}: {exc.strerror or exc}"
     by = f"parser {parser} failed" if parser else "failed"
     return f"{name}: {by}: {type(exc).__name__}: {exc}"
+
+
+class _AfterRecord:
+    """Keeps the events of an .evtx log after its last stored EventRecordID, and checks that the
+    record with that id is the one stored (the same log, grown) while it reads."""
+
+    def __init__(self, last_id: int, raw: str, previous: FileRecord) -> None:
+        self.last_id, self.raw, self.previous = last_id, raw, previous
+        self.proven = False
+        self.skipped = 0
+
+    def __call__(self, ev: Event) -> bool:
+        rid = ev.attrs.get("event_record_id") if ev.attrs else None
+        if not isinstance(rid, int) or rid > self.last_id:
+            return True
+        self.proven = self.proven or (rid == self.last_id and ev.raw == self.raw)
+        self.skipped += 1
+        return False
+
+    def note(self) -> str:
+        if self.proven:
+            return (f"an EVTX log seen before as {self.previous.path}, grown (new file header): its record "
+                    f"{self.last_id} is the one stored, so its {self.skipped:,} records up to it were skipped")
+        return (f"an EVTX log at a path seen before, without the record {self.last_id} stored from there: "
+                "read in full (a cleared log; or the events stored before may now be stored twice)")
+
+
+class _NotContinued(Exception):
+    """Raised inside the file transaction when an .evtx log turned out not to continue the one
+    stored: roll back and read it in full."""
 
 
 class _Unchanged(Exception):

@@ -122,7 +122,8 @@ def head_from_bytes(name: str, data: bytes) -> Head:
 
 @dataclass(frozen=True)
 class FileIdentity:
-    """How the registry recognizes a file across renames, growth and rotation."""
+    """What `stat` and the first 4 KiB say about a file: how the registry finds candidate
+    entries for it (the match itself is proven on the bytes up to the offset, see identity.py)."""
 
     path: str
     device: int

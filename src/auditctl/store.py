@@ -108,8 +108,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         # trust: every event has a time and says where it came from; records that are not valid
         # UTF-8 keep their exact bytes. Tail columns: leaves signed before keep their hashes.
-        "ALTER TABLE events ADD COLUMN ts_source VARCHAR",
-        "ALTER TABLE events ADD COLUMN raw_b64 VARCHAR",
+        "ALTER TABLE events ADD COLUMN IF NOT EXISTS ts_source VARCHAR",
+        "ALTER TABLE events ADD COLUMN IF NOT EXISTS raw_b64 VARCHAR",
+        # registry: SHA-256 of a file's decompressed bytes [0, offset), to prove a match (identity.py)
+        "ALTER TABLE files ADD COLUMN IF NOT EXISTS prefix_sha256 VARCHAR",
     ),
 )
 
@@ -155,6 +157,7 @@ class FileRecord:
     events: int
     first_seq: int | None
     last_seq: int | None
+    prefix_sha256: str | None = None  # of the decompressed bytes [0, offset); None before schema 8
 
 
 class Store:
@@ -728,17 +731,17 @@ class Store:
         exists = _first(self.con.execute("SELECT 1 FROM files WHERE file_id = ?", [rec.file_id]))
         values = [rec.path, rec.device, rec.inode, rec.head_hash, rec.head_len, rec.compressed,
                   rec.offset, rec.next_line, rec.size, rec.mtime, rec.sha256, rec.parser,
-                  rec.events, rec.first_seq, rec.last_seq]
+                  rec.events, rec.first_seq, rec.last_seq, rec.prefix_sha256]
         if exists:
             self.con.execute(
                 "UPDATE files SET path=?, device=?, inode=?, head_hash=?, head_len=?, compressed=?, "
                 "\"offset\"=?, next_line=?, size=?, mtime=?, sha256=?, parser=?, events=?, "
-                "first_seq=?, last_seq=?, last_ingested=? WHERE file_id=?",
+                "first_seq=?, last_seq=?, prefix_sha256=?, last_ingested=? WHERE file_id=?",
                 [*values, now, rec.file_id])
         else:
             self.con.execute(
                 f"INSERT INTO files ({_FILE_COLS}, first_ingested, last_ingested) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [rec.file_id, *values, now, now])
 
     def new_file_id(self) -> int:
@@ -888,7 +891,7 @@ _FINDING_COLS = ("id, rule_id, severity, title, group_key, first_ts, last_ts, co
                  "updated_at, check_run, tags")
 
 _FILE_COLS = ("file_id, path, device, inode, head_hash, head_len, compressed, \"offset\", next_line, "
-              "size, mtime, sha256, parser, events, first_seq, last_seq")
+              "size, mtime, sha256, parser, events, first_seq, last_seq, prefix_sha256")
 
 _WILDCARD = re.compile(r"[*?]")
 

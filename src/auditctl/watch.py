@@ -9,7 +9,8 @@ through the same registry as `auditctl ingest`. That gives following like `tail 
   and nothing is stored twice.
 - Rotation by rename is handled: the old inode is found under its new name and read to its
   end first.
-- So is rotation by copytruncate: the file's head changes and it is read from the start.
+- So is rotation by copytruncate: the file's bytes change and it is read from the start.
+- A followed file is proven each cycle from the hash state this process kept (identity.py).
 - A file that appears in a watched directory is picked up.
 - A rotation compressed to `.gz` adds nothing twice.
 - Only complete lines are read; a line still being written waits for the next cycle.
@@ -35,6 +36,7 @@ from auditctl.alerts import Sink, alert_from_finding
 from auditctl.config import Config
 from auditctl.detect import Finding, run_checks
 from auditctl.errors import DatabaseBusy
+from auditctl.identity import LiveProofs
 from auditctl.ingest import Ingester, expand_paths
 from auditctl.integrity import make_checkpoint
 from auditctl.listener import ListenAddress, Listener
@@ -79,6 +81,7 @@ class Watcher:
         if self.listeners:
             self.paths.append(str(self.spool_dir))
         self.inodes: dict[str, tuple[int, int]] = {}
+        self.live = LiveProofs()  # hash states at the committed offsets, kept across cycles
         self.checked_until: datetime | None = None
         self.last_check = datetime.min.replace(tzinfo=UTC)
         self.alerted: dict[int, datetime] = {}
@@ -114,7 +117,7 @@ class Watcher:
         files = self._files()
         try:
             with open_writer(self.config) as store:
-                summary = Ingester(store, self.registry, self.config, follow=True).ingest(files)
+                summary = Ingester(store, self.registry, self.config, follow=True, live=self.live).ingest(files)
                 result.events, result.files = summary.events, len([f for f in summary.files if f.events])
                 result.errors += [f.note for f in summary.failed]
                 if summary.not_read:

@@ -117,6 +117,7 @@ def _report(summary: IngestSummary, fmt: Format, db, to_stderr: bool = False) ->
         return
     ingested = [f for f in summary.files if f.status == "ingested"]
     unchanged = [f for f in summary.files if f.status == "unchanged"]
+    empty = [f for f in summary.files if f.status == "empty"]
     parsers = ", ".join(f"{name} {count:,}" for name, count in summary.per_parser.items()) or "none"
     def out(text: str) -> None:
         typer.echo(text, err=to_stderr)
@@ -126,6 +127,8 @@ def _report(summary: IngestSummary, fmt: Format, db, to_stderr: bool = False) ->
     out(f"  unparsed (kept as category=other): {summary.unparsed:,}")
     if unchanged:
         out(f"  unchanged since last ingest: {len(unchanged)} file(s)")
+    if empty:
+        out(f"  empty (read from the start once they have content): {', '.join(f.path for f in empty)}")
     for f in ingested:
         if f.note:
             out(f"  {f.path}: {f.note}")
