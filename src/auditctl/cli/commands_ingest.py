@@ -59,9 +59,10 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = F
     if parser and parser not in registry.plugins:
         raise UsageError(f"--parser: no parser named {parser!r} (see `auditctl parsers`)")
     with writer() as store:
+        before = store.event_count_and_max_seq()[1]  # beyond the last checkpoint: a killed run's
         summary = _run(store, registry, cfg, files, parser)
         started = time.perf_counter()
-        summary.checkpoint = checkpoint_after_ingest(store, cfg)
+        summary.checkpoint = checkpoint_after_ingest(store, cfg, adopted_upto=before)
         summary.checkpoint_seconds = time.perf_counter() - started
         summary.seconds += summary.checkpoint_seconds
     _report(summary, fmt, cfg.db, to_stderr=quiet)
