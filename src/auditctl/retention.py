@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from auditctl.errors import ConfigError
-from auditctl.files import atomic_write_text
+from auditctl.files import atomic_write_text, current_umask
 from auditctl.integrity import origin_of
 from auditctl.merkle import mth
 from auditctl.rules import Rule, check_where, parse_duration
@@ -37,6 +37,9 @@ from auditctl.signing import SigningKey
 from auditctl.store import Store
 
 DEFAULT_ARCHIVE_AFTER = timedelta(days=90)
+# the archive is read by the access group, as fileperms expects (SHARED_FILE, SHARED_DIR)
+ARCHIVE_FILE_MODE = 0o640
+ARCHIVE_DIR_MODE = 0o750
 
 
 @dataclass(frozen=True)
@@ -210,11 +213,12 @@ def _leaves(store: Store, relation: str, params: list[Any]) -> list[tuple[int, b
 def archive_segment(store: Store, key: SigningKey, archive_dir: Path, partition: str, seqs: list[int],
                     now: datetime) -> str:
     target_dir = archive_dir / partition
-    target_dir.mkdir(parents=True, exist_ok=True)
+    target_dir.mkdir(parents=True, exist_ok=True, mode=ARCHIVE_DIR_MODE)
     seg_id = store.next_segment_id()
     final = target_dir / f"seg-{seqs[0]}-{seqs[-1]}-{seg_id}.parquet"
     tmp = target_dir / f".tmp-{final.name}"
     store.copy_events_to_parquet(seqs, tmp)
+    os.chmod(tmp, ARCHIVE_FILE_MODE & ~current_umask())  # DuckDB creates it 0666 less the umask
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, final)
@@ -231,7 +235,7 @@ def archive_segment(store: Store, key: SigningKey, archive_dir: Path, partition:
                 "ts_min": stats["lo"].isoformat(), "ts_max": stats["hi"].isoformat(), "sha256": sha,
                 "leaves_root": mth([h for _, h in cold]).hex(), "created_at": now.isoformat()}
     note = key.sign_note(json.dumps(manifest, sort_keys=True) + "\n")
-    atomic_write_text(final.with_suffix(".json"), note)
+    atomic_write_text(final.with_suffix(".json"), note, mode=ARCHIVE_FILE_MODE)
     with store.transaction():
         store.add_segment(seg_id, str(final), partition, manifest, final.stat().st_size, note, now)
         store.delete_events(seqs)
@@ -257,8 +261,9 @@ def _receipt(store: Store, key: SigningKey, archive_dir: Path, leaves: list[tupl
             "seq_ranges": ranges, "leaves_root": root}
     note = key.sign_note(json.dumps(body, sort_keys=True) + "\n")
     rid = store.add_receipt(now, policy, len(seqs), ranges, root, note)
-    archive_dir.mkdir(parents=True, exist_ok=True)
-    with (archive_dir / "deletion-receipts.jsonl").open("a") as f:
+    archive_dir.mkdir(parents=True, exist_ok=True, mode=ARCHIVE_DIR_MODE)
+    fd = os.open(archive_dir / "deletion-receipts.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, ARCHIVE_FILE_MODE)
+    with os.fdopen(fd, "a") as f:
         f.write(json.dumps({"id": rid, "note": note}) + "\n")
     return rid, note
 
