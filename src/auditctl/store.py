@@ -494,11 +494,13 @@ class Store:
         if not pairs:
             return set()
         digest = _DIGEST.format(h="unhex(" + leaf_sql("_as_seq") + ")")
-        rows = self.con.execute(
+        at = [a for a, _ in pairs]
+        rows = self.con.execute(  # the constant range lets DuckDB skip row groups and segments
             "WITH p AS (SELECT unnest(?) AS _at, unnest(?) AS _as_seq), "
-            "e AS (SELECT s.*, p._as_seq FROM p JOIN stored_events s ON s.seq = p._at) "
+            "e AS (SELECT s.*, p._as_seq FROM p JOIN (SELECT * FROM stored_events WHERE seq BETWEEN ? AND ?) s "
+            "ON s.seq = p._at) "
             f"SELECT DISTINCT e.seq, e._as_seq FROM e JOIN digests d ON d.seq = e._as_seq WHERE d.digest = {digest}",
-            [[a for a, _ in pairs], [b for _, b in pairs]]).fetchall()
+            [at, [b for _, b in pairs], min(at), max(at)]).fetchall()
         return {(int(a), int(b)) for a, b in rows}
 
     def event_locators(self, seqs: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -506,8 +508,8 @@ class Store:
         if not seqs:
             return {}
         cur = self.con.execute("SELECT seq, any_value(ts) AS ts, any_value(source) AS source, any_value(line) AS line, "
-                               "any_value(origin) AS origin FROM stored_events WHERE seq IN (SELECT unnest(?)) "
-                               "GROUP BY seq", [list(seqs)])
+                               "any_value(origin) AS origin FROM stored_events WHERE seq BETWEEN ? AND ? "
+                               "AND seq IN (SELECT unnest(?)) GROUP BY seq", [min(seqs), max(seqs), list(seqs)])
         names = [x[0] for x in cur.description]
         return {int(r[0]): dict(zip(names, r, strict=True)) for r in cur.fetchall()}
 
