@@ -361,6 +361,30 @@ def test_files_are_created_restrictive_and_looser_ones_are_reported(secured):
     assert mode(secured.db) == 0o640 and mode(secured.sealed_store) == 0o600
 
 
+def test_auditctl_never_warns_about_files_it_wrote_itself(secured, tmp_path):
+    """Everything auditctl creates (database, keys, checkpoints, archive segments and their
+    manifests, deletion receipts, reports, exported checkpoints) gets the modes its own checks want."""
+    secured.settings["retention"] = {"default": {"archive_after": "30d"},
+                                     "policies": [{"name": "noise", "match": {"category": "system"},
+                                                   "archive_after": "30d", "delete_after": "60d"}]}
+    secured.write_config()
+    assert secured.as_user("alice", "ingest", str(INCIDENT), str(AUTH)).exit_code == 0
+    applied = secured.as_user("alice", "retention", "apply", "-f", "json")
+    assert applied.exit_code == 0, applied.output
+    assert "open to" not in applied.output
+    archive = secured.db.with_name(secured.db.name + ".archive")
+    assert list(archive.rglob("*.parquet")) and list(archive.rglob("*seg-*.json"))
+    report = tmp_path / "out" / "report.json"
+    assert secured.as_user("alice", "report", "--since", "2000-01-01", "-f", "json", "-o", str(report)).exit_code == 0
+    assert secured.as_user("alice", "checkpoint", "--out", str(tmp_path / "out" / "cp.note")).exit_code == 0
+    check = secured.as_user("alice", "access", "check")
+    assert check.exit_code == 0, check.output
+    later = secured.as_user("alice", "stats")
+    assert later.exit_code == 0 and "warning" not in later.output, later.output
+    for path in [*archive.rglob("*"), report, tmp_path / "out" / "cp.note"]:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o027 == 0, path
+
+
 # -- a real second OS user ------------------------------------------------------------------------------
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"),

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from auditctl.config import Config
 from auditctl.errors import ExitCode
-from auditctl.ingest import Ingester
+from auditctl.ingest import Ingester, expand_paths
 from auditctl.integrity import make_checkpoint, verify
 from auditctl.merkle import Frontier, canonical_event, leaf_hash, mth
 from auditctl.schema import COLUMN_NAMES
@@ -394,3 +394,103 @@ def test_a_version_6_store_keeps_naming_changed_events_after_its_digests_shrink(
     with Store.open(db) as store:
         report = verify(store, key.verifier, None)
     assert [(p.kind, p.seq) for p in report.problems if p.kind == "modified"] == [("modified", 7)]
+
+
+# -- issue 15 item 11: precise findings, bounded work, and runs that stopped before signing ----
+
+def test_one_deleted_row_is_one_finding_and_nothing_is_called_truncated(signed, db):
+    sql(db, "DELETE FROM events WHERE seq = 30")
+    found = problems(signed("verify", "--format", "json"))
+    assert [(p["kind"], p["seq"]) for p in found if p["seq"] is not None] == [("deleted", 29)]
+    assert "seq 30 missing" in found[0]["message"]
+    assert "truncated" not in kinds(signed("verify", "--format", "json"))  # seq 131 is still there
+    assert {p["kind"] for p in found} == {"deleted", "root_mismatch"}  # the signed roots no longer match
+
+
+def test_an_inserted_duplicate_is_not_also_called_uncovered(signed, db):
+    sql(db, "INSERT INTO events SELECT * REPLACE ('forged' AS actor) FROM events WHERE seq = 40")
+    result = signed("verify", "--format", "json")
+    assert "uncovered" not in kinds(result) and "truncated" not in kinds(result)
+
+
+class CountingConnection:
+    """Counts the statements verify sends to DuckDB (round trips, not time)."""
+
+    def __init__(self, con) -> None:
+        self.con, self.statements = con, 0
+
+    def execute(self, *args, **kwargs):
+        self.statements += 1
+        return self.con.execute(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+def _verify_counting(db: Path, key_file: Path):
+    key = load_or_create_key(key_file, "test-signer")[0].verifier
+    with Store.open(db) as store:
+        counter = CountingConnection(store.con)
+        store.con = counter
+        report = verify(store, key, None)
+        store.con = counter.con
+    return report, counter.statements
+
+
+def test_damage_to_many_events_is_named_with_a_bounded_number_of_queries(signed, db, env):
+    key_file = env / "keys" / "signing.key"
+    original = db.with_name("original.duckdb")
+    shutil.copy(db, original)
+    # the same shape with little damage: an event forged in at seq 130, two moved
+    sql(original, "UPDATE events SET seq = seq + 1 WHERE seq >= 130",
+        "INSERT INTO events SELECT * REPLACE (130 AS seq, 'forged' AS actor) FROM events WHERE seq = 129")
+    small, small_queries = _verify_counting(original, key_file)
+    assert [(p.kind, p.seq) for p in small.problems if p.kind in ("modified", "moved")] == [
+        ("modified", 130), ("moved", 131), ("moved", 132)]
+    # an event forged in at seq 20, every later one renumbered: 112 events moved, 3 swapped pairs
+    sql(db, "UPDATE events SET seq = seq + 1 WHERE seq >= 20",
+        "INSERT INTO events SELECT * REPLACE (20 AS seq, 'forged' AS actor) FROM events WHERE seq = 19",
+        "UPDATE events SET seq = CASE seq WHEN 3 THEN 4 WHEN 4 THEN 3 WHEN 7 THEN 8 WHEN 8 THEN 7 "
+        "WHEN 12 THEN 13 WHEN 13 THEN 12 END WHERE seq IN (3, 4, 7, 8, 12, 13)")
+    big, big_queries = _verify_counting(db, key_file)
+    moved = {p.seq: p.message for p in big.problems if p.kind == "moved"}
+    assert sorted(moved) == [3, 4, 7, 8, 12, 13, *range(21, 133)]
+    assert all(f"signed as seq {s - 1}" in moved[s] for s in range(21, 133))
+    assert "swapped with seq 4" in moved[3] and "swapped with seq 12" in moved[13]
+    assert [(p.kind, p.seq) for p in big.problems if p.kind == "modified"] == [("modified", 20)]
+    # 119 damaged events cost no more round trips than 3 (before: one query per pair tried, 2,600+)
+    assert big_queries == small_queries, (big_queries, small_queries)
+
+
+def test_events_left_unsigned_by_a_stopped_ingest_are_signed_saying_so(cli, env, db):
+    assert cli("ingest", str(AUTH)).exit_code == 0  # 63 events, signed
+    # a second ingest stored and committed its events, then died before signing
+    cfg = Config(db=db, signing_key=env / "keys" / "signing.key", key_name="test-signer")
+    with Store.open(db) as store:
+        Ingester(store, registry(), cfg).ingest(expand_paths([str(SAMPLES / "auditd")])[0])
+    before = cli("verify", "--format", "json")
+    assert [(p["kind"], p["message"][:12]) for p in problems(before)] == [("uncovered", "seq 64..131 ")]
+    third = tmp = env / "more.log"
+    tmp.write_text(AUTH.read_text().splitlines(keepends=True)[0])
+    result = cli("ingest", str(third), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "signing 68 events (seq 64..131) stored by an earlier run that did not sign them" in result.stderr
+    assert json.loads(result.stdout)["checkpoint"]["adopted"] == [64, 131]
+    after = cli("verify", "--format", "json")
+    doc = json.loads(after.stdout)
+    assert after.exit_code == 0 and doc["intact"]
+    assert len(doc["notes"]) == 1 and "signed seq 64..131 (68 events) stored by an earlier run" in doc["notes"][0]
+    assert "note: checkpoint #2 signed seq 64..131" in cli("verify", "--format", "table").stdout
+    # the run's own events are not called adopted, and an ordinary ingest says nothing of the kind
+    again = cli("ingest", str(SAMPLES / "syslog"), "--format", "json")
+    assert "earlier run" not in again.stderr and json.loads(again.stdout)["checkpoint"]["adopted"] is None
+
+
+def test_an_explicit_checkpoint_over_unsigned_events_says_so(cli, env, db):
+    cfg = Config(db=db, signing_key=env / "keys" / "signing.key", key_name="test-signer")
+    with Store.open(db) as store:
+        Ingester(store, registry(), cfg).ingest([str(AUTH)])
+    result = cli("checkpoint", "--format", "json")
+    assert result.exit_code == 0
+    assert "signing 63 events (seq 1..63) stored by an earlier run" in result.stderr
+    assert json.loads(result.stdout)["adopted"] == [1, 63]

@@ -219,3 +219,92 @@ def test_bad_retention_config_names_the_policy_and_field(cli, tmp_path, monkeypa
     cli("ingest", str(SAMPLES / "syslog" / "iso.log"))
     result = cli("retention", "apply", "--dry-run")
     assert result.exit_code == ExitCode.USAGE and "retention policy 'p1': match.colour" in result.output
+
+
+# -- the archive as other engines read it (README "Other engines") ---------------------------
+
+def _engine_visible(archive: Path) -> list[Path]:
+    """The files Spark/Hive/Trino take as data when pointed at the folder: all but those whose
+    name, or a folder's on the way, starts with `_` or `.`."""
+    return sorted(p for p in archive.rglob("*") if p.is_file()
+                  and not any(part.startswith(("_", ".")) for part in p.relative_to(archive).parts))
+
+
+@pytest.fixture
+def archived(cli, tmp_path, monkeypatch):
+    """Every event that has a time archived (and some deleted, with a receipt), nothing held."""
+    cfg = tmp_path / "all.yaml"
+    cfg.write_text(f"signing_key: {tmp_path}/k.key\nretention:\n  default: {{archive_after: 30d}}\n"
+                   "  policies:\n    - {name: noise, match: {category: system}, archive_after: 30d, delete_after: 60d}\n")
+    monkeypatch.setenv("AUDITCTL_CONFIG", str(cfg))
+    assert cli("ingest", str(SAMPLES)).exit_code == 0
+    done = json.loads(cli("retention", "apply", "--as-of", "2100-01-01", "-f", "json").stdout)
+    assert done["archived_events"] > 200 and done["deleted_events"] > 0
+    return cli
+
+
+def test_manifests_and_receipts_sit_where_engines_skip_them(archived, db):
+    archive = db.with_name(db.name + ".archive")
+    manifests = list(archive.rglob("_seg-*.json"))
+    assert manifests and not list(archive.rglob("seg-*.json"))
+    assert (archive / "_deletion-receipts.jsonl").exists()
+    visible = _engine_visible(archive)
+    assert visible and all(p.suffix == ".parquet" for p in visible), visible
+    assert len(manifests) == len(visible)  # one signed manifest per segment
+
+
+def test_duckdb_reads_the_archive_as_the_readme_shows_and_counts_equal_stats(archived, db):
+    archive = db.with_name(db.name + ".archive")
+    stats = {r["category"]: r["events"] for r in json.loads(
+        archived("stats", "--by", "category", "--since", "1970-01-01", "-f", "json").stdout)}
+    failures = {r["actor"]: r["events"] for r in json.loads(archived(
+        "stats", "--by", "actor", "--category", "authentication", "--outcome", "failure",
+        "--since", "2026-01-01", "--until", "2027-01-01", "-f", "json").stdout)}
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        everything = f"read_parquet('{archive}/**/*.parquet', hive_partitioning = true)"
+        by_category = dict(con.execute(f"SELECT category, count(*) FROM {everything} GROUP BY category").fetchall())
+        # the README's example, as written there
+        readme = dict(con.execute(
+            f"SELECT actor, count(*) FROM {everything} WHERE year = 2026 AND category = 'authentication' "
+            "AND outcome = 'failure' GROUP BY actor").fetchall())
+        misplaced = con.execute(f"SELECT count(*) FROM {everything} WHERE year <> year(ts) OR month <> month(ts)"
+                                ).fetchone()[0]
+        # and as Spark lists the folder: every file it would take must read as Parquet
+        files = [str(p) for p in _engine_visible(archive)]
+        as_spark = con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning = true)", [files]).fetchone()[0]
+    finally:
+        con.close()
+    assert by_category == stats and readme == failures and readme
+    assert misplaced == 0 and as_spark == sum(stats.values())
+
+
+def test_spark_reads_the_archive_folder_as_the_readme_shows(archived, db):
+    pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (and needs Java): the DuckDB "
+                                  "test above reads the folder the way Spark lists it")
+    from pyspark.sql import SparkSession
+
+    archive = db.with_name(db.name + ".archive")
+    by_actor = {r["actor"]: r["events"] for r in json.loads(archived(
+        "stats", "--by", "actor", "--since", "2026-01-01", "--until", "2027-01-01", "-f", "json").stdout)}
+    spark = SparkSession.builder.master("local[1]").appName("auditctl-archive").getOrCreate()
+    try:
+        rows = spark.read.parquet(str(archive)).where("year = 2026").groupBy("actor").count().collect()
+    finally:
+        spark.stop()
+    assert pyspark and {r["actor"]: r["count"] for r in rows} == by_actor
+
+
+def test_an_archive_in_the_old_layout_is_renamed_and_still_verifies(archived, db):
+    archive = db.with_name(db.name + ".archive")
+    for manifest in archive.rglob("_seg-*.json"):  # as versions before wrote them
+        manifest.rename(manifest.with_name(manifest.name[1:]))
+    (archive / "_deletion-receipts.jsonl").rename(archive / "deletion-receipts.jsonl")
+    assert archived("verify").exit_code == 0
+    segments = len(list(archive.rglob("*.parquet")))
+    done = json.loads(archived("retention", "apply", "--as-of", "2100-01-01", "-f", "json").stdout)
+    assert len(done["renamed"]) == segments + 1 and done["orphans_removed"] == []
+    assert all(p.suffix == ".parquet" for p in _engine_visible(archive))
+    assert len(list(archive.rglob("_seg-*.json"))) == segments
+    assert archived("verify").exit_code == 0

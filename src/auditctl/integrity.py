@@ -28,6 +28,7 @@ from auditctl.store import Store
 
 ORIGIN_PREFIX = "auditctl/"
 MAX_NAMED = 1000  # problems named one by one; more are summarized
+MOVE_PAIRS = 50  # changed events also tried at each other's seqs (swaps): pairs grow with its square
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,23 @@ class Checkpoint:
     key_name: str
     key_id: str
     note: str
+    # (first, last) seq this signing took over from an earlier run that stored them unsigned
+    adopted: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["created_at"] = self.created_at.isoformat()
+        d["adopted"] = list(self.adopted) if self.adopted else None
         return d
 
 
-def checkpoint_body(origin: str, size: int, root: bytes, when: datetime) -> str:
-    """The C2SP tlog-checkpoint body: origin, tree size, base64 root, then our time line."""
-    return (f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+def checkpoint_body(origin: str, size: int, root: bytes, when: datetime,
+                    adopted: tuple[int, int] | None = None) -> str:
+    """The C2SP tlog-checkpoint body: origin, tree size, base64 root, then our extension lines:
+    the time, and `adopted A..B` when seq A..B were stored by an earlier run that did not sign."""
+    body = (f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
             f"time {when.astimezone(UTC).isoformat(timespec='seconds')}\n")
+    return body + (f"adopted {adopted[0]}..{adopted[1]}\n" if adopted else "")
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class NoteClaim:
     tree_size: int
     root: bytes
     time: str | None
+    adopted: tuple[int, int] | None = None
 
 
 def read_claim(body: str) -> NoteClaim:
@@ -70,7 +78,10 @@ def read_claim(body: str) -> NoteClaim:
     except (IndexError, ValueError) as exc:
         raise SignatureError(f"not a checkpoint note: {exc}") from None
     when = next((ln[5:] for ln in lines[3:] if ln.startswith("time ")), None)
-    return NoteClaim(origin, size, root, when)
+    adopted = next((ln[8:] for ln in lines[3:] if ln.startswith("adopted ")), None)
+    first, _, last = (adopted or "").partition("..")
+    span = (int(first), int(last)) if first.isdigit() and last.isdigit() else None
+    return NoteClaim(origin, size, root, when, span)
 
 
 def origin_of(store: Store) -> str:
@@ -105,13 +116,18 @@ def _fold(store: Store, leaves: str, frontier: Frontier, count: int) -> Frontier
 FOLD_CHUNK = 1 << 20  # leaves hashed and folded per step when signing
 
 
-def make_checkpoint(store: Store, key: SigningKey, checkpoint_file: Path | None) -> tuple[Checkpoint, bool]:
+def make_checkpoint(store: Store, key: SigningKey, checkpoint_file: Path | None, *,
+                    adopted_upto: int = 0) -> tuple[Checkpoint, bool]:
     """Sign a checkpoint covering every stored event. Returns (checkpoint, whether it is new).
 
+    `adopted_upto`: the last seq this caller did not write itself (the log's end before it
+    wrote, or all of it for a caller that writes nothing). Unsigned events up to there were
+    left by an earlier run; the checkpoint says so in its signed note (`Checkpoint.adopted`).
     Refuses to sign over a log whose `seq` has gaps or duplicates: run `auditctl verify`.
     """
     origin = origin_of(store)
     frontier = Frontier.from_json(json.loads(store.meta("frontier") or '{"size": 0, "hashes": {}}'))
+    adopted = (frontier.size + 1, adopted_upto) if adopted_upto > frontier.size else None
     count, max_seq = store.event_count_and_max_seq()
     latest = latest_checkpoint(store)
     if max_seq == frontier.size and latest is not None and latest.tree_size == max_seq:
@@ -132,11 +148,11 @@ def make_checkpoint(store: Store, key: SigningKey, checkpoint_file: Path | None)
             store.drop_temp("_new_leaves")
         now = datetime.now(UTC)
         root = frontier.root()
-        note = key.sign_note(checkpoint_body(origin, frontier.size, root, now))
+        note = key.sign_note(checkpoint_body(origin, frontier.size, root, now, adopted))
         verifier = key.verifier
         cid = store.add_checkpoint(frontier.size, root.hex(), now, origin, verifier.name, verifier.id.hex(), note)
         store.set_meta("frontier", json.dumps(frontier.to_json()))
-    cp = Checkpoint(cid, frontier.size, root.hex(), now, origin, verifier.name, verifier.id.hex(), note)
+    cp = Checkpoint(cid, frontier.size, root.hex(), now, origin, verifier.name, verifier.id.hex(), note, adopted)
     if checkpoint_file is not None:
         append_checkpoint_file(checkpoint_file, cp)
     return cp, True
@@ -203,6 +219,7 @@ class VerifyReport:
     covered: int = 0  # events covered by a valid signed checkpoint
     latest: Checkpoint | None = None
     problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # facts worth knowing that are not tampering
     seconds: float = 0.0
 
     @property
@@ -214,12 +231,16 @@ class VerifyReport:
             "intact": self.intact, "events": self.events, "checkpoints_checked": self.checkpoints_checked,
             "covered": self.covered, "seconds": round(self.seconds, 3),
             "latest_checkpoint": self.latest.to_json() if self.latest else None,
-            "problems": [p.to_json() for p in self.problems],
+            "problems": [p.to_json() for p in self.problems], "notes": self.notes,
         }
 
 
 def _locate(store: Store, kind: str, message: str, seq: int, **extra: Any) -> Problem:
-    loc = store.event_locator(seq) or {}
+    return _located(store.event_locators([seq]), kind, message, seq, **extra)
+
+
+def _located(where: dict[int, dict[str, Any]], kind: str, message: str, seq: int, **extra: Any) -> Problem:
+    loc = where.get(seq) or {}
     return Problem(kind, message, seq=seq, ts=loc.get("ts"), source=loc.get("source"), line=loc.get("line"),
                    origin=loc.get("origin"), **extra)
 
@@ -244,7 +265,7 @@ class Verifier:
         with self.store.bounded_memory():
             n, roots, bad = self._recompute(checkpoints, max_seq, contiguous)
             self._check_digests(bad)
-            self._check_roots(checkpoints, n, roots)
+            self._check_roots(checkpoints, n, roots, max_seq)
         self._check_receipts()
         self.store.drop_temp("_v_leaves", *[f"_v_level_{k}" for k in range(1, 64)])
         self.report.seconds = time.perf_counter() - started
@@ -265,6 +286,12 @@ class Verifier:
                     self._problem(Problem("checkpoint_altered", f"checkpoint #{row['id']}: the stored size/root "
                                           "differ from what its signed note says", checkpoint=row["id"]))
                 valid.append((row["id"], claim))
+                if claim.adopted:
+                    first, last = claim.adopted
+                    self.report.notes.append(
+                        f"checkpoint #{row['id']} signed seq {first}..{last} ({last - first + 1} events) stored by "
+                        "an earlier run that did not sign them (it stopped before signing): they are covered "
+                        "from then on, but nothing proves they were unchanged before")
         if self.checkpoint_file is not None:
             for entry in read_checkpoint_file(self.checkpoint_file):
                 if entry.get("unreadable"):
@@ -310,14 +337,15 @@ class Verifier:
     def _check_seq_structure(self) -> bool:
         """Report gaps and repeats in seq; True when there are none."""
         gaps, dups = self.store.seq_problems()
-        for after, before in gaps[:MAX_NAMED]:
+        gaps, dups = gaps[:MAX_NAMED], dups[:MAX_NAMED]
+        where = self.store.event_locators([after or before for after, before in gaps] + [seq for seq, _ in dups])
+        for after, before in gaps:
             missing = f"seq {after + 1}" if before - after == 2 else f"seq {after + 1}..{before - 1}"
-            neighbor = after if after else before
-            self._problem(_locate(self.store, "deleted", f"{missing} missing (deleted) after the event at seq "
-                                  f"{after}" if after else f"{missing} missing (deleted) before seq {before}",
-                                  neighbor))
-        for seq, times in dups[:MAX_NAMED]:
-            self._problem(_locate(self.store, "inserted", f"{times} events share seq {seq}: an event was inserted", seq))
+            message = (f"{missing} missing (deleted) after the event at seq {after}" if after
+                       else f"{missing} missing (deleted) before seq {before}")
+            self._problem(_located(where, "deleted", message, after or before))
+        for seq, times in dups:
+            self._problem(_located(where, "inserted", f"{times} events share seq {seq}: an event was inserted", seq))
         return not gaps and not dups
 
     # every leaf recomputed from the events: the roots at the checkpoints' sizes, and the
@@ -347,7 +375,7 @@ class Verifier:
         covered_upto = max((c.tree_size for c in [self.report.latest] if c), default=0)
         mismatched = [m for m in bad if m["stored"] is not None]
         undigested = [m for m in bad if m["stored"] is None]
-        moved = self._moves([m["seq"] for m in mismatched])
+        moved = self._moves([m["seq"] for m in bad])  # an undigested event may be a signed one pushed past the end
         for m in mismatched[:MAX_NAMED]:
             seq = m["seq"]
             if seq in moved:
@@ -356,43 +384,55 @@ class Verifier:
                 self._problem(self._from(m, "modified", f"event at seq {seq} was modified after it was signed "
                                          "(its content no longer matches its leaf hash)"))
         for m in undigested[:MAX_NAMED]:
-            if m["seq"] <= covered_upto:
+            if m["seq"] in moved:
+                self._problem(self._from(m, "moved", moved[m["seq"]]))
+            elif m["seq"] <= covered_upto:
                 self._problem(self._from(m, "inserted", f"event at seq {m['seq']} has no recorded hash although "
                                          "a signed checkpoint covers it: inserted"))
+        named = {p.seq for p in self.report.problems if p.kind == "deleted"}
         for seq in self.store.digests_without_events(MAX_NAMED):
-            if not any(p.kind == "deleted" and p.seq in (seq - 1, seq + 1) for p in self.report.problems):
+            if seq - 1 not in named and seq + 1 not in named:
                 self._problem(Problem("deleted", f"the event at seq {seq} was deleted (its hash is recorded)", seq=seq))
         if len(bad) > MAX_NAMED:
             self._problem(Problem("many", f"more than {MAX_NAMED} events differ; only the first are named"))
 
     def _moves(self, seqs: list[int]) -> dict[int, str]:
-        """For changed events, whether each is an intact event that now sits at another seq."""
+        """For changed events, whether each is an intact event that now sits at another seq.
+
+        Every changed event is tried at its neighbours' seqs (an insert or delete shifted it);
+        the first MOVE_PAIRS are also tried at each other's (swaps). All pairs go to the store in
+        one query, so the cost does not grow with the damage in round trips."""
+        swappable = seqs[:MOVE_PAIRS]
+        tries = {seq: [*(o for o in swappable if o != seq), seq - 1, seq + 1] if seq in swappable
+                 else [seq - 1, seq + 1] for seq in seqs}
+        pairs = {(seq, other) for seq, others in tries.items() for other in others}
+        pairs |= {(other, seq) for seq in swappable for other in swappable if other != seq}
+        matches = self.store.digest_with_seq(sorted(pairs))
         moves: dict[int, str] = {}
-        candidates = seqs[:50]
-        stored = self.store.stored_digest(sorted({c + d for c in candidates for d in (-1, 0, 1)} | set(candidates)))
-        for seq in candidates:
-            for other in [*candidates, seq - 1, seq + 1]:
-                if other == seq or other not in stored:
-                    continue
-                if stored[other] in self.store.digest_with_seq(seq, other):
-                    swapped = other in candidates and seq in stored and stored[seq] in self.store.digest_with_seq(other, seq)
-                    how = (f"swapped with seq {other}" if swapped else
-                           f"moved here from seq {other}: an event was inserted or deleted before it")
-                    moves[seq] = f"event at seq {seq} is the event signed as seq {other}: {how}"
-                    break
+        for seq, others in tries.items():
+            other = next((o for o in others if (seq, o) in matches), None)
+            if other is None:
+                continue
+            how = (f"swapped with seq {other}" if (other, seq) in matches else
+                   f"moved here from seq {other}: an event was inserted or deleted before it")
+            moves[seq] = f"event at seq {seq} is the event signed as seq {other}: {how}"
         return moves
 
     def _from(self, m: dict[str, Any], kind: str, message: str) -> Problem:
         return Problem(kind, message, seq=m["seq"], ts=m["ts"], source=m["source"], line=m["line"], origin=m["origin"])
 
     # the signed roots against the tree recomputed from the events
-    def _check_roots(self, checkpoints: list[tuple[int, NoteClaim]], n: int, roots: dict[int, bytes]) -> None:
+    def _check_roots(self, checkpoints: list[tuple[int, NoteClaim]], n: int, roots: dict[int, bytes],
+                     max_seq: int) -> None:
+        """`n` leaves were hashed; the log ends at `max_seq`. They differ when events inside the
+        log were deleted or inserted: those are named already, and only seqs past the end were
+        truncated (a checkpoint that needs missing leaves is a root mismatch)."""
         ok_upto = 0
         for cid, claim in checkpoints:
-            if claim.tree_size > n:
+            if claim.tree_size > max_seq:
                 self._problem(Problem(
-                    "truncated", f"checkpoint #{cid} covers {claim.tree_size} events but only {n} remain: "
-                    f"seq {n + 1}..{claim.tree_size} were removed", seq=n + 1, checkpoint=cid))
+                    "truncated", f"checkpoint #{cid} covers {claim.tree_size} events but the log ends at seq "
+                    f"{max_seq}: seq {max_seq + 1}..{claim.tree_size} were removed", seq=max_seq + 1, checkpoint=cid))
                 continue
             if roots.get(claim.tree_size) == claim.root:
                 ok_upto = max(ok_upto, claim.tree_size)
@@ -403,9 +443,9 @@ class Verifier:
                     checkpoint=cid))
         self.report.covered = ok_upto
         signed_upto = max((c.tree_size for _, c in checkpoints), default=0)
-        if n > signed_upto:
+        if max_seq > signed_upto:
             self._problem(_locate(
-                self.store, "uncovered", f"seq {signed_upto + 1}..{n} ({n - signed_upto} events) are not covered "
+                self.store, "uncovered", f"seq {signed_upto + 1}..{max_seq} ({max_seq - signed_upto} events) are not covered "
                 "by any signed checkpoint: appended without the key, or an ingest stopped before signing "
                 "(run `auditctl checkpoint` if you trust them)", signed_upto + 1))
 

@@ -8,7 +8,8 @@ override deletion.
 Archiving is crash-safe. A segment per month partition is written to a temporary file,
 fsynced, renamed, read back, and its leaf hashes are compared with the hot rows. A manifest
 (seq range, rows, time range, SHA-256 of the file, Merkle root of its leaves), signed with the
-checkpoint key, is written beside it. Only then, in one transaction, is the segment recorded
+checkpoint key, is written beside it as `_seg-....json` (a leading `_`: engines that read
+the folder as Parquet skip it). Only then, in one transaction, is the segment recorded
 and are its rows deleted from the hot table. If it is interrupted anywhere, the next run
 finds the orphaned file (not recorded) and removes it: nothing is lost and nothing is doubled.
 
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from auditctl.errors import ConfigError
-from auditctl.files import atomic_write_text
+from auditctl.files import atomic_write_text, current_umask
 from auditctl.integrity import origin_of
 from auditctl.merkle import mth
 from auditctl.rules import Rule, check_where, parse_duration
@@ -37,6 +38,9 @@ from auditctl.signing import SigningKey
 from auditctl.store import Store, leaf_sql
 
 DEFAULT_ARCHIVE_AFTER = timedelta(days=90)
+# the archive is read by the access group, as fileperms expects (SHARED_FILE, SHARED_DIR)
+ARCHIVE_FILE_MODE = 0o640
+ARCHIVE_DIR_MODE = 0o750
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class ApplyResult:
     receipts: list[int] = field(default_factory=list)
     held: int = 0
     orphans_removed: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)  # files of an older layout given their `_` names
 
 
 def archive_dir_of(store: Store, configured: Path | None) -> Path:
@@ -171,7 +176,7 @@ def archive_dir_of(store: Store, configured: Path | None) -> Path:
 
 
 def apply(store: Store, cfg: RetentionConfig, key: SigningKey, archive_dir: Path, now: datetime) -> ApplyResult:
-    result = ApplyResult(orphans_removed=remove_orphans(store, archive_dir))
+    result = ApplyResult(orphans_removed=remove_orphans(store, archive_dir), renamed=engine_safe_layout(archive_dir))
     todo = plan(store, cfg, now)
     result.held = todo.held
     for partition, seqs in sorted(todo.archive.items()):
@@ -188,13 +193,48 @@ def apply(store: Store, cfg: RetentionConfig, key: SigningKey, archive_dir: Path
     return result
 
 
+def manifest_path(parquet: Path) -> Path:
+    """Where a segment's signed manifest goes: beside it, named with a leading `_`, which Spark,
+    Hive, Trino and Athena skip when they read the folder as Parquet (archives before this
+    named it `seg-....json`; `legacy_manifest_path`)."""
+    return parquet.with_name("_" + parquet.with_suffix(".json").name)
+
+
+def legacy_manifest_path(parquet: Path) -> Path:
+    return parquet.with_suffix(".json")
+
+
+RECEIPTS_FILE = "_deletion-receipts.jsonl"  # once `deletion-receipts.jsonl`: engines took it for data
+
+
+def engine_safe_layout(archive_dir: Path) -> list[str]:
+    """Rename what older versions wrote among the data files (manifests `seg-*.json`, the
+    receipts file) to their `_` names, so other engines read the folder. What was renamed."""
+    renamed: list[str] = []
+    if not archive_dir.exists():
+        return renamed
+    moves = [(old, old.with_name("_" + old.name)) for old in archive_dir.rglob("seg-*.json")]
+    moves.append((archive_dir / "deletion-receipts.jsonl", archive_dir / RECEIPTS_FILE))
+    for old, new in moves:
+        if not old.exists():
+            continue
+        if new.exists():  # both: the receipts were appended to twice; keep every line
+            with new.open("a") as out:
+                out.write(old.read_text())
+            old.unlink()
+        else:
+            os.replace(old, new)
+        renamed.append(f"{old} -> {new.name}")
+    return renamed
+
+
 def remove_orphans(store: Store, archive_dir: Path) -> list[str]:
     """Segment files a crash left behind before they were recorded: their rows are still hot."""
     known = set(store.archive_files())
     removed = []
     if archive_dir.exists():
-        for f in archive_dir.rglob("seg-*"):
-            parquet = str(f.with_suffix(".parquet")) if f.suffix == ".json" else str(f)
+        for f in [*archive_dir.rglob("seg-*"), *archive_dir.rglob("_seg-*.json")]:
+            parquet = str(f.with_name(f.name.removeprefix("_")).with_suffix(".parquet")) if f.suffix == ".json" else str(f)
             if parquet not in known or f.name.startswith(".tmp"):
                 f.unlink()
                 removed.append(str(f))
@@ -209,11 +249,12 @@ def _leaves(store: Store, relation: str, params: list[Any]) -> list[tuple[int, b
 def archive_segment(store: Store, key: SigningKey, archive_dir: Path, partition: str, seqs: list[int],
                     now: datetime) -> str:
     target_dir = archive_dir / partition
-    target_dir.mkdir(parents=True, exist_ok=True)
+    target_dir.mkdir(parents=True, exist_ok=True, mode=ARCHIVE_DIR_MODE)
     seg_id = store.next_segment_id()
     final = target_dir / f"seg-{seqs[0]}-{seqs[-1]}-{seg_id}.parquet"
     tmp = target_dir / f".tmp-{final.name}"
     store.copy_events_to_parquet(seqs, tmp)
+    os.chmod(tmp, ARCHIVE_FILE_MODE & ~current_umask())  # DuckDB creates it 0666 less the umask
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, final)
@@ -230,7 +271,7 @@ def archive_segment(store: Store, key: SigningKey, archive_dir: Path, partition:
                 "ts_min": stats["lo"].isoformat(), "ts_max": stats["hi"].isoformat(), "sha256": sha,
                 "leaves_root": mth([h for _, h in cold]).hex(), "created_at": now.isoformat()}
     note = key.sign_note(json.dumps(manifest, sort_keys=True) + "\n")
-    atomic_write_text(final.with_suffix(".json"), note)
+    atomic_write_text(manifest_path(final), note, mode=ARCHIVE_FILE_MODE)
     with store.transaction():
         store.add_segment(seg_id, str(final), partition, manifest, final.stat().st_size, note, now)
         store.delete_events(seqs)
@@ -256,8 +297,9 @@ def _receipt(store: Store, key: SigningKey, archive_dir: Path, leaves: list[tupl
             "seq_ranges": ranges, "leaves_root": root}
     note = key.sign_note(json.dumps(body, sort_keys=True) + "\n")
     rid = store.add_receipt(now, policy, len(seqs), ranges, root, note)
-    archive_dir.mkdir(parents=True, exist_ok=True)
-    with (archive_dir / "deletion-receipts.jsonl").open("a") as f:
+    archive_dir.mkdir(parents=True, exist_ok=True, mode=ARCHIVE_DIR_MODE)
+    fd = os.open(archive_dir / RECEIPTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, ARCHIVE_FILE_MODE)
+    with os.fdopen(fd, "a") as f:
         f.write(json.dumps({"id": rid, "note": note}) + "\n")
     return rid, note
 
@@ -278,7 +320,7 @@ def delete_segment(store: Store, key: SigningKey, archive_dir: Path, seg_id: int
         rid, _ = _receipt(store, key, archive_dir, leaves, f"delete_after (segment {seg_id})", now)
         store.add_tombstones(leaves, rid)
         store.mark_segment_deleted(seg_id, now)
-    for f in (Path(path), Path(path).with_suffix(".json")):
+    for f in (Path(path), manifest_path(Path(path)), legacy_manifest_path(Path(path))):
         f.unlink(missing_ok=True)
     return rid, len(leaves)
 

@@ -526,27 +526,33 @@ class Store:
             [limit]).fetchall()
         return [int(r[0]) for r in rows]
 
-    def stored_digest(self, seqs: Sequence[int]) -> dict[int, int]:
+    def digest_with_seq(self, pairs: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Of the (at, as_seq) pairs, those where an event stored at seq `at`, hashed as if its seq
+        were `as_seq`, matches the digest recorded for `as_seq`: one query for any number of pairs."""
+        if not pairs:
+            return set()
+        digest = _DIGEST.format(h="unhex(" + leaf_sql("_as_seq") + ")")
+        at = [a for a, _ in pairs]
+        rows = self.con.execute(  # the constant range lets DuckDB skip row groups and segments
+            "WITH p AS (SELECT unnest(?) AS _at, unnest(?) AS _as_seq), "
+            "e AS (SELECT s.*, p._as_seq FROM p JOIN (SELECT * FROM stored_events WHERE seq BETWEEN ? AND ?) s "
+            "ON s.seq = p._at) "
+            f"SELECT DISTINCT e.seq, e._as_seq FROM e JOIN digests d ON d.seq = e._as_seq WHERE d.digest = {digest}",
+            [at, [b for _, b in pairs], min(at), max(at)]).fetchall()
+        return {(int(a), int(b)) for a, b in rows}
+
+    def event_locators(self, seqs: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Where each event came from (ts, source, line, origin), by seq: one query for all."""
         if not seqs:
             return {}
-        rows = self.con.execute(
-            f"SELECT seq, any_value(digest) FROM digests WHERE seq IN ({', '.join('?' * len(seqs))}) GROUP BY seq",
-            list(seqs)).fetchall()
-        return {int(a): int(b) for a, b in rows}
-
-    def digest_with_seq(self, rowid_seq: int, as_seq: int) -> list[int]:
-        """Digests of the event(s) stored at `rowid_seq` as if their seq were `as_seq`."""
-        digest = _DIGEST.format(h="unhex(" + leaf_sql("_as_seq") + ")")
-        rows = self.con.execute(
-            f"SELECT {digest} FROM (SELECT *, CAST(? AS BIGINT) AS _as_seq FROM stored_events WHERE seq = ?)",
-            [as_seq, rowid_seq]).fetchall()
-        return [int(r[0]) for r in rows]
+        cur = self.con.execute("SELECT seq, any_value(ts) AS ts, any_value(source) AS source, any_value(line) AS line, "
+                               "any_value(origin) AS origin FROM stored_events WHERE seq BETWEEN ? AND ? "
+                               "AND seq IN (SELECT unnest(?)) GROUP BY seq", [min(seqs), max(seqs), list(seqs)])
+        names = [x[0] for x in cur.description]
+        return {int(r[0]): dict(zip(names, r, strict=True)) for r in cur.fetchall()}
 
     def event_locator(self, seq: int) -> dict[str, Any] | None:
-        cur = self.con.execute("SELECT seq, ts, source, line, origin FROM stored_events WHERE seq = ? LIMIT 1", [seq])
-        names = [x[0] for x in cur.description]
-        row = cur.fetchall()
-        return dict(zip(names, row[0], strict=True)) if row else None
+        return self.event_locators([seq]).get(seq)
 
     # -- anomaly checks --------------------------------------------------------------------
 

@@ -117,13 +117,14 @@ class Watcher:
         files = self._files()
         try:
             with open_writer(self.config) as store:
+                before = store.event_count_and_max_seq()[1]
                 summary = Ingester(store, self.registry, self.config, follow=True, live=self.live).ingest(files)
                 result.events, result.files = summary.events, len([f for f in summary.files if f.events])
                 result.errors += [f.note for f in summary.failed]
                 if summary.not_read:
                     result.errors.append(f"stopped by the store error: not read this cycle: {', '.join(summary.not_read)}")
                 if result.events:
-                    make_checkpoint(store, self.key, self.config.checkpoints_path)
+                    make_checkpoint(store, self.key, self.config.checkpoints_path, adopted_upto=before)
                 now = now or datetime.now(UTC)
                 if result.events or now - self.last_check >= CHECK_EVERY_IDLE:
                     result.findings = self._check(store, now)

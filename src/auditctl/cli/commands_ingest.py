@@ -61,10 +61,11 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = F
     if parser and parser not in registry.plugins:
         raise UsageError(f"--parser: no parser named {parser!r} (see `auditctl parsers`)")
     with writer() as store:
+        before = store.event_count_and_max_seq()[1]  # beyond the last checkpoint: a killed run's
         summary = _run(store, registry, cfg, files, parser, year)
         started = time.perf_counter()
         try:
-            summary.checkpoint = checkpoint_after_ingest(store, cfg)
+            summary.checkpoint = checkpoint_after_ingest(store, cfg, adopted_upto=before)
         except duckdb.Error as exc:  # e.g. the disk that stopped the ingest: the files' errors still show
             summary.checkpoint_error = (f"could not write to the store {cfg.db}: {str(exc).splitlines()[0]}: "
                                         "the new events are not signed yet (the next ingest signs them)")

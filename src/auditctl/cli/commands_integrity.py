@@ -55,9 +55,18 @@ def publish_verifier(key: SigningKey, path: Path) -> None:
         warn(f"cannot write the public key to {path}: {exc.strerror or exc}")
 
 
-def checkpoint_after_ingest(store: Store, cfg: Config) -> Checkpoint:
-    cp, _ = make_checkpoint(store, signing_key(cfg), cfg.checkpoints_path)
+def checkpoint_after_ingest(store: Store, cfg: Config, adopted_upto: int = 0) -> Checkpoint:
+    """Sign what this command stored; `adopted_upto` is the log's last seq before it wrote."""
+    cp, _ = make_checkpoint(store, signing_key(cfg), cfg.checkpoints_path, adopted_upto=adopted_upto)
+    say_adopted(cp)
     return cp
+
+
+def say_adopted(cp: Checkpoint) -> None:
+    if cp.adopted:
+        first, last = cp.adopted
+        warn(f"signing {last - first + 1} events (seq {first}..{last}) stored by an earlier run that did not "
+             f"sign them (it stopped before signing); checkpoint #{cp.id} records this")
 
 
 def _verifier(cfg: Config, key_text: str | None) -> VerifierKey:
@@ -87,7 +96,11 @@ def checkpoint(
         raise UsageError("--format: choose note or json")
     cfg = state().config
     with writer() as store:
-        cp, new = make_checkpoint(store, signing_key(cfg), cfg.checkpoints_path)
+        # an explicit `checkpoint` writes nothing itself: whatever it signs, an earlier run stored
+        cp, new = make_checkpoint(store, signing_key(cfg), cfg.checkpoints_path,
+                                  adopted_upto=store.event_count_and_max_seq()[1])
+    if new:
+        say_adopted(cp)
     text = cp.note if fmt == "note" else orjson.dumps(cp.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
     if out:
         atomic_write_text(out, text)
@@ -137,6 +150,8 @@ def verify_cmd(
                         columns=["kind", "seq", "ts", "source", "line", "message"],
                         title=f"NOT INTACT: {len(rows)} problem(s) in {report.events:,} events")
             typer.echo(signed)
+        for note in report.notes:
+            typer.echo(f"note: {note}")
     if not report.intact:
         raise typer.Exit(int(ExitCode.INTEGRITY))
 

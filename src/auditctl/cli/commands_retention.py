@@ -52,7 +52,7 @@ def retention_apply(
             done = apply(store, rules, signing_key(cfg), archive_dir_of(store, cfg.archive_dir), now)
             doc = {"dry_run": False, "archived_events": done.archived, "segments": done.segments,
                    "deleted_events": done.deleted, "receipts": done.receipts, "held_by_legal_hold": done.held,
-                   "orphans_removed": done.orphans_removed}
+                   "orphans_removed": done.orphans_removed, "renamed": done.renamed}
     if (fmt or default_format()) == Format.TABLE:
         render_rows([{"what": k, "value": v if not isinstance(v, list | dict) else orjson.dumps(v).decode()}
                      for k, v in doc.items()], Format.TABLE, columns=["what", "value"])

@@ -86,10 +86,14 @@ def record(cfg: Config, inv: selfaudit.Invocation) -> None:
     if inv.role == Role.ADMIN and os.access(cfg.signing_key, os.R_OK):
         try:
             with open_writer(cfg) as store:
+                before = store.event_count_and_max_seq()[1]
                 with store.transaction():
                     selfaudit.append_records(store, [event])
                 key, _ = load_or_create_key(cfg.signing_key, cfg.key_name)
-                make_checkpoint(store, key, cfg.checkpoints_path)
+                cp, _ = make_checkpoint(store, key, cfg.checkpoints_path, adopted_upto=before)
+                if cp.adopted:
+                    warn(f"self-audit: signed seq {cp.adopted[0]}..{cp.adopted[1]}, stored by an earlier run that "
+                         f"did not sign them (it stopped before signing); checkpoint #{cp.id} records this")
             return
         except (DatabaseBusy, AuditctlError) as exc:
             if not isinstance(exc, DatabaseBusy):
