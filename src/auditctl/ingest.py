@@ -9,10 +9,16 @@ checked against entries with the same path, the same device+inode, or the same h
 seen before resumes at the byte offset reached last time, so a grown file adds only its new
 lines, and a rotated file (renamed, or compressed to .gz) adds only what was written after the
 last ingest. A file shorter than the remembered offset was truncated and is read from the start.
+
+A wrong --parser cannot be undone by deleting (every event is a signed leaf), so a forced parser
+that cannot read most of a file's first records is refused before anything is kept, and
+`reparse` reads a known file again from the start, appends the new events and records the
+file's earlier events as superseded (they stay stored and signed, hidden from readers).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import re
 import time
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditctl.batch import complete_batch, events_to_arrow, paused_gc
 from auditctl.config import Config
@@ -133,7 +140,7 @@ ARROW_BATCH_BYTES = 16 << 20  # raw bytes of parsed Events turned into Arrow at 
 class Ingester:
     def __init__(self, store: Store, registry: PluginRegistry, config: Config, *,
                  forced_parser: str | None = None, progress: ProgressFn | None = None,
-                 follow: bool = False) -> None:
+                 follow: bool = False, force: bool = False, reparse: bool = False) -> None:
         self.store = store
         self.registry = registry
         self.config = config
@@ -141,6 +148,9 @@ class Ingester:
         self.progress = progress or (lambda n: None)
         self.tz = get_tz(config.timezone)
         self.follow = follow  # live files: only complete lines, no parallel chunks
+        self.force = force  # keep what a forced parser could not read (no _ForcedCheck)
+        self.reparse = reparse  # read known files again from the start, superseding their events
+        self._check: _ForcedCheck | None = None
         self._hasher: ThreadPoolExecutor | None = None
         self._next_seq: int | None = None
         if forced_parser:
@@ -167,9 +177,12 @@ class Ingester:
     def _ingest_file(self, path: Path) -> FileResult:
         result = FileResult(path=str(path))
         self._next_seq = None  # a rolled-back file gives its seqs back
+        self._check = _ForcedCheck(str(path)) if self.forced and not self.force else None
         try:
             ident = identify(path)
             known = self._match_registry(path, ident)
+            if self.reparse:
+                return self._reparse_file(path, ident, known, result)
             offset, line, note = self._resume_point(path, ident, known)
             if known and offset == known.offset and not ident.compressed and ident.size == offset:
                 result.status, result.parser, result.note = "unchanged", known.parser, "nothing new"
@@ -206,6 +219,41 @@ class Ingester:
                            "nothing from this file was stored")
         return result
 
+    def _reparse_file(self, path: Path, ident: FileIdentity, known: FileRecord | None,
+                      result: FileResult) -> FileResult:
+        """Read the whole file again with the forced or detected parser, and record the events
+        its registry entry produced so far as superseded by the new ones."""
+        parser = self._parser_for(path, known)
+        result.parser = parser.name
+        old = self._live_runs(path, known) if known else []
+        assert self._hasher is not None
+        digest = self._hasher.submit(file_sha256, path)
+        with self.store.transaction():
+            consumed, next_line = self._store_file(path, ident, parser, 0, 1, result)
+            rec = self._remember(path, ident, known, parser, consumed, next_line, (digest.result(), ident.size),
+                                 result, fresh=True)
+            new_run = (rec.first_seq, rec.last_seq) if rec.first_seq and rec.last_seq else None
+            if known and old:
+                self.store.supersede(old, new_run, rec.file_id, f"reparsed with {parser.name} (was {known.parser})",
+                                     datetime.now(UTC))
+        earlier = sum(b - a + 1 for a, b in old)
+        result.note = (f"reparsed from the start with {parser.name}; {earlier:,} earlier event(s) of "
+                       f"parser {known.parser} superseded" if known else "not ingested before: nothing superseded")
+        return result
+
+    def _live_runs(self, path: Path, known: FileRecord) -> list[tuple[int, int]]:
+        """The seq runs of this file's current events. Runs written before file_runs existed
+        (schema 8) are found by source within the entry's seq range, and must add up."""
+        runs = self.store.live_file_runs(known.file_id)
+        missing = known.events - sum(b - a + 1 for a, b in runs)
+        if missing > 0 and known.first_seq is not None and known.last_seq is not None:
+            legacy = self.store.event_runs(known.first_seq, known.last_seq, known.path, known.parser, runs)
+            if sum(b - a + 1 for a, b in legacy) != missing:
+                raise SourceError(f"{path}: cannot tell which stored events came from this file (it was ingested "
+                                  "in several runs by an older auditctl); nothing was reparsed")
+            runs = sorted(runs + legacy)
+        return runs
+
     def _match_registry(self, path: Path, ident: FileIdentity) -> FileRecord | None:
         for rec in self.store.file_candidates(str(path.resolve()), ident.device, ident.inode, ident.head_hash):
             if rec.head_len == ident.head_len and rec.head_hash == ident.head_hash:
@@ -228,7 +276,7 @@ class Ingester:
     def _parser_for(self, path: Path, known: FileRecord | None) -> Parser:
         if self.forced:
             return self.registry.get(self.forced)
-        if known is not None and known.parser in self.registry.plugins:
+        if known is not None and known.parser in self.registry.plugins and not self.reparse:
             return self.registry.get(known.parser)
         try:
             return choose_parser(read_head(path), self.registry).parser
@@ -242,7 +290,10 @@ class Ingester:
         workers = worker_count(self.config.workers)
         if (not ident.compressed and workers > 1 and not self.follow
                 and ident.size - offset >= PARALLEL_MIN_BYTES and parser.splits(read_head(path))):
-            return self._store_parallel(path, label, parser, offset, line, options, workers, result)
+            consumed, next_line = self._store_parallel(path, label, parser, offset, line, options, workers, result)
+            if self._check:
+                self._check.finish(parser.name)
+            return consumed, next_line
         source = open_source(path, start_offset=offset, start_line=line, tz=self.tz, options=options,
                              complete_lines_only=self.follow and not ident.compressed)
         try:
@@ -284,6 +335,8 @@ class Ingester:
         if batch:
             self._append(self._to_arrow(batch, result), label, parser.name, result)
         self.progress(source.consumed - last)
+        if self._check:
+            self._check.finish(parser.name)
 
     @staticmethod
     def _to_arrow(batch: list[Event], result: FileResult) -> pa.Table:
@@ -293,6 +346,8 @@ class Ingester:
     def _append(self, part: pa.Table, label: str, parser: str, result: FileResult) -> None:
         if part.num_rows == 0:
             return
+        if self._check:  # before the first rows are stored
+            self._check.add(part.column("action"), parser)
         if self._next_seq is None:
             self._next_seq = self.store.next_seq()  # once per file: then counted here
         first = self._next_seq
@@ -302,10 +357,15 @@ class Ingester:
         result.events += part.num_rows
 
     def _remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
-                  consumed: int, next_line: int, hashed: tuple[str | None, int], result: FileResult) -> None:
+                  consumed: int, next_line: int, hashed: tuple[str | None, int], result: FileResult,
+                  fresh: bool = False) -> FileRecord:
+        """Save the registry entry and the seq run this transaction wrote. `fresh` (reparse):
+        the entry keeps its id but counts only the events just written."""
         sha256, hashed_size = hashed
         last_seq = self.store.next_seq() - 1 if self._next_seq is None else self._next_seq - 1
         first_seq = last_seq - result.events + 1 if result.events else None
+        if fresh:
+            known = dataclasses.replace(known, offset=0, events=0, first_seq=None, last_seq=None) if known else None
         rec = FileRecord(
             file_id=known.file_id if known and consumed >= known.offset else self.store.new_file_id(),
             path=str(path.resolve()), device=ident.device, inode=ident.inode,
@@ -317,12 +377,20 @@ class Ingester:
             last_seq=last_seq if result.events else (known.last_seq if known else None),
         )
         self.store.save_file(rec, datetime.now(UTC))
+        if first_seq is not None:
+            self.store.add_file_run(rec.file_id, first_seq, last_seq)
+        return rec
 
     # -- stdin ---------------------------------------------------------------------------
 
     def _ingest_stdin(self) -> FileResult:
         result = FileResult(path="stdin")
         self._next_seq = None
+        self._check = _ForcedCheck("stdin") if self.forced and not self.force else None
+        if self.reparse:
+            result.status = "failed"
+            result.note = "stdin: cannot reparse standard input (it cannot be read again); nothing was stored"
+            return result
         try:
             source = stdin_source(tz=self.tz)
             data = source.stream.read()
@@ -337,6 +405,44 @@ class Ingester:
             result.status, result.events, result.unparsed = "failed", 0, 0
             result.note = f"{exc}; nothing from stdin was stored"
         return result
+
+
+FORCED_SAMPLE = 100  # the first records a forced parser is judged on
+
+
+class ParserMismatch(SourceError):
+    """A parser forced with --parser could not read most of a file's first records."""
+
+
+class _ForcedCheck:
+    """Refuse a file when the forced parser reads most of its first records as unparsed: once
+    stored they could never be removed (every event is a signed leaf). Judged on the first
+    FORCED_SAMPLE records: more than half unparsed, or all of them when there are fewer than 10."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.seen = 0
+        self.unparsed = 0
+        self.done = False
+
+    def add(self, actions: pa.ChunkedArray, parser: str) -> None:
+        if self.done:
+            return
+        sample = actions.slice(0, FORCED_SAMPLE - self.seen)
+        self.seen += len(sample)
+        self.unparsed += int(pc.sum(pc.equal(sample, "unparsed")).as_py() or 0)
+        if self.seen >= FORCED_SAMPLE:
+            self.finish(parser)
+
+    def finish(self, parser: str) -> None:
+        if self.done:
+            return
+        self.done = True
+        n, bad = self.seen, self.unparsed
+        if n and (bad == n or (n >= 10 and 2 * bad > n)):
+            raise ParserMismatch(
+                f"{self.label}: parser {parser} (forced with --parser) read {bad} of the first {n} records as unparsed "
+                f"({bad / n:.0%}); drop --parser to let auto-detection choose, or add --force to store them anyway")
 
 
 class _Unchanged(Exception):

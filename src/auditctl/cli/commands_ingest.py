@@ -28,6 +28,8 @@ def ingest(
     tz: Annotated[str | None, typer.Option("--tz", help="Time zone of stamps without one (year-less syslog, naive ISO), e.g. Europe/Berlin or local. Default: config `timezone`, else UTC.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Parse processes for large files (default: one per CPU).")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Summary as table or json.")] = Format.TABLE,
+    force: Annotated[bool, typer.Option("--force", help="With --parser: store a file even when the parser cannot read most of its first records (they are kept as unparsed).")] = False,
+    reparse: Annotated[bool, typer.Option("--reparse", help="Read already ingested files again from the start (with --parser or auto-detection); the new events are appended and the file's earlier events are marked superseded, never deleted.")] = False,
 ) -> None:
     """Read log files, normalize every record, and store the events (only what is new since last time)."""
     st = state()
@@ -40,12 +42,16 @@ def ingest(
         cfg.timezone = tz
     if workers:
         cfg.workers = workers
-    if not ingest_paths(paths, parser=parser, fmt=fmt):
+    if force and not parser:
+        raise UsageError("--force goes with --parser (auto-detected parsers are never refused)")
+    if reparse and "-" in paths:
+        raise UsageError("--reparse: standard input cannot be read again; reparse files by name")
+    if not ingest_paths(paths, parser=parser, fmt=fmt, force=force, reparse=reparse):
         raise typer.Exit(int(ExitCode.ERROR))
 
 
 def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = Format.TABLE,
-                 quiet: bool = False) -> bool:
+                 quiet: bool = False, force: bool = False, reparse: bool = False) -> bool:
     """Ingest and sign; print the summary (on stderr when `quiet`). False when some input failed."""
     cfg = state().config
     files, missing = expand_paths(paths)
@@ -59,7 +65,7 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = F
     if parser and parser not in registry.plugins:
         raise UsageError(f"--parser: no parser named {parser!r} (see `auditctl parsers`)")
     with writer() as store:
-        summary = _run(store, registry, cfg, files, parser)
+        summary = _run(store, registry, cfg, files, parser, force=force, reparse=reparse)
         started = time.perf_counter()
         summary.checkpoint = checkpoint_after_ingest(store, cfg)
         summary.checkpoint_seconds = time.perf_counter() - started
@@ -68,15 +74,15 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = F
     return not (summary.failed or missing)
 
 
-def _run(store, registry, cfg, files, parser) -> IngestSummary:
+def _run(store, registry, cfg, files, parser, *, force: bool = False, reparse: bool = False) -> IngestSummary:
     show = sys.stderr.isatty() and "-" not in files
     if not show:
-        return Ingester(store, registry, cfg, forced_parser=parser).ingest(files)
+        return Ingester(store, registry, cfg, forced_parser=parser, force=force, reparse=reparse).ingest(files)
     total = sum(_size(f) for f in files)
     with Progress(TextColumn("ingest"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                   console=err, transient=True) as progress:
         task = progress.add_task("ingest", total=total)
-        ingester = Ingester(store, registry, cfg, forced_parser=parser,
+        ingester = Ingester(store, registry, cfg, forced_parser=parser, force=force, reparse=reparse,
                             progress=lambda n: progress.advance(task, n))
         return ingester.ingest(files)
 

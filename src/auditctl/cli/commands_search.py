@@ -77,6 +77,7 @@ ParserOpt = Annotated[Multi, typer.Option("--parser", "-p", help="Parser that pr
 SourceOpt = Annotated[Multi, typer.Option("--source", help="Source file path (wildcards).", show_default=False)]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="From this time: 15m, 24h, 7d, today, yesterday, or ISO.", show_default=False)]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="Before this time (same forms as --since).", show_default=False)]
+SupersededOpt = Annotated[bool, typer.Option("--include-superseded", help="Also events a reparse superseded (hidden by default; search marks them).")]
 FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help="table (default on a terminal), json, jsonl (default when piped), csv.", show_default=False)]
 
 
@@ -90,12 +91,15 @@ def search(
     limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="At most this many events (0 = all).")] = 100,
     reverse: Annotated[bool, typer.Option("--reverse", "-r", help="Newest first.")] = False,
     finding: Annotated[int | None, typer.Option("--finding", help="Only the events behind this finding (see `auditctl findings`).", show_default=False)] = None,
+    include_superseded: SupersededOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
     """Find events by category, person, action, outcome, host, IP, time and text (oldest first)."""
     flt = build_filter(text, category, action, user, actor, target, outcome, host, ip, parser, source,
                        since, until)
     with reader() as store:
+        if include_superseded:
+            store.show_superseded()
         if finding is not None:
             flt = dataclasses.replace(flt, seqs=finding_seqs(store, finding))
         result = search_events(store, flt, limit=limit or None, newest_first=reverse)
@@ -105,6 +109,8 @@ def search(
     caption = f"{shown:,} of {result.total:,} matching events" + (
         " (raise --limit to see more)" if shown < result.total else "")
     columns = table_columns(table_width()) if fmt == Format.TABLE else COLUMN_NAMES
+    if include_superseded:
+        columns = (*columns, "superseded")
     render_rows(result.rows, fmt, columns=columns, caption=caption)
 
 
@@ -116,6 +122,7 @@ def stats(
     outcome: OutcomeOpt = None, host: HostOpt = None, ip: IpOpt = None, parser: ParserOpt = None,
     since: SinceOpt = None, until: UntilOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="At most this many rows (0 = all).")] = 0,
+    include_superseded: SupersededOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
     """Count events by category, action, parser, host, day and more."""
@@ -125,6 +132,8 @@ def stats(
             raise UsageError(f"--by: cannot group by {d!r} (choose from {', '.join(STAT_DIMENSIONS)})")
     flt = build_filter(text, category, action, user, None, None, outcome, host, ip, parser, None, since, until)
     with reader() as store:
+        if include_superseded:
+            store.show_superseded()
         rows = event_stats(store, dims, flt, limit=limit or None)
     fmt = fmt or default_format()
     total = sum(r["events"] for r in rows)
