@@ -109,10 +109,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # reparse: the seq runs each file transaction wrote (exact even when other files were
         # ingested between a file's resumes), and the runs a reparse superseded. Events are never
         # changed: superseded ones are only hidden from search, rules and reports.
-        "CREATE TABLE file_runs (file_id BIGINT, first_seq BIGINT, last_seq BIGINT)",
-        "INSERT INTO file_runs SELECT file_id, first_seq, last_seq FROM files "
-        "WHERE events > 0 AND last_seq - first_seq + 1 = events",
-        """CREATE TABLE superseded (
+        # (idempotent: a test re-runs it on a store that already has them)
+        "CREATE TABLE IF NOT EXISTS file_runs (file_id BIGINT, first_seq BIGINT, last_seq BIGINT)",
+        "INSERT INTO file_runs SELECT file_id, first_seq, last_seq FROM files f "
+        "WHERE events > 0 AND last_seq - first_seq + 1 = events "
+        "AND NOT EXISTS (SELECT 1 FROM file_runs r WHERE r.file_id = f.file_id)",
+        """CREATE TABLE IF NOT EXISTS superseded (
             first_seq BIGINT, last_seq BIGINT, by_first_seq BIGINT, by_last_seq BIGINT, file_id BIGINT,
             superseded_at TIMESTAMPTZ, reason VARCHAR)""",
     ),
