@@ -220,3 +220,32 @@ def test_a_never_ingested_file_is_simply_ingested(cli, db, tmp_path):
     res = cli("ingest", "--reparse", str(copy))
     assert res.exit_code == 0 and "not ingested before" in res.stdout
     assert q(db, "SELECT count(*) FROM superseded") == [(0,)]
+
+
+def test_a_file_parsed_in_parallel_is_refused_from_its_first_chunk(db, monkeypatch):
+    from auditctl import ingest as ingest_module
+    from auditctl import parallel
+    from auditctl.config import Config
+    from auditctl.ingest import Ingester
+    from auditctl.store import Store
+    from support import registry
+
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "FIRST_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 16 * 1024)
+    chunks: list[object] = []
+    real = ingest_module.parse_parallel
+
+    def spy(*args, **kwargs):
+        for chunk in real(*args, **kwargs):
+            chunks.append(chunk)
+            yield chunk
+
+    monkeypatch.setattr(ingest_module, "parse_parallel", spy)
+    with Store.open(db) as store:
+        # jsonl splits at lines, so its file goes the parallel way; syslog lines are not JSON
+        result = Ingester(store, registry(), Config(db=db, workers=2), forced_parser="jsonl").ingest([str(AUTH)])
+        assert result.files[0].status == "failed" and "parser jsonl" in result.files[0].note
+        assert store.con.execute("SELECT count(*) FROM events").fetchone() == (0,)
+    # parsed in parallel, and stopped once the first 100 records were judged
+    assert 0 < len(chunks) < len(parallel.plan_chunks(AUTH, 0, 1))
