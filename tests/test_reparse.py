@@ -131,6 +131,8 @@ def test_reparsing_twice_supersedes_the_first_reparse(cli, db):
     assert res.exit_code == 0 and "1,000 earlier event(s) of parser syslog superseded" in res.stdout
     runs = q(db, "SELECT first_seq, last_seq, by_first_seq, by_last_seq FROM superseded ORDER BY first_seq")
     assert runs == [(1, 1000, 1001, 2000), (1001, 2000, 2001, 3000)]
+    with store_module.Store.open(db, read_only=True) as store:
+        assert store.superseded_sql == "(seq BETWEEN 1 AND 2000)"  # adjacent runs hidden as one
     assert q(db, "SELECT count(*) FROM events WHERE source = " + f"'{AUTH}'") == [(3000,)]
     shown = jsonl(cli("search", "--source", str(AUTH), "-n", "0", "-f", "jsonl").stdout)
     assert [r["seq"] for r in shown] == sorted(r["seq"] for r in shown) and {r["seq"] for r in shown} == set(

@@ -120,7 +120,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 # Superseded runs beyond this many are excluded by a join instead of a literal predicate.
-INLINE_SUPERSEDED_RUNS = 100
+INLINE_SUPERSEDED_RUNS = 20
 
 # An event's message as stored: its own text, else cut from raw. A message column that is
 # set wins, so an edit to it shows (and verify sees it).
@@ -236,9 +236,14 @@ class Store:
             self.con.execute("CREATE OR REPLACE TEMP VIEW all_events AS SELECT * FROM current_events")
 
     def _superseded_predicate(self) -> str | None:
-        """A few runs become a literal range test (no join, cheap on every row); many, a join."""
-        runs = self.con.execute("SELECT first_seq, last_seq FROM superseded ORDER BY first_seq LIMIT ?",
-                                [INLINE_SUPERSEDED_RUNS + 1]).fetchall()
+        """Adjacent runs merged (reparsing twice leaves two). A few runs become a literal range
+        test; more, a join. Over 10M rows, half superseded: 1 run 0.17 s literal vs 1.06 s join,
+        10 runs 0.21 vs 0.93 s, 100 runs 1.37 vs 0.64 s (no filter: 0.16 s)."""
+        runs = self.con.execute(
+            "SELECT min(first_seq), max(last_seq) FROM (SELECT *, sum(CASE WHEN first_seq <= reach + 1 THEN 0 "
+            "ELSE 1 END) OVER (ORDER BY first_seq) AS island FROM (SELECT first_seq, last_seq, max(last_seq) OVER "
+            "(ORDER BY first_seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach FROM superseded)) "
+            "GROUP BY island ORDER BY 1 LIMIT ?", [INLINE_SUPERSEDED_RUNS + 1]).fetchall()
         if not runs:
             return None
         if len(runs) > INLINE_SUPERSEDED_RUNS:
