@@ -23,10 +23,16 @@ hold when it covers the offset, else the file is read from the start and the not
 may be stored twice. An .evtx log that grew (a new file header) continues the entry at its path by EventRecordID
 (`_evtx_continuation`). In follow mode (`watch`) a live file is proven cheaply from the hash state
 kept by the watching process (identity.LiveProofs: same inode, head and last 4 KiB).
+
+A wrong --parser cannot be undone by deleting (every event is a signed leaf), so a forced parser
+that cannot read most of a file's first records is refused before anything is kept, and
+`reparse` reads a known file again from the start, appends the new events and records the
+file's earlier events as superseded (they stay stored and signed, hidden from readers).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import re
 import time
@@ -40,6 +46,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditctl.batch import complete_batch, events_to_arrow, paused_gc
 from auditctl.config import Config
@@ -155,7 +162,8 @@ ARROW_BATCH_BYTES = 16 << 20  # raw bytes of parsed Events turned into Arrow at 
 class Ingester:
     def __init__(self, store: Store, registry: PluginRegistry, config: Config, *,
                  forced_parser: str | None = None, progress: ProgressFn | None = None,
-                 follow: bool = False, year: int | None = None, live: LiveProofs | None = None) -> None:
+                 follow: bool = False, year: int | None = None, live: LiveProofs | None = None,
+                 force: bool = False, reparse: bool = False) -> None:
         self.store = store
         self.registry = registry
         self.config = config
@@ -167,6 +175,9 @@ class Ingester:
         # follow mode: hash states kept across cycles by the caller (watch), so a live file is
         # not re-hashed in full every cycle
         self.live = (live or LiveProofs()) if follow else None
+        self.force = force  # keep what a forced parser could not read (no _ForcedCheck)
+        self.reparse = reparse  # read known files again from the start, superseding their events
+        self._check: _ForcedCheck | None = None
         self._hasher: ThreadPoolExecutor | None = None
         self._next_seq: int | None = None
         self._times: TimeFiller | None = None  # the current source's time filler
@@ -201,10 +212,13 @@ class Ingester:
         known: FileRecord | None = None
         hasher: ContentHasher | None = None
         pending: list[Future] = []
+        self._check = _ForcedCheck(str(path)) if self.forced and not self.force else None
         try:
             self._times = TimeFiller(datetime.fromtimestamp(path.stat().st_mtime, UTC), "file")
             ident = identify(path)
             known, proof, hasher, previous = self._match_registry(path, ident)
+            if self.reparse:
+                return self._reparse_file(path, ident, known or previous, result)
             offset, line = (known.offset, known.next_line) if known else (0, 1)
             if not hasher.has_more(offset):
                 result.parser = known.parser if known else None
@@ -256,6 +270,47 @@ class Ingester:
         what = "stdin" if name == "stdin" else "this file"
         result.note = f"{failure_cause(exc, name, result.parser, self.store.path)}; nothing from {what} was stored"
 
+    def _reparse_file(self, path: Path, ident: FileIdentity, known: FileRecord | None,
+                      result: FileResult) -> FileResult:
+        """Read the whole file again with the forced or detected parser, and record the events
+        its registry entry produced so far as superseded by the new ones."""
+        parser = self._parser_for(path, known)
+        result.parser = parser.name
+        old = self._live_runs(path, known) if known else []
+        reference = self._reference_time(path, ident, parser, result)
+        assert self._hasher is not None
+        digest = self._hasher.submit(file_sha256, path)
+        with self.store.transaction():
+            consumed, next_line = self._store_file(path, ident, parser, 0, 1, result, reference)
+            hasher = ContentHasher(path)
+            try:
+                prefix = hasher.digest_at(consumed)
+            finally:
+                hasher.close()
+            rec = self._remember(path, ident, known, parser, consumed, next_line, (digest.result(), ident.size),
+                                 prefix, result, fresh=True)
+            new_run = (rec.first_seq, rec.last_seq) if rec.first_seq and rec.last_seq else None
+            if known and old:
+                self.store.supersede(old, new_run, rec.file_id, f"reparsed with {parser.name} (was {known.parser})",
+                                     datetime.now(UTC))
+        earlier = sum(b - a + 1 for a, b in old)
+        result.note = (f"reparsed from the start with {parser.name}; {earlier:,} earlier event(s) of "
+                       f"parser {known.parser} superseded" if known else "not ingested before: nothing superseded")
+        return result
+
+    def _live_runs(self, path: Path, known: FileRecord) -> list[tuple[int, int]]:
+        """The seq runs of this file's current events. Runs written before file_runs existed
+        (schema 8) are found by source within the entry's seq range, and must add up."""
+        runs = self.store.live_file_runs(known.file_id)
+        missing = known.events - sum(b - a + 1 for a, b in runs)
+        if missing > 0 and known.first_seq is not None and known.last_seq is not None:
+            legacy = self.store.event_runs(known.first_seq, known.last_seq, known.path, known.parser, runs)
+            if sum(b - a + 1 for a, b in legacy) != missing:
+                raise SourceError(f"{path}: cannot tell which stored events came from this file (it was ingested "
+                                  "in several runs by an older auditctl); nothing was reparsed")
+            runs = sorted(runs + legacy)
+        return runs
+
     def _read_and_remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
                            start: tuple[int, int, datetime], hasher: ContentHasher,
                            hashing: tuple[Future, Future | None], result: FileResult,
@@ -277,7 +332,8 @@ class Ingester:
             hashed = (on_disk.result(), ident.size) if on_disk is not None else (prefix, consumed)
             if after is not None:  # the same log, grown: its entry continues
                 known = after.previous
-            return self._remember(path, ident, known, parser, consumed, next_line, hashed, prefix, result), consumed
+            rec = self._remember(path, ident, known, parser, consumed, next_line, hashed, prefix, result)
+            return rec.file_id, consumed
 
     def _evtx_continuation(self, path: Path, parser: Parser, previous: FileRecord | None) -> _AfterRecord | None:
         """An .evtx log that grew has a new file header, so its bytes cannot continue the entry
@@ -367,7 +423,7 @@ class Ingester:
     def _parser_for(self, path: Path, known: FileRecord | None) -> Parser:
         if self.forced:
             return self.registry.get(self.forced)
-        if known is not None and known.parser in self.registry.plugins:
+        if known is not None and known.parser in self.registry.plugins and not self.reparse:
             return self.registry.get(known.parser)
         try:
             return choose_parser(read_head(path), self.registry).parser
@@ -395,8 +451,11 @@ class Ingester:
         workers = worker_count(self.config.workers)
         if (not ident.compressed and workers > 1 and not self.follow and keep is None
                 and ident.size - offset >= PARALLEL_MIN_BYTES and parser.splits(read_head(path))):
-            return self._store_parallel(path, label, parser, offset, line, options, workers, result,
-                                        reference)
+            consumed, next_line = self._store_parallel(path, label, parser, offset, line, options, workers, result,
+                                                       reference)
+            if self._check:
+                self._check.finish(parser.name)
+            return consumed, next_line
         source = open_source(path, start_offset=offset, start_line=line, tz=self.tz, options=options,
                              reference_time=reference,
                              complete_lines_only=self.follow and not ident.compressed)
@@ -447,6 +506,8 @@ class Ingester:
         if batch:
             self._append(self._to_arrow(batch, result), label, parser.name, result)
         self.progress(source.consumed - last)
+        if self._check:
+            self._check.finish(parser.name)
 
     def _retry_options(self, parser: Parser) -> dict[str, dict[str, Any]] | None:
         """Parser options for re-reading unparsed records with other parsers (mixed-format
@@ -464,6 +525,8 @@ class Ingester:
         if part.num_rows == 0:
             return
         check_vocabulary(part)
+        if self._check:  # before the first rows are stored
+            self._check.add(part.column("action"), parser)
         if self._next_seq is None:
             self._next_seq = self.store.next_seq()  # once per file: then counted here
         first = self._next_seq
@@ -475,11 +538,15 @@ class Ingester:
         result.events += part.num_rows
 
     def _remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
-                  consumed: int, next_line: int, hashed: tuple[str | None, int], prefix: str,
-                  result: FileResult) -> int:
+                  consumed: int, next_line: int, hashed: tuple[str | None, int], prefix: str | None,
+                  result: FileResult, fresh: bool = False) -> FileRecord:
+        """Save the registry entry and the seq run this transaction wrote. `fresh` (reparse):
+        the entry keeps its id but counts only the events just written."""
         sha256, hashed_size = hashed
         last_seq = self.store.next_seq() - 1 if self._next_seq is None else self._next_seq - 1
         first_seq = last_seq - result.events + 1 if result.events else None
+        if fresh:
+            known = dataclasses.replace(known, offset=0, events=0, first_seq=None, last_seq=None) if known else None
         rec = FileRecord(
             file_id=known.file_id if known and consumed >= known.offset else self.store.new_file_id(),
             path=str(path.resolve()), device=ident.device, inode=ident.inode,
@@ -492,7 +559,9 @@ class Ingester:
             prefix_sha256=prefix,
         )
         self.store.save_file(rec, datetime.now(UTC))
-        return rec.file_id
+        if first_seq is not None:
+            self.store.add_file_run(rec.file_id, first_seq, last_seq)
+        return rec
 
     # -- stdin ---------------------------------------------------------------------------
 
@@ -500,6 +569,11 @@ class Ingester:
         result = FileResult(path="stdin")
         self._next_seq = None
         self._times = TimeFiller(datetime.now(UTC), "ingest")
+        self._check = _ForcedCheck("stdin") if self.forced and not self.force else None
+        if self.reparse:
+            result.status = "failed"
+            result.note = "stdin: cannot reparse standard input (it cannot be read again); nothing was stored"
+            return result
         try:
             source = stdin_source(tz=self.tz)
             if self.year is not None:  # no file to look at: every year-less stamp in that year
@@ -559,6 +633,42 @@ class _AfterRecord:
 class _NotContinued(Exception):
     """Raised inside the file transaction when an .evtx log turned out not to continue the one
     stored: roll back and read it in full."""
+FORCED_SAMPLE = 100  # the first records a forced parser is judged on
+
+
+class ParserMismatch(SourceError):
+    """A parser forced with --parser could not read most of a file's first records."""
+
+
+class _ForcedCheck:
+    """Refuse a file when the forced parser reads most of its first records as unparsed: once
+    stored they could never be removed (every event is a signed leaf). Judged on the first
+    FORCED_SAMPLE records: more than half unparsed, or all of them when there are fewer than 10."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.seen = 0
+        self.unparsed = 0
+        self.done = False
+
+    def add(self, actions: pa.ChunkedArray, parser: str) -> None:
+        if self.done:
+            return
+        sample = actions.slice(0, FORCED_SAMPLE - self.seen)
+        self.seen += len(sample)
+        self.unparsed += int(pc.sum(pc.equal(sample, "unparsed")).as_py() or 0)
+        if self.seen >= FORCED_SAMPLE:
+            self.finish(parser)
+
+    def finish(self, parser: str) -> None:
+        if self.done:
+            return
+        self.done = True
+        n, bad = self.seen, self.unparsed
+        if n and (bad == n or (n >= 10 and 2 * bad > n)):
+            raise ParserMismatch(
+                f"{self.label}: parser {parser} (forced with --parser) read {bad} of the first {n} records as unparsed "
+                f"({bad / n:.0%}); drop --parser to let auto-detection choose, or add --force to store them anyway")
 
 
 class _Unchanged(Exception):

@@ -16,26 +16,26 @@ _PERIOD = "ts >= $1 AND ts < $2"
 def overview(since: datetime, until: datetime) -> Query:
     return (f"""SELECT count(*) AS events, count(DISTINCT source) AS sources, count(DISTINCT host) AS hosts,
                 count(*) FILTER (WHERE action = 'unparsed') AS unparsed, min(ts) AS first, max(ts) AS last
-                FROM stored_events WHERE {_PERIOD}""", [since, until])
+                FROM current_events WHERE {_PERIOD}""", [since, until])
 
 
 def by_column(column: str, since: datetime, until: datetime, limit: int = 50) -> Query:
     # `column` is one of a fixed set chosen by the caller, never user input
     assert column in ("category", "host", "parser", "source")
-    return (f"""SELECT coalesce({column}, '(none)') AS {column}, count(*) AS events FROM stored_events
+    return (f"""SELECT coalesce({column}, '(none)') AS {column}, count(*) AS events FROM current_events
                 WHERE {_PERIOD} GROUP BY 1 ORDER BY events DESC, 1 LIMIT {int(limit)}""", [since, until])
 
 
 def per_day_by_category(since: datetime, until: datetime) -> Query:
     return (f"""SELECT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d') AS day, category, count(*) AS events
-                FROM stored_events WHERE {_PERIOD} GROUP BY 1, 2 ORDER BY 1, 2""", [since, until])
+                FROM current_events WHERE {_PERIOD} GROUP BY 1, 2 ORDER BY 1, 2""", [since, until])
 
 
 def changes(admin_role_sql: str, params: list[Any], limit: int = 500) -> Query:
     """`params` = [since, until, category, *the admin condition's params ($4...)]."""
     return (f"""SELECT seq, ts, host, action, outcome, actor, target, role, message,
                        coalesce({admin_role_sql}, FALSE) AS admin
-                FROM stored_events WHERE {_PERIOD} AND category = $3 ORDER BY ts, seq LIMIT {int(limit)}""", params)
+                FROM current_events WHERE {_PERIOD} AND category = $3 ORDER BY ts, seq LIMIT {int(limit)}""", params)
 
 
 def auth_summary(since: datetime, until: datetime) -> Query:
@@ -44,13 +44,13 @@ def auth_summary(since: datetime, until: datetime) -> Query:
                        count(*) FILTER (WHERE action <> 'login' AND outcome = 'failure') AS other_failures,
                        count(DISTINCT actor) FILTER (WHERE action = 'login' AND outcome = 'success') AS users,
                        count(DISTINCT src_ip) FILTER (WHERE action = 'login' AND outcome = 'failure') AS failing_sources
-                FROM stored_events WHERE {_PERIOD} AND category = 'authentication'""", [since, until])
+                FROM current_events WHERE {_PERIOD} AND category = 'authentication'""", [since, until])
 
 
 def top_failing(column: str, since: datetime, until: datetime, limit: int = 10) -> Query:
     assert column in ("src_ip", "actor")
     return (f"""SELECT {column} AS value, count(*) AS failures, min(ts) AS first, max(ts) AS last
-                FROM stored_events WHERE {_PERIOD} AND category = 'authentication' AND outcome = 'failure'
+                FROM current_events WHERE {_PERIOD} AND category = 'authentication' AND outcome = 'failure'
                       AND {column} IS NOT NULL
                 GROUP BY 1 ORDER BY failures DESC, 1 LIMIT {int(limit)}""", [since, until])
 
@@ -61,12 +61,12 @@ def failures_over_time(since: datetime, until: datetime, bucket: str) -> Query:
     return (f"""SELECT strftime(date_trunc('{bucket}', ts AT TIME ZONE 'UTC'), '{fmt}') AS bucket,
                        count(*) FILTER (WHERE outcome = 'failure') AS failures,
                        count(*) FILTER (WHERE outcome = 'success') AS successes
-                FROM stored_events WHERE {_PERIOD} AND category = 'authentication' GROUP BY 1 ORDER BY 1""",
+                FROM current_events WHERE {_PERIOD} AND category = 'authentication' GROUP BY 1 ORDER BY 1""",
             [since, until])
 
 
 def privileged(since: datetime, until: datetime, limit: int = 200) -> Query:
-    return (f"""SELECT seq, ts, host, action, outcome, actor, target, resource, message FROM stored_events
+    return (f"""SELECT seq, ts, host, action, outcome, actor, target, resource, message FROM current_events
                 WHERE {_PERIOD} AND category = 'privileged_action' ORDER BY ts, seq LIMIT {int(limit)}""",
             [since, until])
 
@@ -74,15 +74,15 @@ def privileged(since: datetime, until: datetime, limit: int = 200) -> Query:
 def privileged_by_actor(since: datetime, until: datetime) -> Query:
     return (f"""SELECT coalesce(actor, '(unknown)') AS actor, count(*) AS actions,
                        count(*) FILTER (WHERE outcome = 'failure') AS failures
-                FROM stored_events WHERE {_PERIOD} AND category = 'privileged_action'
+                FROM current_events WHERE {_PERIOD} AND category = 'privileged_action'
                 GROUP BY 1 ORDER BY actions DESC, 1 LIMIT 20""", [since, until])
 
 
 def unparsed_by_source(since: datetime, until: datetime) -> Query:
     """Unparsed records dated in the period, and undated ones from sources with events in it."""
-    return ("""SELECT source, parser, count(*) AS unparsed FROM stored_events
+    return ("""SELECT source, parser, count(*) AS unparsed FROM current_events
                WHERE action = 'unparsed' AND ((ts >= $1 AND ts < $2) OR (ts IS NULL AND source IN
-                     (SELECT DISTINCT source FROM stored_events WHERE ts >= $1 AND ts < $2)))
+                     (SELECT DISTINCT source FROM current_events WHERE ts >= $1 AND ts < $2)))
                GROUP BY 1, 2 ORDER BY unparsed DESC, 1""", [since, until])
 
 
@@ -94,15 +94,15 @@ def evidence(limit: int = 5) -> Query:
     top seqs per finding by an aggregate (no sort of every joined row), then their details."""
     return (f"""WITH top AS (
                   SELECT w.finding, unnest(arg_min(e.seq, (e.ts, e.seq), {int(limit)})) AS seq
-                  FROM {EVIDENCE_TABLE} w JOIN stored_events e ON e.seq = w.seq GROUP BY w.finding)
+                  FROM {EVIDENCE_TABLE} w JOIN current_events e ON e.seq = w.seq GROUP BY w.finding)
                 SELECT top.finding, e.seq, e.ts, e.host, e.action, e.outcome, e.actor, e.target, e.src_ip, e.message
-                FROM top JOIN stored_events e ON e.seq = top.seq ORDER BY top.finding, e.ts, e.seq""", [])
+                FROM top JOIN current_events e ON e.seq = top.seq ORDER BY top.finding, e.ts, e.seq""", [])
 
 
 def accounts_as_of(until: datetime) -> Query:
     """Accounts whose latest create/delete event before `until` is a creation."""
     return ("""SELECT target FROM (
-                  SELECT target, arg_max(action, ts) AS last FROM stored_events
+                  SELECT target, arg_max(action, ts) AS last FROM current_events
                   WHERE ts < $1 AND target IS NOT NULL AND outcome <> 'failure'
                         AND action IN ('user_created', 'user_deleted')
                   GROUP BY target) WHERE last = 'user_created' ORDER BY target""", [until])
@@ -113,7 +113,7 @@ def admins_as_of(admin_role_sql: str, params: list[Any]) -> Query:
 
     `params` = [until, *the admin condition's params ($2...)]."""
     return (f"""SELECT target, role FROM (
-                   SELECT target, role, arg_max(action, ts) AS last FROM stored_events
+                   SELECT target, role, arg_max(action, ts) AS last FROM current_events
                    WHERE ts < $1 AND target IS NOT NULL AND outcome <> 'failure'
                          AND action IN ('role_granted', 'group_member_added', 'role_revoked', 'group_member_removed')
                          AND ({admin_role_sql})
@@ -122,7 +122,7 @@ def admins_as_of(admin_role_sql: str, params: list[Any]) -> Query:
 
 
 def admin_sources(since: datetime, until: datetime, admins: list[str]) -> Query:
-    return (f"""SELECT DISTINCT actor, src_ip FROM stored_events
+    return (f"""SELECT DISTINCT actor, src_ip FROM current_events
                 WHERE {_PERIOD} AND action = 'login' AND outcome = 'success' AND src_ip IS NOT NULL
                       AND actor IN (SELECT unnest(CAST($3 AS VARCHAR[])))
                 ORDER BY 1, 2""", [since, until, admins])
@@ -132,4 +132,4 @@ def access_log(since: datetime, until: datetime) -> tuple[str, list[Any]]:
     return (f"""SELECT seq, ts, actor, role, original_action AS command, outcome, action,
                        coalesce(json_extract(attrs, '$.denied')::BOOLEAN, false) AS denied,
                        json_extract_string(attrs, '$.args') AS args, message
-                FROM stored_events WHERE {_PERIOD} AND parser = 'auditctl' ORDER BY ts, seq""", [since, until])
+                FROM current_events WHERE {_PERIOD} AND parser = 'auditctl' ORDER BY ts, seq""", [since, until])

@@ -140,7 +140,7 @@ def _match(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
     gap = q.bind(int(rule.cooldown.total_seconds()))
     # consecutive matches of a group closer than the cooldown are one finding
     return f"""
-        WITH m AS (SELECT seq, ts, {key} AS g FROM stored_events WHERE {where} AND {rng}),
+        WITH m AS (SELECT seq, ts, {key} AS g FROM current_events WHERE {where} AND {rng}),
         c AS (SELECT *, sum(CASE WHEN prev IS NULL OR epoch(ts) - epoch(prev) > {gap} THEN 1 ELSE 0 END)
                   OVER (PARTITION BY g ORDER BY ts, seq) AS cluster
               FROM (SELECT *, lag(ts) OVER (PARTITION BY g ORDER BY ts, seq) AS prev FROM m))
@@ -165,7 +165,7 @@ def _windowed(rule: Rule, since: datetime | None, until: datetime, q: Sql, measu
     # running sum over every row: the same rows, 0.5-0.9 s less per rule over 2M failed logins.
     # Peers (equal ts) are never cut apart, so ordering by ts alone is enough.
     return f"""
-        WITH m AS (SELECT seq, ts, {key} AS g{extra} FROM stored_events WHERE {where} AND {rng}),
+        WITH m AS (SELECT seq, ts, {key} AS g{extra} FROM current_events WHERE {where} AND {rng}),
         w AS (SELECT g, ts, {measure} OVER (PARTITION BY g ORDER BY ts
                   RANGE BETWEEN {window} PRECEDING AND CURRENT ROW) AS k FROM m),
         q AS (SELECT g, ts, k FROM w WHERE k >= {need} AND ts >= {start}),
@@ -202,7 +202,7 @@ def _sequence(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> st
     rng = _range(q, since, until, lookback=rule.window)
     ctes = []
     for i, step in enumerate(rule.steps):
-        ctes.append(f"s{i} AS (SELECT seq, ts, {key} AS g FROM stored_events WHERE {where_sql(step.where, rule, q)} AND {rng})")
+        ctes.append(f"s{i} AS (SELECT seq, ts, {key} AS g FROM current_events WHERE {where_sql(step.where, rule, q)} AND {rng})")
     # chain 0: every step-0 event starts a chain of itself
     ctes.append("c0 AS (SELECT seq, ts, g, ts AS start, [seq] AS chain FROM s0)")
     for i in range(1, len(rule.steps)):
@@ -244,7 +244,7 @@ def _first_seen(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> 
     start = q.bind(since) if since is not None else "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
     known = f"prev_g IS NOT NULL AND epoch(ts) - epoch(prev_g) <= {baseline}" if rule.group_by else "TRUE"
     return f"""
-        WITH m AS (SELECT seq, ts, {key} AS g, {vkey} AS gv FROM stored_events WHERE {where} AND {rng}),
+        WITH m AS (SELECT seq, ts, {key} AS g, {vkey} AS gv FROM current_events WHERE {where} AND {rng}),
         x AS (SELECT *, lag(ts) OVER (PARTITION BY gv ORDER BY ts, seq) AS prev_v,
                         lag(ts) OVER (PARTITION BY g ORDER BY ts, seq) AS prev_g FROM m)
         SELECT gv AS group_key, ts AS first_ts, ts AS last_ts, 1 AS n, [seq] AS seqs
@@ -270,7 +270,7 @@ def _absence(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str
     # can only lie between the last event of a non-empty bucket and the first of the next: one
     # row a bucket instead of a window over every event (10M events: 1.4 s -> 0.3 s).
     return f"""
-        WITH m AS (SELECT seq, ts, {key} AS g FROM stored_events WHERE {where} AND ts >= {lo} AND ts < {hi}),
+        WITH m AS (SELECT seq, ts, {key} AS g FROM current_events WHERE {where} AND ts >= {lo} AND ts < {hi}),
         b AS (SELECT g, min(ts) AS first_in, max({{'ts': ts, 'seq': seq}}) AS last_in
               FROM m GROUP BY g, floor(epoch(ts) / {silent})),
         x AS (SELECT g, last_in.ts AS ts, last_in.seq AS seq,

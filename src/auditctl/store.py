@@ -112,8 +112,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE events ADD COLUMN IF NOT EXISTS raw_b64 VARCHAR",
         # registry: SHA-256 of a file's decompressed bytes [0, offset), to prove a match (identity.py)
         "ALTER TABLE files ADD COLUMN IF NOT EXISTS prefix_sha256 VARCHAR",
+        # reparse: the seq runs each file transaction wrote (exact even when other files were
+        # ingested between a file's resumes), and the runs a reparse superseded. Events are never
+        # changed: superseded ones are only hidden from search, rules and reports.
+        # (idempotent: a test re-runs it on a store that already has them)
+        "CREATE TABLE IF NOT EXISTS file_runs (file_id BIGINT, first_seq BIGINT, last_seq BIGINT)",
+        "INSERT INTO file_runs SELECT file_id, first_seq, last_seq FROM files f "
+        "WHERE events > 0 AND last_seq - first_seq + 1 = events "
+        "AND NOT EXISTS (SELECT 1 FROM file_runs r WHERE r.file_id = f.file_id)",
+        """CREATE TABLE IF NOT EXISTS superseded (
+            first_seq BIGINT, last_seq BIGINT, by_first_seq BIGINT, by_last_seq BIGINT, file_id BIGINT,
+            superseded_at TIMESTAMPTZ, reason VARCHAR)""",
     ),
 )
+# Superseded runs beyond this many are excluded by a join instead of a literal predicate.
+INLINE_SUPERSEDED_RUNS = 20
 
 # An event's message as stored: its own text, else cut from raw. A message column that is
 # set wins, so an edit to it shows (and verify sees it).
@@ -169,6 +182,8 @@ class Store:
         self.sealer: Sealer | None = None
         self.sealed_fields: tuple[str, ...] = ()  # set when the sealed store is attached
         self._single_threaded = False  # single_threaded_writes() is in force
+        self.include_superseded = False  # show_superseded(): readers see superseded events too
+        self.superseded_sql: str | None = None  # SQL true for a superseded seq; None: none are
 
     # -- opening -------------------------------------------------------------------------
 
@@ -226,7 +241,9 @@ class Store:
     def define_log_views(self, exclude: Sequence[str] = ()) -> None:
         """`stored_events`: hot events plus archived Parquet segments, as stored (sealed fields as
         tokens), read where a query needs them (DuckDB skips row groups by their ts statistics);
-        `all_events`: the same with sealed fields revealed when the sealed store is attached;
+        `current_events`: stored events less those a reparse superseded (unless show_superseded());
+        what search, rules and reports read;
+        `all_events`: current events with sealed fields revealed when the sealed store is attached;
         `log_seqs`: every seq of the log, deleted (tombstoned) ones included.
         `exclude`: segment files known to be damaged."""
         files = [f for f in self.archive_files() if Path(f).exists() and f not in exclude]
@@ -240,13 +257,36 @@ class Store:
                          f"{archived}")
         self.con.execute("CREATE OR REPLACE TEMP VIEW log_seqs AS SELECT seq FROM stored_events "
                          "UNION ALL SELECT seq FROM tombstones")
+        self.superseded_sql = self._superseded_predicate()
+        hide = f" WHERE NOT {self.superseded_sql}" if self.superseded_sql and not self.include_superseded else ""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW current_events AS SELECT * FROM stored_events{hide}")
         if self.sealed_fields:
             shown = ", ".join([*(_revealed(c) if c in self.sealed_fields else f"e.{c}" for c in COLUMN_NAMES),
                                "e.message_in_raw"])
-            self.con.execute(f"CREATE OR REPLACE TEMP VIEW all_events AS SELECT {shown} FROM stored_events e "
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW all_events AS SELECT {shown} FROM current_events e "
                              "LEFT JOIN sealed_store.sealed s ON s.seq = e.seq")
         else:
-            self.con.execute("CREATE OR REPLACE TEMP VIEW all_events AS SELECT * FROM stored_events")
+            self.con.execute("CREATE OR REPLACE TEMP VIEW all_events AS SELECT * FROM current_events")
+
+    def _superseded_predicate(self) -> str | None:
+        """Adjacent runs merged (reparsing twice leaves two). A few runs become a literal range
+        test; more, a join. Over 10M rows, half superseded: 1 run 0.17 s literal vs 1.06 s join,
+        10 runs 0.21 vs 0.93 s, 100 runs 1.37 vs 0.64 s (no filter: 0.16 s)."""
+        runs = self.con.execute(
+            "SELECT min(first_seq), max(last_seq) FROM (SELECT *, sum(CASE WHEN first_seq <= reach + 1 THEN 0 "
+            "ELSE 1 END) OVER (ORDER BY first_seq) AS island FROM (SELECT first_seq, last_seq, max(last_seq) OVER "
+            "(ORDER BY first_seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach FROM superseded)) "
+            "GROUP BY island ORDER BY 1 LIMIT ?", [INLINE_SUPERSEDED_RUNS + 1]).fetchall()
+        if not runs:
+            return None
+        if len(runs) > INLINE_SUPERSEDED_RUNS:
+            return "(seq IN (SELECT unnest(range(first_seq, last_seq + 1)) FROM superseded))"
+        return "(" + " OR ".join(f"seq BETWEEN {int(a)} AND {int(b)}" for a, b in runs) + ")"
+
+    def show_superseded(self) -> None:
+        """Readers (search, stats, export, rules, reports) see superseded events too."""
+        self.include_superseded = True
+        self.define_log_views()
 
     # -- sealed fields -------------------------------------------------------------------
 
@@ -750,6 +790,36 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [rec.file_id, *values, now, now])
 
+    def add_file_run(self, file_id: int, first_seq: int, last_seq: int) -> None:
+        self.con.execute("INSERT INTO file_runs VALUES (?, ?, ?)", [file_id, first_seq, last_seq])
+
+    def live_file_runs(self, file_id: int) -> list[tuple[int, int]]:
+        """The seq runs this file entry wrote that no reparse has superseded yet."""
+        rows = self.con.execute(
+            "SELECT first_seq, last_seq FROM file_runs r WHERE file_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM superseded s WHERE s.first_seq = r.first_seq AND s.last_seq = r.last_seq) "
+            "ORDER BY first_seq", [file_id]).fetchall()
+        return [(int(a), int(b)) for a, b in rows]
+
+    def event_runs(self, first_seq: int, last_seq: int, source: str, parser: str,
+                   skip: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Runs of consecutive seqs in [first_seq, last_seq] of events from `source` by `parser`,
+        outside the runs in `skip`: a file's events from before file_runs were recorded."""
+        outside = "".join(f" AND seq NOT BETWEEN {int(a)} AND {int(b)}" for a, b in skip)
+        rows = self.con.execute(
+            "SELECT min(seq), max(seq) FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS island "
+            f"FROM stored_events WHERE seq BETWEEN ? AND ? AND source = ? AND parser = ?{outside}) "
+            "GROUP BY island ORDER BY 1", [first_seq, last_seq, source, parser]).fetchall()
+        return [(int(a), int(b)) for a, b in rows]
+
+    def supersede(self, runs: Sequence[tuple[int, int]], by: tuple[int, int] | None, file_id: int,
+                  reason: str, now: datetime) -> None:
+        """Record `runs` as superseded by the events in `by`; the events themselves stay as signed."""
+        for first, last in runs:
+            self.con.execute("INSERT INTO superseded VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             [first, last, by[0] if by else None, by[1] if by else None, file_id, now, reason])
+        self.define_log_views()
+
     def new_file_id(self) -> int:
         row = _first(self.con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files"))
         return int(row[0]) if row else 1
@@ -764,7 +834,10 @@ class Store:
                columns: Sequence[str] = COLUMN_NAMES) -> list[dict[str, Any]]:
         where, params = compile_filter(flt)
         order = "DESC" if newest_first else "ASC"
-        sql = (f"SELECT {', '.join(columns)} FROM all_events{where} "
+        selected = list(columns)
+        if self.include_superseded:
+            selected.append(f"coalesce({self.superseded_sql or 'NULL'}, false) AS superseded")
+        sql = (f"SELECT {', '.join(selected)} FROM all_events{where} "
                f"ORDER BY ts {order} NULLS LAST, seq {order}")
         if limit is not None:
             sql += " LIMIT ?"

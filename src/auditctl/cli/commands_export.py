@@ -20,6 +20,7 @@ from auditctl.cli.commands_search import (
     ParserOpt,
     SinceOpt,
     SourceOpt,
+    SupersededOpt,
     TargetOpt,
     TextArg,
     UntilOpt,
@@ -41,6 +42,7 @@ def export_cmd(
     until: UntilOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help=f"{', '.join(FORMATS)}: ECS bulk NDJSON, OCSF JSON lines, plain JSONL/CSV, Parquet.")] = "jsonl",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout; required for parquet.", show_default=False)] = None,
+    include_superseded: SupersededOpt = False,
 ) -> None:
     """Export the selected events (same filters as search) for a SIEM or a data lake."""
     if fmt not in FORMATS:
@@ -49,6 +51,8 @@ def export_cmd(
         raise UsageError("--format parquet needs --output FILE")
     flt = build_filter(text, category, action, user, actor, target, outcome, host, ip, parser, source, since, until)
     with reader() as store:
+        if include_superseded:
+            store.show_superseded()
         if output is None:
             count = export(store, flt, fmt, None, sys.stdout.buffer)
         else:

@@ -30,6 +30,8 @@ def ingest(
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Parse processes for large files (default: one per CPU).")] = None,
     year: Annotated[int | None, typer.Option("--year", min=1970, max=2999, help="Year of the last year-less stamp (`Mar 12 10:52:25`) of each file; default: from the file name or content, else its modification time (a guess, noted in the summary).")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Summary as table or json.")] = Format.TABLE,
+    force: Annotated[bool, typer.Option("--force", help="With --parser: store a file even when the parser cannot read most of its first records (they are kept as unparsed).")] = False,
+    reparse: Annotated[bool, typer.Option("--reparse", help="Read already ingested files again from the start (with --parser or auto-detection); the new events are appended and the file's earlier events are marked superseded, never deleted.")] = False,
 ) -> None:
     """Read log files, normalize every record, and store the events (only what is new since last time)."""
     st = state()
@@ -42,12 +44,16 @@ def ingest(
         cfg.timezone = tz
     if workers:
         cfg.workers = workers
-    if not ingest_paths(paths, parser=parser, fmt=fmt, year=year):
+    if force and not parser:
+        raise UsageError("--force goes with --parser (auto-detected parsers are never refused)")
+    if reparse and "-" in paths:
+        raise UsageError("--reparse: standard input cannot be read again; reparse files by name")
+    if not ingest_paths(paths, parser=parser, fmt=fmt, year=year, force=force, reparse=reparse):
         raise typer.Exit(int(ExitCode.ERROR))
 
 
 def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = Format.TABLE,
-                 quiet: bool = False, year: int | None = None) -> bool:
+                 quiet: bool = False, year: int | None = None, force: bool = False, reparse: bool = False) -> bool:
     """Ingest and sign; print the summary (on stderr when `quiet`). False when some input failed."""
     cfg = state().config
     files, missing = expand_paths(paths)
@@ -62,7 +68,7 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = F
         raise UsageError(f"--parser: no parser named {parser!r} (see `auditctl parsers`)")
     with writer() as store:
         before = store.event_count_and_max_seq()[1]  # beyond the last checkpoint: a killed run's
-        summary = _run(store, registry, cfg, files, parser, year)
+        summary = _run(store, registry, cfg, files, parser, year=year, force=force, reparse=reparse)
         started = time.perf_counter()
         try:
             summary.checkpoint = checkpoint_after_ingest(store, cfg, adopted_upto=before)
@@ -75,15 +81,17 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = F
     return not (summary.failed or summary.not_read or summary.checkpoint_error or missing)
 
 
-def _run(store, registry, cfg, files, parser, year=None) -> IngestSummary:
+def _run(store, registry, cfg, files, parser, *, year: int | None = None, force: bool = False,
+         reparse: bool = False) -> IngestSummary:
     show = sys.stderr.isatty() and "-" not in files
     if not show:
-        return Ingester(store, registry, cfg, forced_parser=parser, year=year).ingest(files)
+        return Ingester(store, registry, cfg, forced_parser=parser, year=year, force=force,
+                        reparse=reparse).ingest(files)
     total = sum(_size(f) for f in files)
     with Progress(TextColumn("ingest"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                   console=err, transient=True) as progress:
         task = progress.add_task("ingest", total=total)
-        ingester = Ingester(store, registry, cfg, forced_parser=parser, year=year,
+        ingester = Ingester(store, registry, cfg, forced_parser=parser, year=year, force=force, reparse=reparse,
                             progress=lambda n: progress.advance(task, n))
         return ingester.ingest(files)
 

@@ -77,6 +77,7 @@ ParserOpt = Annotated[Multi, typer.Option("--parser", "-p", help="Parser that pr
 SourceOpt = Annotated[Multi, typer.Option("--source", help="Source file path (wildcards).", show_default=False)]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="From this time: 15m, 24h, 7d, today, yesterday, or ISO.", show_default=False)]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="Before this time (same forms as --since).", show_default=False)]
+SupersededOpt = Annotated[bool, typer.Option("--include-superseded", help="Also events a reparse superseded (hidden by default; search marks them).")]
 FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help="table (default on a terminal), json, jsonl (default when piped), csv.", show_default=False)]
 
 
@@ -92,6 +93,7 @@ def search(
     finding: Annotated[int | None, typer.Option("--finding", help="Only the events behind this finding (see `auditctl findings`).", show_default=False)] = None,
     undecodable: Annotated[bool, typer.Option("--undecodable", help="Only records whose bytes were not valid UTF-8 (exact bytes in raw_b64).")] = False,
     time_from: Annotated[Multi, typer.Option("--time-from", help=f"Only events whose time came from: {', '.join(TS_SOURCES)} (repeatable).", show_default=False)] = None,
+    include_superseded: SupersededOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
     """Find events by category, person, action, outcome, host, IP, time and text (oldest first)."""
@@ -100,6 +102,8 @@ def search(
     flt = dataclasses.replace(flt, undecodable=undecodable,
                               ts_sources=_check_vocab(time_from, list(TS_SOURCES), "--time-from"))
     with reader() as store:
+        if include_superseded:
+            store.show_superseded()
         if finding is not None:
             flt = dataclasses.replace(flt, seqs=finding_seqs(store, finding))
         result = search_events(store, flt, limit=limit or None, newest_first=reverse)
@@ -109,6 +113,8 @@ def search(
     caption = f"{shown:,} of {result.total:,} matching events" + (
         " (raise --limit to see more)" if shown < result.total else "")
     columns = table_columns(table_width()) if fmt == Format.TABLE else COLUMN_NAMES
+    if include_superseded:
+        columns = (*columns, "superseded")
     if fmt == Format.TABLE and any(_notes(r) for r in result.rows):
         result.rows[:] = [{**r, "notes": _notes(r)} for r in result.rows]
         columns = (*columns, "notes")
@@ -133,6 +139,7 @@ def stats(
     outcome: OutcomeOpt = None, host: HostOpt = None, ip: IpOpt = None, parser: ParserOpt = None,
     since: SinceOpt = None, until: UntilOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="At most this many rows (0 = all).")] = 0,
+    include_superseded: SupersededOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
     """Count events by category, action, parser, host, day and more."""
@@ -142,6 +149,8 @@ def stats(
             raise UsageError(f"--by: cannot group by {d!r} (choose from {', '.join(STAT_DIMENSIONS)})")
     flt = build_filter(text, category, action, user, None, None, outcome, host, ip, parser, None, since, until)
     with reader() as store:
+        if include_superseded:
+            store.show_superseded()
         rows = event_stats(store, dims, flt, limit=limit or None)
     fmt = fmt or default_format()
     total = sum(r["events"] for r in rows)
