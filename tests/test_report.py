@@ -67,10 +67,10 @@ def first(cli, env):
 def test_every_section_on_planted_data(first):
     doc = first
     cov = doc["coverage"]
-    # 21 dated events in the period; the unparsed line has no time
-    assert cov["events"] == 21 and cov["hosts"] == 2 and cov["by_host"] == {"web1": 18, "web2": 3}
+    # 21 stamped events in the period, and the unparsed line, which takes its neighbour's time
+    assert cov["events"] == 22 and cov["hosts"] == 2 and cov["by_host"] == {"web1": 18, "web2": 3, "(none)": 1}
     assert cov["by_category"] == {"authentication": 15, "privileged_action": 3, "user_management": 2,
-                                  "permission_change": 1}
+                                  "permission_change": 1, "other": 1}
     assert sorted(cov["per_day"]) == ["2026-03-02", "2026-03-03", "2026-03-04"]
     assert sum(sum(d.values()) for d in cov["per_day"].values()) == 21
     um = doc["user_management"]
