@@ -72,7 +72,7 @@ def test_every_section_on_planted_data(first):
     assert cov["by_category"] == {"authentication": 15, "privileged_action": 3, "user_management": 2,
                                   "permission_change": 1, "other": 1}
     assert sorted(cov["per_day"]) == ["2026-03-02", "2026-03-03", "2026-03-04"]
-    assert sum(sum(d.values()) for d in cov["per_day"].values()) == 21
+    assert sum(sum(d.values()) for d in cov["per_day"].values()) == 22
     um = doc["user_management"]
     assert um["by_action"] == {"user_created": 1, "password_changed": 1}
     assert [(e["action"], e["target"]) for e in um["events"]] == [("user_created", "bob"), ("password_changed", "bob")]
