@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from auditctl.jsonrecords import read_document, split_document
 from auditctl.k8s import audit_event, is_audit_event
 from auditctl.plugins import Parser
 from auditctl.rawbytes import decode_record, loads_json
@@ -54,16 +55,26 @@ def _object_events(obj: Any, raw: str, line: int | None, origin: str | None) -> 
     """Events of one decoded JSON value: an Event, an EventList, or something unknown."""
     if isinstance(obj, dict) and obj.get("kind") == "EventList" \
             and isinstance(obj.get("items"), list):
-        for i, item in enumerate(obj["items"]):
-            yield from _item_events(item, line, f"items[{i}]")
+        for i, (item, text) in enumerate(_items_with_text(raw, obj["items"])):
+            yield from _item_events(item, text, line, f"items[{i}]")
     elif isinstance(obj, dict) and is_audit_event(obj):
         yield audit_event(obj, raw, line, origin)
     else:
         yield unparsed_event(raw, _NOT_AUDIT, line=line, origin=origin)
 
 
-def _item_events(item: Any, line: int | None, origin: str) -> Iterator[Event]:
-    raw = orjson.dumps(item).decode()
+def _items_with_text(raw: str, items: list[Any]) -> list[tuple[Any, str]]:
+    """The items of an EventList with their exact text in `raw` (compact JSON if not found)."""
+    try:
+        doc = split_document(raw, ("items",))
+    except ValueError:
+        doc = None
+    if doc is not None and doc.records is not None and len(doc.records) == len(items):
+        return doc.records
+    return [(item, orjson.dumps(item).decode()) for item in items]
+
+
+def _item_events(item: Any, raw: str, line: int | None, origin: str) -> Iterator[Event]:
     if isinstance(item, dict) and is_audit_event(item):
         yield audit_event(item, raw, line, origin)
     else:
@@ -91,18 +102,17 @@ class K8sAuditParser(Parser):
         if source.start_offset == 0 and _PRETTY_START.match(source.peek(1024) or b""):
             data = source.read_all()
             try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError:
+                doc = read_document(data, ("items",))
+            except ValueError:
                 yield from self._lines(_split_lines(data, source.start_line))
                 return
-            if isinstance(obj, list):
-                for i, item in enumerate(obj):
-                    yield from _item_events(item, None, f"[{i}]")
-            elif isinstance(obj, dict) and obj.get("kind") == "EventList":
-                yield from _object_events(obj, "", None, None)
+            if isinstance(doc.value, list) and doc.records is not None:
+                for i, (item, text) in enumerate(doc.records):
+                    yield from _item_events(item, text, None, f"[{i}]")
+            elif isinstance(doc.value, dict) and doc.value.get("kind") == "EventList":
+                yield from _object_events(doc.value, doc.text, None, None)
             else:
-                text = decode_record(data)
-                yield from _object_events(obj, text, source.start_line, None)
+                yield from _object_events(doc.value, doc.text, source.start_line, None)
             return
         yield from self._lines(source.lines())
 

@@ -223,3 +223,31 @@ def test_every_line_of_every_line_based_file_is_in_some_event(tmp_path):
         kept = pieces.get(str(path.resolve()), set())
         missing = [ln for ln in data.split(b"\n") if ln.strip() and ln.strip() not in kept]
         assert not missing, f"{path}: {len(missing)} line(s) in no event, e.g. {missing[0][:120]!r}"
+
+
+def _document_files() -> list[Path]:
+    """Samples that are one JSON document (an API page, a delivered CloudTrail file...)."""
+    found = []
+    for path in sorted(SAMPLES.rglob("*.json*")):
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        if data.lstrip()[:1] in (b"[", b"{") and (data.startswith((b"[", b"{\n")) or len(data.strip().split(b"\n")) == 1):
+            found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("sample", _document_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_records_of_a_document_keep_their_exact_text(cli, db, tmp_path, sample):
+    """Each record of a JSON document is stored as its own bytes in the file (not re-serialized),
+    undecodable bytes included."""
+    data = gzip.decompress(sample.read_bytes()) if sample.suffix == ".gz" else sample.read_bytes()
+    at = data.find(b'": "', len(data) // 2)  # a string value in a later record
+    spoiled = data[:at + 4] + BAD + data[at + 4:] if at > 0 else data
+    copy = tmp_path / sample.name.removesuffix(".gz")
+    copy.write_bytes(spoiled)
+    assert cli("ingest", "--parser", _parser_of(cli, sample), str(copy)).exit_code == 0
+    events = _stored(db)
+    assert len(events) > 1
+    for ev in events:
+        assert _exact(ev) in spoiled, ev["raw"][:200]
+    if at > 0:
+        assert sum(1 for ev in events if ev["raw_b64"]) == 1

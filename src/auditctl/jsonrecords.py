@@ -3,14 +3,17 @@
 
 A plugin subclasses `JsonRecordsParser` (or calls `read_records(source, map_record, name,
 wrappers)` itself); `map_record(rec, raw, line, origin)` returns an Event or a list of Events. Whole documents get `origin` = `[i]` (or
-`records[i]`) and `raw` = the record's compact JSON; JSON lines keep their line and text.
+`records[i]`) and `raw` = the record's exact text in the document (its span, found with the
+standard library's JSON decoder); JSON lines keep their line and text.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
@@ -80,21 +83,65 @@ def _document(data: bytes, start_line: int, record: MapRecord, name: str, wrappe
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
-        doc = _load(data)
-    except orjson.JSONDecodeError:
+        doc = read_document(data, wrappers)
+    except ValueError:
         # not one document (JSON lines after all, or broken): every line is kept
         yield from _lines(_split_lines(data, start_line), record, name, wrappers)
         return
-    found = _wrapped(doc, wrappers) if isinstance(doc, dict) else None
-    if found is not None:
-        prefix, records = found
-    elif isinstance(doc, list):
-        prefix, records = "", doc
-    else:
-        yield from _one(doc, orjson.dumps(doc).decode(), start_line, None, record, name)
+    if doc.records is None:
+        yield from _one(doc.value, doc.text, start_line, None, record, name)
         return
-    for i, rec in enumerate(records):
-        yield from _one(rec, orjson.dumps(rec).decode(), None, f"{prefix}[{i}]", record, name)
+    for i, (rec, raw) in enumerate(doc.records):
+        yield from _one(rec, raw, None, f"{doc.prefix}[{i}]", record, name)
+
+
+def read_document(data: bytes, wrappers: tuple[str, ...] = ()) -> Document:
+    """One JSON document of a whole file, each record with its exact text, without the cyclic
+    GC rescanning the millions of containers a large document makes (nothing runs in between).
+
+    A compact document (as CloudTrail delivers them) is read with orjson, and each record's
+    re-serialization is checked against the bytes where it must stand: when every one matches,
+    those bytes are its text (2.5x faster than the standard decoder). Otherwise split_document."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compact_document(data, wrappers) or split_document(decode_record(data), wrappers)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compact_document(data: bytes, wrappers: tuple[str, ...]) -> Document | None:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    found = _wrapped(value, wrappers) if isinstance(value, dict) else None
+    if found is not None:
+        prefix, items = found
+        pos = data.find(b'"' + prefix.encode() + b'":[')
+        pos = pos + len(prefix) + 3 if pos >= 0 else -1
+    elif isinstance(value, list):
+        prefix, items = "", value
+        pos = data.find(b"[") + 1
+    else:
+        return None
+    if pos <= 0:
+        return None
+    records: list[tuple[Any, str]] = []
+    dumps = orjson.dumps
+    for i, item in enumerate(items):
+        if i and data[pos:pos + 1] == b",":
+            pos += 1
+        text = dumps(item)
+        if not data.startswith(text, pos):
+            return None
+        records.append((item, text.decode()))
+        pos += len(text)
+    if data[pos:pos + 1] != b"]":
+        return None
+    text = decode_record(data).strip().lstrip("\ufeff")
+    return Document(value, text, prefix, records)
 
 
 def _lines(lines: Iterable[tuple[int, str]], record: MapRecord, name: str, wrappers: tuple[str, ...]) -> Iterator[Event]:
@@ -112,9 +159,15 @@ def _lines(lines: Iterable[tuple[int, str]], record: MapRecord, name: str, wrapp
         if found is None and not isinstance(obj, list):
             yield from _one(obj, text, number, None, record, name)
             continue
-        prefix, records = found if found is not None else ("", obj)
-        for i, rec in enumerate(records):
-            yield from _one(rec, dumps(rec).decode(), number, f"{prefix}[{i}]", record, name)
+        try:  # the records of a document on one line, each with its own text
+            doc = split_document(text, wrappers)
+        except ValueError:
+            doc = Document(obj, text)
+        if doc.records is None:  # e.g. a wrapper whose array was not where split_document looks
+            prefix, records = found if found is not None else ("", obj)
+            doc.prefix, doc.records = prefix, [(r, dumps(r).decode()) for r in records]
+        for i, (rec, raw) in enumerate(doc.records):
+            yield from _one(rec, raw, number, f"{doc.prefix}[{i}]", record, name)
 
 
 def _one(rec: Any, raw: str, line: int | None, origin: str | None, record: MapRecord, name: str) -> list[Event]:
@@ -127,23 +180,97 @@ def _one(rec: Any, raw: str, line: int | None, origin: str | None, record: MapRe
     return [result] if isinstance(result, Event) else result
 
 
+@dataclass
+class Document:
+    """One JSON document read with each record's exact text: `records` holds (value, text) of
+    the elements of its top-level array or of its first wrapper key's array (`prefix`); a
+    document with neither has `records` None and `value`/`text` for the whole."""
+
+    value: Any
+    text: str
+    prefix: str = ""
+    records: list[tuple[Any, str]] | None = None
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def split_document(text: str, wrappers: tuple[str, ...] = ()) -> Document:
+    """Parse one JSON document with the standard library's decoder, keeping the exact text of
+    every record (its span in the document), so a record's raw is the bytes that were read, not
+    a re-serialization. Raises ValueError when the text is not exactly one JSON document."""
+    start = _SPACE.match(text, 1 if text.startswith("\ufeff") else 0).end()  # type: ignore[union-attr]
+    if text.startswith("[", start):
+        records, end = _array_items(text, start)
+        value: Any = [v for v, _ in records]
+        doc = Document(value, text[start:end], "", records)
+    elif text.startswith("{", start):
+        doc, end = _object_with_records(text, start, wrappers)
+    else:
+        value, end = _DECODER.raw_decode(text, start)
+        doc = Document(value, text[start:end])
+    if _SPACE.match(text, end).end() != len(text):  # type: ignore[union-attr]
+        raise ValueError("more than one JSON document")
+    return doc
+
+
+def _array_items(text: str, pos: int) -> tuple[list[tuple[Any, str]], int]:
+    """The elements of the array at `pos` with their text, and the position after it."""
+    items: list[tuple[Any, str]] = []
+    pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+    if text.startswith("]", pos):
+        return items, pos + 1
+    while True:
+        value, end = _DECODER.raw_decode(text, pos)
+        items.append((value, text[pos:end]))
+        pos = _SPACE.match(text, end).end()  # type: ignore[union-attr]
+        if text.startswith(",", pos):
+            pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        elif text.startswith("]", pos):
+            return items, pos + 1
+        else:
+            raise ValueError(f"expected , or ] at character {pos}")
+
+
+def _object_with_records(text: str, start: int, wrappers: tuple[str, ...]) -> tuple[Document, int]:
+    """An object whose wrapper keys' arrays are read element by element (with their text)."""
+    members: dict[str, Any] = {}
+    arrays: dict[str, list[tuple[Any, str]]] = {}
+    pos = _SPACE.match(text, start + 1).end()  # type: ignore[union-attr]
+    while not text.startswith("}", pos):
+        key, pos = _DECODER.raw_decode(text, pos)
+        if not isinstance(key, str):
+            raise ValueError(f"expected a key at character {pos}")
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if not text.startswith(":", pos):
+            raise ValueError(f"expected : at character {pos}")
+        pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        if key in wrappers and text.startswith("[", pos):
+            arrays[key], pos = _array_items(text, pos)
+            members[key] = [v for v, _ in arrays[key]]
+        else:
+            members[key], pos = _DECODER.raw_decode(text, pos)
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if text.startswith(",", pos):
+            pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        elif not text.startswith("}", pos):
+            raise ValueError(f"expected , or }} at character {pos}")
+    end = pos + 1
+    doc = Document(members, text[start:end])
+    for key in wrappers:  # the first wrapper in the plugin's order, as _wrapped chooses
+        if key in arrays:
+            doc.prefix, doc.records = key, arrays[key]
+            break
+    return doc, end
+
+
 def _wrapped(doc: dict[str, Any], wrappers: tuple[str, ...]) -> tuple[str, list[Any]] | None:
     for key in wrappers:
         value = doc.get(key)
         if isinstance(value, list):
             return key, value
     return None
-
-
-def _load(data: bytes) -> Any:
-    """orjson.loads of a whole document without the cyclic GC rescanning its containers."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return orjson.loads(data)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:
