@@ -133,15 +133,14 @@ def _compact_document(data: bytes, wrappers: tuple[str, ...]) -> Document | None
     for i, item in enumerate(items):
         if i and data[pos:pos + 1] == b",":
             pos += 1
-        text = dumps(item)
-        if not data.startswith(text, pos):
+        encoded = dumps(item)
+        if not data.startswith(encoded, pos):
             return None
-        records.append((item, text.decode()))
-        pos += len(text)
+        records.append((item, encoded.decode()))
+        pos += len(encoded)
     if data[pos:pos + 1] != b"]":
         return None
-    text = decode_record(data).strip().lstrip("\ufeff")
-    return Document(value, text, prefix, records)
+    return Document(value, decode_record(data).strip().lstrip("\ufeff"), prefix, records)
 
 
 def _lines(lines: Iterable[tuple[int, str]], record: MapRecord, name: str, wrappers: tuple[str, ...]) -> Iterator[Event]:
