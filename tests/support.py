@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 
 from auditctl.plugins import PluginRegistry, load_registry
@@ -55,3 +56,12 @@ def read_golden(sample: Path) -> list[dict[str, Any]]:
 
 def sample_files() -> list[Path]:
     return sorted(p for p in SAMPLES.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    """Rows of a read-only query on a store (tests look at what was really stored)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -9,13 +9,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from auditctl.config import Config
 from auditctl.ingest import Ingester, expand_paths, rotation_order
 from auditctl.store import Store
-from support import ROOT, SAMPLES, registry
+from support import ROOT, SAMPLES, query, registry
 
 sys.path.insert(0, str(ROOT / "bench"))
 from generate import lines as generated_lines
@@ -33,11 +32,7 @@ def ingest(db: Path, *paths, **cfg) -> object:
 
 
 def rows(db: Path, sql: str = "SELECT seq, line, raw FROM events ORDER BY seq") -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return query(db, sql)
 
 
 def write_lines(path: Path, start: int, count: int, mode: str = "w") -> None:

@@ -22,7 +22,7 @@ from auditctl.config import Config
 from auditctl.identity import LiveProofs
 from auditctl.ingest import Ingester, expand_paths
 from auditctl.store import Store
-from support import CORPUS, ROOT, registry
+from support import CORPUS, ROOT, query, registry
 
 LINE = "Mar  1 10:{:02d}:{:02d} web1 sshd[7]: Failed password for root from 203.0.113.{} port 22 ssh2\n"
 # ../shared/corpus beside the checkout, or beside a folder of worktrees
@@ -41,14 +41,6 @@ def ingest(db: Path, *paths, follow: bool = False, live: LiveProofs | None = Non
     assert not missing
     with Store.open(db) as store:
         return Ingester(store, registry(), Config(db=db), follow=follow, live=live).ingest(files)
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def write_lines(path: Path, start: int, count: int, mode: str = "w") -> None:
