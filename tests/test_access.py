@@ -486,3 +486,13 @@ def test_config_and_rule_files_must_be_written_by_admins_only(secured, tmp_path)
         problems = {Path(f["path"]).name: f["problem"] for f in json.loads(checked.stdout) if f["problem"]}
         assert list(problems) == ["mine.yaml"] and "owned by nobody, who is not an admin" in problems["mine.yaml"]
         assert stat.S_IMODE(secured.config.stat().st_mode) == 0o644
+
+
+def test_records_this_run_wrote_itself_are_not_taken_for_an_earlier_runs(secured):
+    """The config-change record and the self-audit trail are written by the same command that
+    signs them: only events a stopped run left unsigned are "adopted" (as `make demo` showed)."""
+    first = secured.as_user("alice", "ingest", str(AUTH))
+    again = secured.as_user("alice", "ingest", str(INCIDENT))
+    assert first.exit_code == again.exit_code == 0, first.output + again.output
+    assert "earlier run" not in first.output + again.output
+    assert secured.rows("SELECT count(*) FROM checkpoints WHERE note LIKE '%adopted%'") == [(0,)]

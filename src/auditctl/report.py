@@ -75,7 +75,7 @@ def build_report(store: Store, inp: ReportInputs, now: datetime | None = None) -
     if inp.key is not None:
         # a report stores no events: any it signs were left unsigned by an earlier run
         checkpoint, _ = make_checkpoint(store, inp.key, inp.checkpoint_file,
-                                        adopted_upto=store.event_count_and_max_seq()[1])
+                                        adopted_upto=store.end_before_own_writes())
     else:
         latest = latest_checkpoint(store)
         if latest is None:

@@ -184,6 +184,7 @@ class Store:
         self._single_threaded = False  # single_threaded_writes() is in force
         self.include_superseded = False  # show_superseded(): readers see superseded events too
         self.superseded_sql: str | None = None  # SQL true for a superseded seq; None: none are
+        self.first_own_seq: int | None = None  # the first seq appended through this Store
 
     # -- opening -------------------------------------------------------------------------
 
@@ -423,6 +424,8 @@ class Store:
         Ingest writes with one thread, which reads the chunks in order, so it skips that copy
         (a row group of CloudTrail records is ~200 MB).
         """
+        if self.first_own_seq is None and batch.num_rows:
+            self.first_own_seq = int(batch.column("seq")[0].as_py())
         if seal and self.sealer is not None:
             batch = self.sealer.seal(batch, self.con)
         # from_arrow, not register(): a registered table stays referenced until the
@@ -439,6 +442,14 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    def end_before_own_writes(self) -> int:
+        """The log's last seq not written through this Store: what a checkpoint signed now
+        adopts from an earlier run if it is beyond the last checkpoint (a run that stopped
+        before signing). Self-audit records and spool drains of this run are its own."""
+        if self.first_own_seq is not None:
+            return self.first_own_seq - 1
+        return self.event_count_and_max_seq()[1]
 
     def event_count_and_max_seq(self) -> tuple[int, int]:
         row = _first(self.con.execute("SELECT count(*), coalesce(max(seq), 0) FROM log_seqs"))

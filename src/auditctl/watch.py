@@ -117,7 +117,7 @@ class Watcher:
         files = self._files()
         try:
             with open_writer(self.config) as store:
-                before = store.event_count_and_max_seq()[1]
+                before = store.end_before_own_writes()
                 summary = Ingester(store, self.registry, self.config, follow=True, live=self.live).ingest(files)
                 result.events, result.files = summary.events, len([f for f in summary.files if f.events])
                 result.errors += [f.note for f in summary.failed]

@@ -67,7 +67,7 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = F
     if parser and parser not in registry.plugins:
         raise UsageError(f"--parser: no parser named {parser!r} (see `auditctl parsers`)")
     with writer() as store:
-        before = store.event_count_and_max_seq()[1]  # beyond the last checkpoint: a killed run's
+        before = store.end_before_own_writes()  # beyond the last checkpoint: a killed run's
         summary = _run(store, registry, cfg, files, parser, year=year, force=force, reparse=reparse)
         started = time.perf_counter()
         try:

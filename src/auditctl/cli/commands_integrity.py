@@ -98,7 +98,7 @@ def checkpoint(
     with writer() as store:
         # an explicit `checkpoint` writes nothing itself: whatever it signs, an earlier run stored
         cp, new = make_checkpoint(store, signing_key(cfg), cfg.checkpoints_path,
-                                  adopted_upto=store.event_count_and_max_seq()[1])
+                                  adopted_upto=store.end_before_own_writes())
     if new:
         say_adopted(cp)
     text = cp.note if fmt == "note" else orjson.dumps(cp.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n"

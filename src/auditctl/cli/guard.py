@@ -86,7 +86,7 @@ def record(cfg: Config, inv: selfaudit.Invocation) -> None:
     if inv.role == Role.ADMIN and os.access(cfg.signing_key, os.R_OK):
         try:
             with open_writer(cfg) as store:
-                before = store.event_count_and_max_seq()[1]
+                before = store.end_before_own_writes()
                 with store.transaction():
                     selfaudit.append_records(store, [event])
                 key, _ = load_or_create_key(cfg.signing_key, cfg.key_name)
