@@ -159,8 +159,10 @@ _BY_OP = frozenset({"USER_MGMT", "GRP_MGMT", "USER_CHAUTHTOK", "GRP_CHAUTHTOK"})
 _AUDIT_SETTINGS = ("audit_enabled", "audit_failure", "audit_backlog_limit", "audit_rate_limit",
                    "audit_backlog_wait_time", "audit_pid", "backlog_wait_time_actual")
 
-_NONE = frozenset({"", "?", "(null)", "(none)", "(unknown)", "unset", "(invalid user)",
-                   "(unknown user)", "unknown"})
+# auditd's and its clients' own spellings of "no value"; none is a valid user or group name
+# (a group called "unknown" or "unset" is a name). "unset" is the enriched AUID of an unset id.
+_NONE = frozenset({"", "?", "(null)", "(none)", "(unknown)", "(invalid user)", "(unknown user)"})
+_NO_ID = _NONE | {"unset"}
 _NO_VALUE = frozenset({"", "?", "(null)", "(none)"})
 _UNSET_ID = frozenset({"", "?", "4294967295", "-1", "unset", "(none)"})
 # Fields copied to attrs from the main record (the rest are ids/labels raw keeps, or mapped
@@ -252,11 +254,11 @@ def _parse_fields(text: str, execve: bool) -> dict[str, str]:
     return out
 
 
-def _clean(value: str | None) -> str | None:
+def _clean(value: str | None, empty: frozenset[str] = _NONE) -> str | None:
     if value is None:
         return None
     value = value.strip()
-    return None if value in _NONE else value
+    return None if value in empty else value
 
 
 def _id(value: str | None) -> str | None:
@@ -512,10 +514,10 @@ def _build(records: list[_Record], raw: str) -> Event:
 
     # who
     auid = _id(get("auid"))
-    auid_name = _clean(enr.get("AUID"))
+    auid_name = _clean(enr.get("AUID"), _NO_ID)
     acct = _clean(f.get("acct"))
-    account = acct or _clean(enr.get("ID")) or _id(f.get("id"))
-    uid_name = _clean(enr.get("UID")) or _id(get("uid"))
+    account = acct or _clean(enr.get("ID"), _NO_ID) or _id(f.get("id"))
+    uid_name = _clean(enr.get("UID"), _NO_ID) or _id(get("uid"))
     actor = target = role = resource = None
     if rtype in _AUTH_TYPES:
         actor = auid_name or account or auid
@@ -587,7 +589,7 @@ def _build(records: list[_Record], raw: str) -> Event:
         if v is not None and v not in _NO_VALUE and k not in attrs:
             attrs[k] = v
     for k, v in enr.items():
-        if k not in _ENRICHED_SKIP and v not in _NONE and k not in attrs:
+        if k not in _ENRICHED_SKIP and v not in _NO_ID and k not in attrs:
             attrs[k] = v
     key = _keys(f.get("key")) or _keys(sc.get("key"))
     if key:

@@ -142,7 +142,6 @@ _OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 _SUBSCRIPTION_RE = re.compile(r"^/subscriptions/([^/]+)", re.I)
 _CLUSTER_RE = re.compile(r"/managedClusters/([^/]+)", re.I)
 KUBE_AUDIT_CATEGORIES = frozenset({"kube-audit", "kube-audit-admin"})
-_EMPTY = frozenset({"", "?", "(unknown)", "-", "null"})
 
 # --- detection ---------------------------------------------------------------------------------
 _RESOURCE_ID_RE = re.compile(r'"resourceId"\s*:\s*"/(?:subscriptions|tenants)/', re.I)
@@ -152,7 +151,9 @@ _TIME_RE = re.compile(r'"time"\s*:\s*"\d{4}-\d\d-\d\d')
 
 
 def _s(value: Any) -> str | None:
-    return text_or_none(value, _EMPTY)
+    """Text, or None for null/blank: the format writes null for "no value", so "-" or "None"
+    is a value."""
+    return text_or_none(value)
 
 
 _d = as_dict

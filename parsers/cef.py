@@ -106,7 +106,8 @@ _MAPPED = frozenset({"suser", "duser", "src", "shost", "dhost", "dvchost", "outc
                      "fname", "request"})
 ATTRS_LIMIT = 16
 ATTR_TEXT_LIMIT = 256
-_NULL = frozenset({"", "-", "?", "(unknown)", "unknown", "null", "n/a", "N/A"})
+# CEF says "no value" by leaving the key out; any text ("-", "None", "N/A") is the value
+_NULL = frozenset({""})
 
 _SUCCESS_WORDS = frozenset({"success", "succeeded", "successful", "ok", "allowed", "allow", "accept",
                             "accepted", "permit", "permitted", "pass", "passed"})

@@ -145,7 +145,6 @@ _SIGNIN_ANSWER = frozenset({"ConsoleLogin", "CheckMfa", "SwitchRole", "ExitRole"
 _READ_PREFIXES = ("Get", "List", "Describe", "Head", "BatchGet", "Lookup", "Search", "Scan",
                   "Query", "Select")
 _HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
-_EMPTY = frozenset({"", "?", "(unknown)", "-"})
 
 # --- detection -----------------------------------------------------------------------------
 _DOC_RE = re.compile(r'^\s*\{\s*"Records"\s*:\s*\[')
@@ -157,12 +156,13 @@ _DOC_START = re.compile(rb'^\s*(?:\{\s*"Records"\s*:|\{\s*\r?\n|\[)')
 
 
 def _s(value: Any) -> str | None:
-    """A non-empty string, else None."""
+    """A non-blank string, else None. CloudTrail writes null for "no value": any text, "-" or
+    "None" too, is a value."""
     if value is None:
         return None
     if not isinstance(value, str):
         value = str(value)
-    return None if value.strip() in _EMPTY else value
+    return None if not value.strip() else value
 
 
 

@@ -95,7 +95,6 @@ _LOG_TYPES = {"activity": "admin_activity", "data_access": "data_access",
               "system_event": "system_event", "policy": "policy_denied"}
 _MEMBER_KINDS = ("user:", "serviceAccount:", "group:", "domain:", "principal:", "principalSet:")
 _DELTA_ACTIONS = {"ADD": "role_granted", "REMOVE": "role_revoked"}
-_EMPTY = frozenset({"", "?", "(unknown)", "-"})
 
 # --- detection ---------------------------------------------------------------------------------
 _PROTO_RE = re.compile(r'"protoPayload"\s*:\s*\{')
@@ -105,7 +104,9 @@ _METHOD_RE = re.compile(r'"methodName"\s*:\s*"')
 
 
 def _s(value: Any) -> str | None:
-    return text_or_none(value, _EMPTY)
+    """Text, or None for null/blank: the format writes null for "no value", so "-" or "None"
+    is a value."""
+    return text_or_none(value)
 
 
 _d = as_dict

@@ -116,7 +116,6 @@ PREFIXES: tuple[tuple[str, str, str], ...] = (
 )
 _FAILURES = frozenset({"protected_branch.rejected_ref_update", "user.failed_login"})
 _UNKNOWN_OUTCOME = frozenset({"org.sso_response", "business.sso_response"})
-_EMPTY = frozenset({"", "?", "(unknown)", "-"})
 # kept in attrs when present: field -> attr
 _ATTRS = (("_document_id", "document_id"), ("operation_type", "operation_type"),
           ("org", "org"), ("business", "business"), ("actor_id", "actor_id"),
@@ -136,7 +135,9 @@ _GH_RE = re.compile(r'"(?:_document_id|actor_location|actor_ip|org_id|business_i
 
 
 def _s(value: Any) -> str | None:
-    return text_or_none(value, _EMPTY)
+    """Text, or None for null/blank: the format writes null for "no value", so "-" or "None"
+    is a value."""
+    return text_or_none(value)
 
 
 def _time(value: Any):

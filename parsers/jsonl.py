@@ -29,7 +29,7 @@ Options (all optional):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
@@ -47,7 +47,8 @@ NAME = "jsonl"
 DETECT_SCORE = 0.5  # generic: specific JSON parsers (cloudtrail, k8s_audit...) score 0.9+ and win
 ATTRS_LIMIT = 16  # top-level scalar keys copied into attrs when nothing better is known
 ATTR_TEXT_LIMIT = 256
-NULLISH = frozenset({"", "-", "?", "(unknown)", "unknown", "null", "n/a"})
+# JSON has null for "no value": only blank text is empty; "-", "None" or "null" is a value
+NULLISH = frozenset({""})
 OUTCOMES = ("success", "failure", "unknown")
 
 # ---------------------------------------------------------------------------------------------
@@ -192,6 +193,12 @@ def _to_time(value: Any, fmt: str, tz: tzinfo) -> datetime | None:
 
 # ---------------------------------------------------------------------------------------------
 # ECS documents
+
+
+def _web_access(get: Callable[[str], Any]) -> bool:
+    """Whether an ECS document is a web server's access log line (where "-" means no user)."""
+    dataset = get("event.dataset") or get("fileset.name")
+    return get("http.request.method") is not None or (isinstance(dataset, str) and dataset.endswith("access"))
 
 ECS_ROOTS = frozenset({"event", "ecs"})
 # Event field <- ECS field(s), first present wins.
@@ -691,6 +698,9 @@ class JsonLinesParser(Parser):
                 if value is not None:
                     setattr(ev, name, value)
                     break
+        if ev.actor == "-" and _web_access(get):
+            # an access log's own "no user" ("-" in %u), which Filebeat before 7.x copied as is
+            ev.actor = None
         if ev.message is not None:
             ev.message = _one_line(ev.message)
         elif original or action != "log":

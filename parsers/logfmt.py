@@ -91,7 +91,9 @@ ACTION_KEYS = ("action", "event", "evt", "event_type", "op", "operation")
 OUTCOME_KEYS = ("outcome", "result", "status", "success")
 ATTRS_LIMIT = 16
 ATTR_TEXT_LIMIT = 256
-NULLISH = frozenset({"", "-", "?", "(unknown)", "null", "nil", "<nil>", "none", "n/a"})
+# logfmt says "no value" with `key=`; Go's fmt renders a nil value as <nil>. Any other text
+# ("-", "none", "null") is the value.
+NULLISH = frozenset({"", "<nil>"})
 
 OUTCOME_WORDS = {
     "success": "success", "succeeded": "success", "successful": "success", "ok": "success",

@@ -85,7 +85,9 @@ PREFIXES: tuple[tuple[str, str, str], ...] = (
     ("policy.rule.", _POL, "policy_changed"),
 )
 _OUTCOMES = {"SUCCESS": "success", "ALLOW": "success", "FAILURE": "failure", "DENY": "failure"}
-_EMPTY = frozenset({"", "?", "(unknown)", "unknown", "null", "-"})
+# Okta writes "unknown" for an id, alternateId or session it does not know; elsewhere it writes
+# JSON null, so any text (a group named "None" or "unknown") is a value.
+_UNKNOWN = frozenset({"", "unknown"})
 _MEMBERSHIP = frozenset({"group.user_membership.add", "group.user_membership.remove",
                          "group.lifecycle.create", "group.lifecycle.delete",
                          "group.privilege.grant", "group.privilege.revoke"})
@@ -101,7 +103,12 @@ _OKTA_KEYS_RE = re.compile(r'"(?:displayMessage|legacyEventType|authenticationCo
 
 
 def _s(value: Any) -> str | None:
-    return text_or_none(value, _EMPTY)
+    return text_or_none(value)
+
+
+def _id(value: Any) -> str | None:
+    """An id, alternateId or session id: Okta's "unknown" is no value there."""
+    return text_or_none(value, _UNKNOWN)
 
 
 _d = as_dict
@@ -130,9 +137,10 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
         attrs["severity"] = severity
 
     actor_obj = _d(rec.get("actor"))
-    actor = _s(actor_obj.get("alternateId"))
+    actor = _id(actor_obj.get("alternateId"))
     for key, attr in (("displayName", "actor_name"), ("type", "actor_type"), ("id", "actor_id")):
-        value = _s(actor_obj.get(key))
+        # an unknown actor is {"id": "unknown", "displayName": "unknown", ...}
+        value = _s(actor_obj.get(key)) if _id(actor_obj.get("id")) else _id(actor_obj.get(key))
         if value:
             attrs[attr] = value
     if actor is None:
@@ -151,7 +159,7 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
         attrs["device"] = device
 
     auth = _d(rec.get("authenticationContext"))
-    session = _s(auth.get("externalSessionId"))
+    session = _id(auth.get("externalSessionId"))
     for key, attr in (("credentialType", "credential_type"), ("authenticationProvider", "auth_provider")):
         value = _s(auth.get(key))
         if value:
@@ -196,7 +204,7 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
             elif kind != "AppUser":  # the person's account in an app: not another object
                 others.append(t)
     if user_t is not None:
-        target = _s(user_t.get("alternateId")) or _s(user_t.get("displayName"))
+        target = _id(user_t.get("alternateId")) or _s(user_t.get("displayName"))
     if etype in _MEMBERSHIP and group_t is not None:
         role = _s(group_t.get("displayName"))
         group_t = None
@@ -209,7 +217,7 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
             role = privilege
     for t in (group_t, app_t, *others):
         if t is not None:
-            resource = _s(t.get("displayName")) or _s(t.get("alternateId"))
+            resource = _s(t.get("displayName")) or _id(t.get("alternateId"))
             if resource:
                 break
 

@@ -274,7 +274,9 @@ def _sql(kind: str, m: re.Match[str], stmt: str) -> Sql | None:
         return Sql(POLICY, "audit_config_changed", "DROP EXTENSION", resource="pgaudit")
     if kind == "set_role":
         role = _name(m[1])
-        if role in ("none", "default"):
+        # NONE resets the role ("none" is reserved: no role has that name); DEFAULT resets it only
+        # as a keyword: a quoted "default" is a role's name.
+        if role == "none" or (role == "default" and not m[1].strip().startswith('"')):
             return None
         return Sql(PRIV, "privilege_escalation", "SET ROLE", target=role)
     if kind == "dml":
@@ -357,7 +359,9 @@ def _address(text: str) -> str | None:
 
 
 def _unknown(value: str | None) -> str | None:
-    if not value or value in ("[unknown]", "unknown", "[local]", "-"):
+    # PostgreSQL's own spellings of "not known" in log_line_prefix (%u, %d, %r, %h); a user or
+    # database called "unknown" or "-" is a name
+    if not value or value in ("[unknown]", "[local]"):
         return None
     return value
 

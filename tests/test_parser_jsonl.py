@@ -227,13 +227,18 @@ def test_ecs_outcome_sources(tmp_path):
         "failure", "unknown", "success", "failure", "unknown"]
 
 
-def test_ecs_placeholders_are_empty_and_message_is_kept(tmp_path):
+def test_ecs_blank_is_empty_but_placeholder_spellings_are_values(tmp_path):
+    """JSON says "no value" with null: blank text is empty, but a user called "null" or a group
+    called "None" is a name (issue 16 item 3: never null because of its spelling)."""
     (ev,) = parse_docs(tmp_path, {"@timestamp": "2024-03-11T13:12:09.412+01:00",
                                   "message": "two\nlines", "ecs.version": "1.6.0",
-                                  "user": {"name": "-"}, "source": {"ip": ""},
+                                  "user": {"name": "null", "target": {"name": "-"}},
+                                  "group": {"name": "None"}, "source": {"ip": ""},
+                                  "host": {"name": " "},
                                   "service": {"name": "accounts-web"},
                                   "process": {"name": "MainProcess"}})
-    assert (ev.actor, ev.src_ip, ev.app, ev.message) == (None, None, "accounts-web", "two lines")
+    assert (ev.actor, ev.src_ip, ev.app, ev.message) == ("null", None, "accounts-web", "two lines")
+    assert (ev.target, ev.role, ev.host) == ("-", "None", None)
     assert ev.ts == datetime(2024, 3, 11, 12, 12, 9, 412000, tzinfo=UTC)
     assert (ev.category, ev.action, ev.outcome) == ("system", "log", "unknown")
 

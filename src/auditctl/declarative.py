@@ -13,7 +13,10 @@ A YAML file in a parsers directory is loaded through the same discovery as Pytho
     category: authentication                    # a constant, or {field: ..., values: {...}, default: ...}
     action: login
     outcome: {field: result, values: {OK: success, DENIED: failure}, default: unknown}
+    empty: ["-"]                                # optional: the format's spellings of "no value"
 
+A mapped value is None when missing or blank, or spelled as one of `empty` (none by default):
+text is never read as "no value" because of its spelling unless the format says so.
 Every error names the file and the field. Lines that do not match are kept as unparsed events.
 """
 
@@ -35,7 +38,8 @@ from auditctl.timeutil import from_epoch, get_tz, parse_iso
 
 MAPPABLE = ("actor", "target", "role", "resource", "src_ip", "user_agent", "session", "host", "app", "message",
             "original_action", "pid")
-_KEYS = {"name", "description", "samples", "regex", "json", "timestamp", "fields", "category", "action", "outcome"}
+_KEYS = {"name", "description", "samples", "regex", "json", "timestamp", "fields", "category", "action", "outcome",
+         "empty"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -59,6 +63,7 @@ class DeclarativeParser(LineParser):
         self.fields: dict[str, str] = spec.get("fields") or {}
         self.ts_spec: dict[str, Any] = spec.get("timestamp") or {}
         self.tz = get_tz(self.ts_spec.get("timezone"))
+        self.empty = frozenset({"", *(spec.get("empty") or ())})
 
     def score(self, head: Head) -> tuple[float, str]:
         lines = head.lines[:20]
@@ -94,7 +99,7 @@ class DeclarativeParser(LineParser):
                    outcome=self._pick("outcome", values, "unknown"), app=self.name)
         for target, group in self.fields.items():
             value = values.get(group)
-            if value not in (None, "", "-"):
+            if value is not None and str(value).strip() not in self.empty:
                 setattr(ev, target, int(value) if target == "pid" and str(value).isdigit() else
                         (None if target == "pid" else str(value)))
         extra = {k: v for k, v in values.items() if k not in self.fields.values() and k != self.ts_spec.get("field")
@@ -171,6 +176,9 @@ def load_declarative(path: Path) -> DeclarativeParser:
             raise fail(f"fields.{target}", f"not a schema field you can map (use {', '.join(MAPPABLE)})")
         if groups is not None and group not in groups:
             raise fail(f"fields.{target}", f"the regex has no group named {group!r}")
+    empty = spec.get("empty")
+    if empty is not None and (not isinstance(empty, list) or not all(isinstance(e, str) for e in empty)):
+        raise fail("empty", 'a list of texts that mean "no value" in this format (e.g. ["-"])')
     ts = spec.get("timestamp") or {}
     if not isinstance(ts, dict) or (groups is not None and ts and ts.get("field") not in groups):
         raise fail("timestamp.field", "names a regex group (or JSON path) holding the time")

@@ -27,8 +27,14 @@ _DOC_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:\[|\{\s*\r?\n)")
 MapRecord = Callable[[dict[str, Any], str, "int | None", "str | None"], "Event | list[Event]"]
 
 
-def text_or_none(value: Any, empty: frozenset[str]) -> str | None:
-    """A JSON value as stripped text; None for missing, nested, or placeholder values in `empty`."""
+NO_TEXT = frozenset({""})
+
+
+def text_or_none(value: Any, empty: frozenset[str] = NO_TEXT) -> str | None:
+    """A JSON value as stripped text; None for missing, null, nested or blank values, and for
+    the placeholders in `empty`. JSON has null for "no value", so `empty` should hold only a
+    spelling the format itself documents as a placeholder for that field (Okta's "unknown"
+    ids): any other text ("None", "null", "-") is a value, however it is spelled."""
     if value is None or isinstance(value, dict | list):
         return None
     text = (value if isinstance(value, str) else str(value)).strip()
