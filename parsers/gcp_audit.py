@@ -33,6 +33,9 @@ Methods (matched on the last part of `methodName`, see `METHODS`):
 * AccessSecretVersion, storage.objects.get/list/create/delete -> data_access/access;
   GenerateAccessToken / GenerateIdToken (impersonating a service account) -> privileged_action/
   privilege_escalation with role = the service account.
+* Google Workspace sign-ins shared into Cloud Audit Logs (`google.login.LoginService.*`):
+  loginSuccess/loginFailure -> authentication/login success/failure (the attempt), logout ->
+  logout, loginChallenge/loginVerification -> authenticate (a check within a sign-in).
 * other methods: entries of the Data Access log -> data_access/access, others -> system/log.
 """
 
@@ -87,6 +90,16 @@ FULL_METHODS: dict[str, tuple[str, str]] = {
     "storage.objects.list": (_DA, "access"),
     "storage.objects.create": (_DA, "access"),
     "storage.objects.delete": (_DA, "access"),
+}
+# Google Workspace sign-ins shared into Cloud Audit Logs (serviceName login.googleapis.com):
+# method -> (action, outcome). A success or failure is the sign-in attempt itself; a challenge or
+# verification is a check inside one (issue 16 contract: counted as authenticate, not as a login).
+LOGIN_METHODS: dict[str, tuple[str, str | None]] = {
+    "google.login.LoginService.loginSuccess": ("login", "success"),
+    "google.login.LoginService.loginFailure": ("login", "failure"),
+    "google.login.LoginService.logout": ("logout", "success"),
+    "google.login.LoginService.loginChallenge": ("authenticate", None),
+    "google.login.LoginService.loginVerification": ("authenticate", None),
 }
 _FIREWALL_RE = re.compile(r"(?:^|\.)compute\.firewalls\.(?:insert|patch|update|delete)$")
 _SA_METHODS = frozenset(k for k, v in METHODS.items() if "ServiceAccount" in k)
@@ -234,6 +247,10 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
             role = _service_account(request.get("name")) or _service_account(resource)
     elif method in FULL_METHODS:
         category, action = FULL_METHODS[method]
+    elif method in LOGIN_METHODS:
+        category = "authentication"
+        action, stated = LOGIN_METHODS[method]
+        outcome = stated or outcome
     elif _FIREWALL_RE.search(method):
         category, action = _POL, "policy_changed"
     elif log_type == "data_access":

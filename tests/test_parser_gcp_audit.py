@@ -275,3 +275,25 @@ def test_any_entry_shape_becomes_events(rec):
     raw = orjson.dumps(rec)
     evs = list(parser().parse(Source(label="t", stream=io.BytesIO(raw + b"\n"))))
     assert len(evs) >= 1 and all(e.raw == raw.decode() and validate_event(e) == [] for e in evs)
+
+
+@pytest.mark.parametrize(("method", "action", "outcome"), [
+    ("loginSuccess", "login", "success"), ("loginFailure", "login", "failure"),
+    ("logout", "logout", "success"), ("loginChallenge", "authenticate", "success")])
+def test_workspace_sign_ins_are_login_attempts(tmp_path, method, action, outcome):
+    """Workspace login audit shared into Cloud Audit Logs: the sign-in success/failure is the
+    attempt (action login, counted as a failed login); a challenge is a check inside one."""
+    rec = {"logName": "organizations/123/logs/cloudaudit.googleapis.com%2Fdata_access",
+           "timestamp": "2026-03-16T08:00:00Z", "resource": {"type": "audited_resource"},
+           "protoPayload": {
+               "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+               "serviceName": "login.googleapis.com",
+               "methodName": f"google.login.LoginService.{method}",
+               "authenticationInfo": {"principalEmail": "bob@example.com"},
+               "requestMetadata": {"callerIp": "203.0.113.8"},
+               "resourceName": "organizations/123"}}
+    path = tmp_path / "login.jsonl"
+    path.write_text(json.dumps(rec) + "\n")
+    (ev,) = events(path)
+    assert (ev.category, ev.action, ev.outcome) == ("authentication", action, outcome)
+    assert (ev.actor, ev.src_ip) == ("bob@example.com", "203.0.113.8")
