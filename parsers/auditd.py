@@ -40,11 +40,13 @@ Mapping (the main record is the first that is not SYSCALL/EXECVE/PATH/CWD/PROCTI
   DAEMON_START -> system/service_start (app auditd); SERVICE_START/STOP -> service_start/stop
   MAC_STATUS, MAC_POLICY_LOAD, MAC_CONFIG_CHANGE, USER_MAC_* , ROLE_MODIFY -> policy_change/
     policy_changed
+  NETFILTER_CFG (a firewall table registered or its rules replaced) -> policy_change/
+    policy_changed, resource = the table (auparse and go-libaudit class it as configuration)
   USER_CMD -> privileged_action/command_run, resource = the decoded cmd
   SYSCALL (+EXECVE/PATH/...) -> system/syscall, resource = the first non-PARENT PATH name, else
     exe; attrs.key = the audit rule key(s) (comma-joined), attrs.argv for execve, attrs.proctitle
     otherwise, attrs.cwd, attrs.sockaddr (decoded SOCKADDR), attrs.records = the record types
-  anything else (AVC, NETFILTER_CFG, CRYPTO_*, ANOM_*, TTY, BPF, ...) -> system/log (resource = a
+  anything else (AVC, CRYPTO_*, ANOM_*, TTY, BPF, ...) -> system/log (resource = a
     PATH name when the event has one)
 Fields: actor = AUID (ENRICHED name) when the login uid is set; else, for authentication records,
 the account logging in (acct, or ID/id), else the numeric auid; for other records the numeric
@@ -142,6 +144,7 @@ _SIMPLE: dict[str, tuple[str, str]] = {
     "SERVICE_STOP": (_SYS, "service_stop"),
     "MAC_STATUS": (_POL, "policy_changed"),
     "MAC_POLICY_LOAD": (_POL, "policy_changed"),
+    "NETFILTER_CFG": (_POL, "policy_changed"),
     "MAC_CONFIG_CHANGE": (_POL, "policy_changed"),
     "USER_MAC_STATUS": (_POL, "policy_changed"),
     "USER_MAC_POLICY_LOAD": (_POL, "policy_changed"),
@@ -557,6 +560,8 @@ def _build(records: list[_Record], raw: str) -> Event:
         resource = _clean(f.get("unit"))
     elif rtype.startswith("DAEMON_"):
         resource = "auditd"
+    elif rtype == "NETFILTER_CFG":
+        resource = _clean(f.get("table"))
     elif rtype == "CONFIG_CHANGE":
         setting = next((k for k in _AUDIT_SETTINGS if k in f), None)
         resource = op if op and op != "set" else (setting or op)
@@ -603,6 +608,9 @@ def _build(records: list[_Record], raw: str) -> Event:
     sock = _sockaddr(sockaddr.fields.get("saddr")) if sockaddr is not None else None
     if sock:
         attrs["sockaddr"] = sock
+        if src_ip is None and _peer_syscall(sc or f, enr):
+            peer = sock.rpartition(":")[0].strip("[]")
+            src_ip = peer if _is_ip(peer) else None
     cwd = cwd_rec.fields.get("cwd") if cwd_rec is not None else None
     if cwd and "cwd" not in attrs:
         attrs["cwd"] = cwd
@@ -642,6 +650,21 @@ def _build(records: list[_Record], raw: str) -> Event:
         pid=_pid(f.get("pid") or sc.get("pid")),
         origin=f"serial {main.serial}",
     )
+
+
+# Syscalls whose SOCKADDR is the remote peer (the client accepted, the sender of a datagram), by
+# name (ENRICHED SYSCALL=) or by number on x86_64 and aarch64; for connect/bind/sendto it is the
+# destination or our own address, so it is no source.
+_PEER_SYSCALLS = frozenset({"accept", "accept4", "recvfrom", "recvmsg"})
+_PEER_NUMBERS = {"c000003e": frozenset({"43", "288", "45", "47"}),
+                 "c00000b7": frozenset({"202", "242", "207", "212"})}
+
+
+def _peer_syscall(fields: dict[str, str], enriched: dict[str, str]) -> bool:
+    name = enriched.get("SYSCALL")
+    if name:
+        return name in _PEER_SYSCALLS
+    return fields.get("syscall", "") in _PEER_NUMBERS.get(fields.get("arch", ""), frozenset())
 
 
 def _pid(value: str | None) -> int | None:

@@ -499,3 +499,29 @@ def test_corpus_aucoalesce_goldens_agree():
     # difference of opinion but not for a broken actor/outcome rule.
     assert total >= 200
     assert rate >= 0.95
+
+
+def test_accept_peer_is_the_source_and_connect_peer_is_not():
+    """go-libaudit's aucoalesce golden: an accept()'s SOCKADDR is the client that connected
+    (source.ip); a connect()'s is where we connected to (destination), so no source."""
+    accept = parse_text(
+        "type=SYSCALL msg=audit(1492752520.441:8832): arch=c000003e syscall=43 success=yes exit=5 "
+        "a0=3 a1=7ffd0dc80040 a2=7ffd0dc7ffd0 a3=0 items=0 ppid=1 pid=1663 auid=4294967295 uid=0 "
+        "gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm=\"sshd\" "
+        "exe=\"/usr/sbin/sshd\" key=\"key=net\"\n"
+        "type=SOCKADDR msg=audit(1492752520.441:8832): saddr=0200E31C4853E6640000000000000000\n"
+        "type=EOE msg=audit(1492752520.441:8832):\n")[0]
+    assert (accept.src_ip, accept.attrs["sockaddr"]) == ("72.83.230.100", "72.83.230.100:58140")
+    connect = parse_text(
+        "type=SYSCALL msg=audit(1492752520.441:8833): arch=c000003e syscall=42 success=yes exit=0 "
+        "a0=3 a1=7ffd0dc80040 a2=10 a3=0 items=0 ppid=1 pid=1663 auid=1000 uid=0 gid=0 euid=0 "
+        "suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=2 comm=\"curl\" exe=\"/usr/bin/curl\"\n"
+        "type=SOCKADDR msg=audit(1492752520.441:8833): saddr=0200E31C4853E6640000000000000000\n")[0]
+    assert connect.src_ip is None and connect.attrs["sockaddr"] == "72.83.230.100:58140"
+
+
+def test_netfilter_cfg_is_a_firewall_policy_change():
+    """auparse and go-libaudit class NETFILTER_CFG as configuration: a firewall table was
+    registered or its rules replaced (it was system/log)."""
+    ev = parse_text("type=NETFILTER_CFG msg=audit(1481076984.827:17): table=filter family=2 entries=0\n")[0]
+    assert (ev.category, ev.action, ev.resource) == ("policy_change", "policy_changed", "filter")
