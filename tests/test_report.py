@@ -147,7 +147,7 @@ def test_html_is_well_formed_self_contained_and_has_charts(cli, first, env):
     assert not re.search(r"https?://|//cdn|<script|<link|@import|url\(", html, re.I)
     assert not any(k in ("src", "href") for k, _ in checker.attrs)
     assert checker.tags.count("svg") == 2 and checker.tags.count("rect") > 10
-    assert "Events per day by category" in html and "Authentication per hour" in html
+    assert "Events per day by category" in html and "Logins per hour" in html
     assert 'class="sev high"' in html and "@media print" in html and "203.0.113.66" in html
 
 

@@ -60,7 +60,7 @@ def _md_cell(v: Any) -> str:
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str) -> list[str]:
     if not rows:
-        return [empty, ""]
+        return [empty, ""] if empty else []
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
     return [*out, ""]
@@ -165,7 +165,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
                            e["target"], e["role"], e["host"], e["outcome"], e["lines"]] for e in sec["events"]], "")
     a = doc["authentication"]
     out += [f"## {TITLES['authentication']}", ""]
-    if not (a["logins"] or a["failed_logins"] or a["other_failures"] or a.get("summary_lines")):
+    if not any_authentication(a):
         out += [none_between("logins or authentication failures", doc), ""]
     else:
         out += [auth_text(a), ""] + ([auth_context(a), ""] if auth_context(a) else [])
@@ -205,11 +205,14 @@ def to_markdown(doc: dict[str, Any]) -> str:
         out += [f"_{c['note']}_", ""]
     else:
         out += [f"Compared with the report of {_when(c['previous_report'])} UTC.", ""]
-        out += ["New admins:", "", *_md_table(["account", "role"], [[x["account"], x["role"]] for x in c["new_admins"]], "none")]
-        out += ["Admins removed:", "", *_md_table(["account", "role"], [[x["account"], x["role"]] for x in c["admins_removed"]], "none")]
-        out += ["New accounts: " + (", ".join(c["new_accounts"]) or "none"), "",
-                "Accounts gone: " + (", ".join(c["accounts_gone"]) or "none"), ""]
-        out += ["New source IPs for admins:", "", *_md_table(["account", "source IP"], [[x["account"], x["src_ip"]] for x in c["new_admin_sources"]], "none")]
+        out += ["New admins:", "", *_md_table(["account", "role"], [[x["account"], x["role"]] for x in c["new_admins"]],
+                                              "No new admins since the previous report.")]
+        out += ["Admins removed:", "", *_md_table(["account", "role"], [[x["account"], x["role"]] for x in c["admins_removed"]],
+                                                  "No admin removed since the previous report.")]
+        out += ["New accounts: " + (", ".join(c["new_accounts"]) or "no new account since the previous report."), "",
+                "Accounts gone: " + (", ".join(c["accounts_gone"]) or "no account gone since the previous report."), ""]
+        out += ["New source IPs for admins:", "", *_md_table(["account", "source IP"], [[x["account"], x["src_ip"]] for x in c["new_admin_sources"]],
+                                                             "No new source IP for an admin since the previous report.")]
     out += [f"## {TITLES['silent_sources']}", ""]
     if doc.get("silence_rule"):
         out += [doc["silence_rule"], ""]
@@ -252,9 +255,9 @@ svg .ct{font-weight:600;font-size:11px}svg .yl{text-anchor:end}svg .xl{text-anch
 
 
 def _h_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[int] = (),
-             row_class: Sequence[str] | None = None, empty: str = "none") -> str:
+             row_class: Sequence[str] | None = None, *, empty: str) -> str:
     if not rows:
-        return f'<p class="muted">{escape(empty)}</p>'
+        return f'<p class="muted">{escape(empty)}</p>' if empty else ""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
@@ -263,6 +266,29 @@ def _h_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Seq
                         for j, c in enumerate(row))
         body.append(f"<tr{cls}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def any_authentication(a: dict[str, Any]) -> bool:
+    return bool(a["logins"] or a["failed_logins"] or a["other_failures"] or a.get("summary_lines"))
+
+
+def html_authentication(doc: dict[str, Any]) -> list[str]:
+    a = doc["authentication"]
+    if not any_authentication(a):
+        return [f"<h2>{TITLES['authentication']}</h2><p>{escape(none_between('logins or authentication failures', doc))}</p>"]
+    parts = [f"<h2>{TITLES['authentication']}</h2><p>{escape(auth_text(a))}</p>"]
+    if auth_context(a):
+        parts.append(f'<p class="muted">{escape(auth_context(a))}</p>')
+    parts.append(paired_bars([(pt["bucket"], pt["failures"], pt["successes"]) for pt in a["over_time"]["points"]],
+                             ("failures", "successes"), f"Logins per {a['over_time']['bucket']}"))
+    parts.append("<h3>Failed logins by source IP</h3>" + _h_table(["source IP", "failed logins", "first", "last"],
+                 failing_rows(a["top_failing_sources"]), numeric=[1], empty=none_between("failed logins", doc)))
+    parts.append("<h3>Failed logins by user</h3>" + _h_table(["user", "failed logins", "first", "last"],
+                 failing_rows(a["top_failing_users"]), numeric=[1], empty=none_between("failed logins", doc)))
+    parts.append("<h3>Other authentication failures (not login attempts), by kind</h3>" + _h_table(
+                 ["kind", "failures", "first", "last"], failing_rows(a["other_failures_by_kind"]), numeric=[1],
+                 empty=none_between("other authentication failures", doc)))
+    return parts
 
 
 def to_html(doc: dict[str, Any]) -> str:
@@ -283,30 +309,18 @@ def to_html(doc: dict[str, Any]) -> str:
     parts.append(f'<p class="muted">{escape(storage_text(doc["storage"]))}</p>')
     if cov["events"]:
         parts.append(stacked_bars(cov["per_day"], "Events per day by category"))
-        parts.append(_h_table(["category", "events"], list(cov["by_category"].items()), numeric=[1]))
-        parts.append(_h_table(["host", "events"], list(cov["by_host"].items()), numeric=[1]))
-        parts.append(_h_table(["source", "events"], list(cov["by_source"].items()), numeric=[1]))
+        parts.append(_h_table(["category", "events"], list(cov["by_category"].items()), numeric=[1], empty=""))
+        parts.append(_h_table(["host", "events"], list(cov["by_host"].items()), numeric=[1], empty=""))
+        parts.append(_h_table(["source", "events"], list(cov["by_source"].items()), numeric=[1], empty=""))
     for key, what in (("user_management", "user management changes"), ("permission_changes", "permission changes")):
         sec = doc[key]
         rows = [[_when(e["ts"]), ("ADMIN " if e["admin"] else "") + e["action"], e["actor"] or "(unknown)", e["target"],
                  e["role"], e["host"], e["outcome"], e["lines"]] for e in sec["events"]]
         parts.append(f"<h2>{TITLES[key]}</h2><p>{escape(change_text(sec, key) if sec['count'] else none_between(what, doc))}</p>")
         if rows:
-            parts.append(_h_table(["time", "action", "who", "to whom", "role/group", "host", "outcome", "lines"], rows,
+            parts.append(_h_table(["time", "action", "who", "to whom", "role/group", "host", "outcome", "lines"], rows, empty="",
                                   numeric=[7], row_class=["admin" if e["admin"] else "" for e in sec["events"]]))
-    a = doc["authentication"]
-    parts.append(f"<h2>{TITLES['authentication']}</h2><p>{escape(auth_text(a))}</p>")
-    if auth_context(a):
-        parts.append(f'<p class="muted">{escape(auth_context(a))}</p>')
-    parts.append(paired_bars([(pt["bucket"], pt["failures"], pt["successes"]) for pt in a["over_time"]["points"]],
-                             ("failures", "successes"), f"Authentication per {a['over_time']['bucket']}"))
-    parts.append("<h3>Failed logins by source IP</h3>" + _h_table(["source IP", "failed logins", "first", "last"],
-                 failing_rows(a["top_failing_sources"]), numeric=[1], empty=none_between("failed logins", doc)))
-    parts.append("<h3>Failed logins by user</h3>" + _h_table(["user", "failed logins", "first", "last"],
-                 failing_rows(a["top_failing_users"]), numeric=[1], empty=none_between("failed logins", doc)))
-    parts.append("<h3>Other authentication failures (not login attempts), by kind</h3>" + _h_table(
-                 ["kind", "failures", "first", "last"], failing_rows(a["other_failures_by_kind"]), numeric=[1],
-                 empty=none_between("other authentication failures", doc)))
+    parts += html_authentication(doc)
     pr = doc["privileged_actions"]
     parts.append(f"<h2>{TITLES['privileged_actions']}</h2>" + (f"<p>{pr['count']:,} privileged action(s).</p>" if pr["count"] else ""))
     parts.append(_h_table(["actor", "actions", "failures"], [[r["actor"], r["actions"], r["failures"]] for r in pr["by_actor"]],
@@ -315,7 +329,7 @@ def to_html(doc: dict[str, Any]) -> str:
     parts.append(f"<h2>{TITLES['findings']}</h2><p>{escape(findings_text(f) if f['items'] else none_between('findings', doc))}</p>")
     for i in doc["findings"]["items"]:
         evidence = _h_table(["time", "host", "action", "outcome", "message"],
-                            [[_when(e["ts"]), e["host"], e["action"], e["outcome"], (e["message"] or "")[:160]] for e in i["evidence"]])
+                            [[_when(e["ts"]), e["host"], e["action"], e["outcome"], (e["message"] or "")[:160]] for e in i["evidence"]], empty="")
         parts.append(f'<div class="finding"><p><span class="sev {escape(i["severity"])}">{escape(i["severity"])}</span> '
                      f'<b>{escape(i["title"])}</b> <code>{escape(i["rule"])}</code> finding {i["id"]}'
                      f' ({escape(_status(i))}): {escape(_group(i["group"]))}; {i["count"]} event(s), '
@@ -326,12 +340,18 @@ def to_html(doc: dict[str, Any]) -> str:
         parts.append(f'<p class="muted">{escape(c["note"])}</p>')
     else:
         parts.append(f"<p>Compared with the report of {escape(_when(c['previous_report']))} UTC.</p>")
-        parts.append("<h3>New admins</h3>" + _h_table(["account", "role"], [[x["account"], x["role"]] for x in c["new_admins"]]))
-        parts.append("<h3>Admins removed</h3>" + _h_table(["account", "role"], [[x["account"], x["role"]] for x in c["admins_removed"]]))
-        parts.append("<h3>New accounts</h3>" + _h_table(["account"], [[x] for x in c["new_accounts"]]))
-        parts.append("<h3>Accounts gone</h3>" + _h_table(["account"], [[x] for x in c["accounts_gone"]]))
+        since_prev = "since the previous report."
+        parts.append("<h3>New admins</h3>" + _h_table(["account", "role"], [[x["account"], x["role"]] for x in c["new_admins"]],
+                                                      empty=f"No new admins {since_prev}"))
+        parts.append("<h3>Admins removed</h3>" + _h_table(["account", "role"], [[x["account"], x["role"]] for x in c["admins_removed"]],
+                                                          empty=f"No admin removed {since_prev}"))
+        parts.append("<h3>New accounts</h3>" + _h_table(["account"], [[x] for x in c["new_accounts"]],
+                                                        empty=f"No new account {since_prev}"))
+        parts.append("<h3>Accounts gone</h3>" + _h_table(["account"], [[x] for x in c["accounts_gone"]],
+                                                         empty=f"No account gone {since_prev}"))
         parts.append("<h3>New source IPs for admins</h3>" + _h_table(["account", "source IP"],
-                     [[x["account"], x["src_ip"]] for x in c["new_admin_sources"]]))
+                     [[x["account"], x["src_ip"]] for x in c["new_admin_sources"]],
+                     empty=f"No new source IP for an admin {since_prev}"))
     parts.append(f"<h2>{TITLES['silent_sources']}</h2>" + (f"<p>{escape(doc['silence_rule'])}</p>" if doc.get("silence_rule") else "")
                  + _h_table(SILENT_HEADERS, silent_rows(doc), empty=f"No source with a regular rhythm went silent {_between(doc)}."))
     verdict = "intact" if integ["intact"] else f"NOT INTACT ({integ['problems']} problems: {', '.join(integ['problem_kinds'])})"
@@ -344,7 +364,7 @@ def to_html(doc: dict[str, Any]) -> str:
                  empty=none_between("unparsed records", doc)))
     if "access_log" in doc:
         parts.append(f"<h2>{TITLES['access_log']}</h2><p>{escape(access_summary(doc['access_log']))}</p>"
-                     + _h_table(ACCESS_HEADERS, access_rows(doc["access_log"])))
+                     + _h_table(ACCESS_HEADERS, access_rows(doc["access_log"]), empty=none_between("uses of auditctl", doc)))
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{CSS}</style></head><body>" + "\n".join(parts) + "</body></html>\n")
