@@ -321,3 +321,32 @@ def test_a_threshold_over_changes_keeps_every_line_as_evidence(tmp_path):
                                "unit": "change"}, "test", 0)
         found = run_checks(store, [rule], None, T0.replace(hour=23), persist=False).findings
         assert [(f.count, f.seqs) for f in found] == [(6, [1, 2, 3, 4, 5, 6])]
+
+
+@needs_corpus
+def test_summary_lines_are_context_not_failures(tmp_path):
+    """Lines the syslog parser marks as summaries (`attrs.summary`, `attrs.repeats`: "PAM 2
+    more authentication failures", "Too many authentication failures") are neither failed
+    logins nor other failures; their repeats are shown as context. The marking is the parser's
+    (the contract); it is simulated here on the real secure-rhel7.log lines."""
+    from datetime import UTC, datetime
+
+    from auditctl.report import authentication
+
+    db = tmp_path / "s.duckdb"
+    with Store.open(db) as store:
+        Ingester(store, registry(), Config(db=db)).ingest([str(AUTH / "secure-rhel7.log")])
+        since, until = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+        before = authentication(store, since, until)
+        store.con.execute("""UPDATE events SET attrs = json_object('summary', true, 'repeats',
+                                 TRY_CAST(regexp_extract(raw, 'PAM (\\d+) more', 1) AS INTEGER))
+                             WHERE raw LIKE '%more authentication failures%'
+                                OR raw LIKE '%Too many authentication failures%'""")
+        after = authentication(store, since, until)
+    raw = (AUTH / "secure-rhel7.log").read_text()
+    marked = raw.count("more authentication failures") + raw.count("Too many authentication failures")
+    repeats = sum(int(n) for n in re.findall(r"PAM (\d+) more authentication failures", raw))
+    assert after["failed_logins"] == before["failed_logins"] == raw.count("Failed password for")
+    assert after["other_failures"] == before["other_failures"] - marked
+    assert (after["summary_lines"], after["summary_repeats"]) == (marked, repeats)
+    assert sum(r["failures"] for r in after["other_failures_by_kind"]) == after["other_failures"]
