@@ -163,26 +163,80 @@ def test_privileged_off_hours(tmp_path):
 
 
 def test_login_from_new_ip(tmp_path):
-    lines = [ok(0, user="erin", ip="10.0.0.5"), ok(86400, user="erin", ip="10.0.0.5"),
-             ok(2 * 86400, user="erin", ip="198.51.100.77"), ok(3 * 86400, user="frank", ip="198.51.100.77")]
-    found, seq = findings(tmp_path, lines, "auth.login-new-ip")
-    # erin's third login is from a new address; frank's first login has no baseline to compare
+    day = 86400
+    lines = [ok(0, user="erin", ip="10.0.0.5"), ok(4 * day, user="erin", ip="10.0.0.5"),
+             ok(8 * day, user="erin", ip="198.51.100.77"), ok(9 * day, user="frank", ip="198.51.100.77")]
+    found, seq = findings(tmp_path, lines, "auth.login-new-ip", until=T0 + timedelta(days=10))
+    # erin's third login, 8 days into her history, is from a new address; frank's first login
+    # has no baseline to compare
     assert [(f.group_key, f.seqs) for f in found] == [({"actor": "erin", "src_ip": "198.51.100.77"}, [seq[3]])]
 
 
+def test_nothing_is_new_while_the_baseline_is_learned(tmp_path):
+    """A fresh store: every user's first logins are not "new" (500k lines gave 124,997 such
+    findings); only after the learning period (7 days of the user's history) is an address new."""
+    day = 86400
+    lines = [ok(i * 3600, user=f"u{i % 5}", ip=f"198.51.100.{i}") for i in range(100)]  # 4 days, 100 addresses
+    lines += [ok(8 * day, user="u1", ip="203.0.113.9")]  # u1, 8 days after its first login
+    log = tmp_path / "fresh.log"
+    log.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "fresh.duckdb"
+    with Store.open(db) as store:
+        Ingester(store, registry(), Config(db=db)).ingest([str(log)])
+        rule = next(r for r in load_rules() if r.id == "auth.login-new-ip")
+        early = run_checks(store, [rule], None, T0 + timedelta(days=5), persist=False)
+        assert early.findings == []
+        assert early.learning[0]["groups"] == 5 and early.learning[0]["groups_learning"] == 5
+        assert early.learning[0]["learning_until"] == T0 + timedelta(hours=4, days=7)  # u4's first login + 7 d
+        later = run_checks(store, [rule], None, T0 + timedelta(days=9), persist=False)
+        assert [f.group_key for f in later.findings] == [{"actor": "u1", "src_ip": "203.0.113.9"}]
+        assert later.learning == []
+        # learning 0s: the old behaviour, every second address of a user is "new"
+        eager = rule_from_dict({**{"id": "t.eager", "title": "t", "severity": "low", "type": "first_seen"},
+                                "where": rule.where, "group_by": ["actor"], "value": ["src_ip"],
+                                "baseline": "30d", "learning": "0s"}, "test", 0)
+        assert len(run_checks(store, [eager], None, T0 + timedelta(days=5), persist=False).findings) == 95
+
+
+RELAXED = {"min_events": 1, "min_days": 1, "factor": 1}  # any source counts: only the gap matters
+
+
+def relaxed_silence(**changes) -> dict:
+    return {"id": "t.silent", "title": "t", "severity": "low", "type": "absence", "group_by": ["host"],
+            "where": {"host": {"exists": True}}, "window": "24h", "baseline": "7d", "rhythm": RELAXED, **changes}
+
+
 def test_source_silent(tmp_path):
-    lines = [sudo(i * 3600, host="web1") for i in range(5)] + [sudo(i * 3600, host="web2") for i in range(60)]
-    found, _ = findings(tmp_path, lines, "source.silent", until=T0 + timedelta(hours=60))
-    assert [f.group_key for f in found] == [{"host": "web1"}]  # web1 stopped after 4 h; web2 kept going
-    assert found[0].first_ts == T0 + timedelta(hours=4)
+    """Hand-computed: web1 logs every hour from T0 (Mon 10:00) for 96 hours (97 events on 5
+    days; usual gap 1 h), then stops at T0+96h; at T0+126h it has been silent 30 h > 24 h and
+    > 3 x 1 h. web2 logs on (no silence); web3's 5 events in 4 hours were never a rhythm."""
+    lines = [sudo(i * 3600, host="web1") for i in range(97)] + [sudo(i * 3600, host="web2") for i in range(126)]
+    lines += [sudo(i * 3600, host="web3") for i in range(5)]
+    found, seq = findings(tmp_path, lines, "source.silent", until=T0 + timedelta(hours=126))
+    assert [f.group_key for f in found] == [{"host": "web1"}]
+    assert found[0].first_ts == T0 + timedelta(hours=96) and found[0].seqs == [seq[97]]
+
+
+def test_a_slow_source_is_silent_only_after_several_of_its_usual_gaps(tmp_path):
+    """A host that logs once a day (usual gap 24 h) is not silent after 30 h, but is after 80 h
+    (> 3 x 24 h); a blank host never is a source of its own."""
+    daily = [sudo(d * 86400 + m * 60, host="batch1") for d in range(6) for m in range(5)]  # 5 lines a day, 6 days
+    # as in the corpus's auth-ubuntu1204.log: a BSD line whose host field is empty (host = '')
+    blank = [f"{(T0 + timedelta(hours=h)).strftime('%b %e %H:%M:%S')}  sshd[8317]: last message repeated 2 times"
+             for h in range(0, 100)]
+    last = T0 + timedelta(days=5, minutes=4)
+    assert findings(tmp_path, daily + blank, "source.silent", until=last + timedelta(hours=30))[0] == []
+    found, _ = findings(tmp_path, daily + blank, "source.silent", until=last + timedelta(hours=80), name="b.log")
+    assert [(f.group_key, f.first_ts) for f in found] == [({"host": "batch1"}, last)]
 
 
 def test_source_silent_gap_inside_the_range(tmp_path):
     lines = [sudo(0, host="web3"), sudo(30 * 3600, host="web3"), sudo(31 * 3600, host="web3")]
-    found, _ = findings(tmp_path, lines, "source.silent", until=T0 + timedelta(hours=32), since=T0)
+    found, _ = findings(tmp_path, lines, [], extra_rules=[relaxed_silence()], until=T0 + timedelta(hours=32), since=T0)
     assert [(f.first_ts, f.last_ts) for f in found] == [(T0, T0 + timedelta(hours=30))]
     near = [sudo(0, host="web3"), sudo(20 * 3600, host="web3")]
-    assert findings(tmp_path, near, "source.silent", until=T0 + timedelta(hours=21), since=T0, name="n.log")[0] == []
+    assert findings(tmp_path, near, [], extra_rules=[relaxed_silence()], until=T0 + timedelta(hours=21), since=T0,
+                    name="n.log")[0] == []
 
 
 def test_silences_are_named_by_the_last_event_before_them_wherever_they_fall(tmp_path):
@@ -190,7 +244,7 @@ def test_silences_are_named_by_the_last_event_before_them_wherever_they_fall(tmp
     when both sit in neighbouring `window`-sized stretches of the clock; it is named by the
     last event before it (of several in that second, the last stored)."""
     rule = {"id": "t.quiet", "title": "t", "severity": "low", "type": "absence", "group_by": ["host"],
-            "where": {"host": {"exists": True}}, "window": "100s", "baseline": "1d"}
+            "where": {"host": {"exists": True}}, "window": "100s", "baseline": "1d", "rhythm": RELAXED}
     at = [0, 50, 99, 199, 199, 199, 300, 401, 450]  # silences: 199 -> 300 (101 s) and 300 -> 401 (101 s)
     lines = [sudo(t, host="db1") for t in at] + [sudo(t, host="db2") for t in range(0, 460, 100)]
     found, seq = findings(tmp_path, lines, [], extra_rules=[rule], since=T0, until=T0 + timedelta(seconds=460))

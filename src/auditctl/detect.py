@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from auditctl.rules import Rule, severity_rank
-from auditctl.rulesql import compile_rule
+from auditctl.rules import Rule, duration_text, severity_rank
+from auditctl.rulesql import compile_rule, learning_sql
 from auditctl.store import Store
 
 
@@ -57,6 +57,15 @@ class CheckResult:
     per_rule: dict[str, int]
     seconds: float
     run_id: int
+    learning: list[dict[str, Any]] = field(default_factory=list)  # first_seen rules still learning
+
+    @property
+    def new(self) -> int:
+        return sum(1 for f in self.findings if f.status == "new")
+
+    @property
+    def updated(self) -> int:
+        return sum(1 for f in self.findings if f.status == "updated")
 
     def at_or_above(self, severity: str) -> list[Finding]:
         return [f for f in self.findings if severity_rank(f.severity) >= severity_rank(severity)]
@@ -90,7 +99,28 @@ def run_checks(store: Store, rules: list[Rule], since: datetime | None, until: d
             store.finish_check_run(run_id, new, len(touched) - new, time.perf_counter() - started)
     unique = {f.id: f for f in touched}  # a finding merged twice in one run is reported once
     ordered = sorted(unique.values(), key=lambda f: (-severity_rank(f.severity), f.first_ts))
-    return CheckResult(since, until, len(rules), ordered, per_rule, time.perf_counter() - started, run_id)
+    return CheckResult(since, until, len(rules), ordered, per_rule, time.perf_counter() - started, run_id,
+                       learning_status(store, rules, until))
+
+
+def learning_status(store: Store, rules: list[Rule], until: datetime) -> list[dict[str, Any]]:
+    """First-seen rules whose groups are still learning their baseline at `until` (nothing of a
+    learning group is "new" yet), with when the last of them is done."""
+    out = []
+    for rule in rules:
+        if rule.type != "first_seen" or not rule.learning:
+            continue
+        row = store.run_query(*learning_sql(rule, until))[0]
+        if row["learning"]:
+            out.append({"rule": rule.id, "learning": duration_text(rule.learning), "groups": int(row["groups"]),
+                        "groups_learning": int(row["learning"]), "learning_until": row["learning_until"]})
+    return out
+
+
+def learning_text(learning: list[dict[str, Any]]) -> str:
+    return " ".join(f"{x['rule']}: {x['groups_learning']} of {x['groups']} group(s) still learning their "
+                    f"baseline (first {x['learning']} of each group's history), learning until "
+                    f"{x['learning_until']:%Y-%m-%d %H:%M} UTC at the latest." for x in learning)
 
 
 class _Merger:

@@ -18,11 +18,12 @@ from typing import Any
 import pyarrow as pa
 
 from auditctl import reportsql as rq
-from auditctl.detect import CheckResult, Finding, list_findings, run_checks
+from auditctl.changes import CHANGE_GAP
+from auditctl.detect import CheckResult, Finding, learning_text, list_findings, run_checks
 from auditctl.errors import AuditctlError, UsageError
 from auditctl.integrity import Checkpoint, latest_checkpoint, make_checkpoint, verify
-from auditctl.rules import Rule, load_rules, severity_rank
-from auditctl.rulesql import Sql, condition_sql
+from auditctl.rules import Rule, duration_text, load_rules, severity_rank
+from auditctl.rulesql import Sql, compile_rule, condition_sql
 from auditctl.signing import SigningKey, VerifierKey
 from auditctl.store import Store
 
@@ -96,7 +97,8 @@ def build_report(store: Store, inp: ReportInputs, now: datetime | None = None) -
         "privileged_actions": privileged(store, since, until),
         "findings": findings_section(store, check, since, until),
         "changes_since_previous": diff_states(previous, state),
-        "silent_sources": silent_sources(check, inp.rules),
+        "silent_sources": silent_sources(store, inp.rules, since, until),
+        "silence_rule": silence_rule(inp.rules),
         "integrity": integrity_section(store, inp, checkpoint),
         "unparsed": [dict(r) for r in store.run_query(*rq.unparsed_by_source(since, until))],
         "access_log": access_log(store, since, until),
@@ -131,46 +133,82 @@ def storage_line(store: Store) -> dict[str, Any]:
 def coverage(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
     over = store.run_query(*rq.overview(since, until))[0]
     per_day: dict[str, dict[str, int]] = {}
-    day = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    while day < until and len(per_day) < 400:  # every day of the period, also the quiet ones
-        per_day[day.strftime("%Y-%m-%d")] = {}
-        day += timedelta(days=1)
+    if over["first"] is not None:  # every day from the first event to the last, also the quiet ones
+        day = over["first"].astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        while day <= over["last"] and len(per_day) < 400:
+            per_day[day.strftime("%Y-%m-%d")] = {}
+            day += timedelta(days=1)
     for row in store.run_query(*rq.per_day_by_category(since, until)):
         per_day.setdefault(row["day"], {})[row["category"]] = int(row["events"])
+    events = int(over["events"])
     return {
-        "events": int(over["events"]), "sources": int(over["sources"]), "hosts": int(over["hosts"]),
-        "unparsed": int(over["unparsed"]),
+        "events": events, "sources": int(over["sources"]), "hosts": int(over["hosts"]),
+        "no_host": int(over["no_host"]), "unparsed": int(over["unparsed"]),
         "first_event": _iso(over["first"]), "last_event": _iso(over["last"]),
-        "by_category": {r["category"]: int(r["events"]) for r in store.run_query(*rq.by_column("category", since, until))},
-        "by_host": {r["host"]: int(r["events"]) for r in store.run_query(*rq.by_column("host", since, until))},
-        "by_parser": {r["parser"]: int(r["events"]) for r in store.run_query(*rq.by_column("parser", since, until))},
-        "by_source": {r["source"]: int(r["events"]) for r in store.run_query(*rq.by_column("source", since, until))},
+        "by_category": _counts(store, "category", since, until, events),
+        "by_host": _counts(store, "host", since, until, events),
+        "by_parser": _counts(store, "parser", since, until, events),
+        "by_source": _counts(store, "source", since, until, events),
         "per_day": per_day,
     }
 
 
+def _counts(store: Store, column: str, since: datetime, until: datetime, total: int) -> dict[str, int]:
+    """Events per value, the largest first; the rest in one "(N others)" entry so the table
+    always adds up to the total it stands for."""
+    out = {r[column]: int(r["events"]) for r in store.run_query(*rq.by_column(column, since, until))}
+    rest = total - sum(out.values())
+    if rest:
+        distinct = int(store.run_query(*rq.distinct_values(column, since, until))[0]["n"])
+        others = distinct - len(out)
+        out[f"({others} others)"] = rest
+    return out
+
+
 def change_rows(store: Store, category: str, since: datetime, until: datetime, role_cond: Any) -> dict[str, Any]:
-    q = Sql([since, until, category])
+    """One row per change (the lines one tool wrote for it are one row: `auditctl.changes`)."""
+    q = Sql([since, until, category, int(CHANGE_GAP.total_seconds())])
     admin_sql = condition_sql("role", "role", role_cond, q) if role_cond is not None else "FALSE"
     rows = [_row(r) for r in store.run_query(*rq.changes(admin_sql, q.params))]
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["action"]] = counts.get(r["action"], 0) + 1
-    return {"count": len(rows), "by_action": counts, "admin_grants": sum(1 for r in rows if r["admin"] and
-            r["action"] in ("role_granted", "group_member_added")), "events": rows}
+    per_action = store.run_query(*rq.changes_by_action(admin_sql, q.params))
+    return {"count": sum(int(r["changes"]) for r in per_action),
+            "lines": sum(int(r["lines"]) for r in per_action),
+            "by_action": {r["action"]: int(r["changes"]) for r in per_action},
+            "admin_grants": sum(int(r["admin_grants"]) for r in per_action), "events": rows}
 
 
 def authentication(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
+    """Login attempts (action login) and, apart, other authentication failures (action
+    authenticate: PAM's duplicate reports, credential checks); summary lines are context only."""
     s = store.run_query(*rq.auth_summary(since, until))[0]
     bucket = "hour" if until - since <= timedelta(days=2) else "day"
     return {
         "logins": int(s["logins"] or 0), "failed_logins": int(s["failed_logins"] or 0),
         "other_failures": int(s["other_failures"] or 0), "users": int(s["users"] or 0),
-        "failing_sources": int(s["failing_sources"] or 0),
-        "top_failing_sources": [_row(r) for r in store.run_query(*rq.top_failing("src_ip", since, until))],
-        "top_failing_users": [_row(r) for r in store.run_query(*rq.top_failing("actor", since, until))],
+        "failing_sources": int(s["failing_sources"] or 0), "failing_users": int(s["failing_users"] or 0),
+        "summary_lines": int(s["summary_lines"] or 0), "summary_repeats": int(s["summary_repeats"] or 0),
+        "top_failing_sources": failing_table(store, "src_ip", since, until, "login", "source IPs", "(no source IP)"),
+        "top_failing_users": failing_table(store, "actor", since, until, "login", "users", "(no user)"),
+        "other_failures_by_kind": failing_table(store, "original_action", since, until, "other", "kinds", "(unnamed)"),
         "over_time": {"bucket": bucket, "points": [_row(r) for r in store.run_query(*rq.failures_over_time(since, until, bucket))]},
     }
+
+
+def failing_table(store: Store, column: str, since: datetime, until: datetime, kind: str, plural: str,
+                  missing: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The top `limit` values by failures, then one row for the rest and one for events without
+    a value: the failures column always adds up to the section's total."""
+    rows = [_row(r) for r in store.run_query(*rq.top_failing(column, since, until, kind, limit))]
+    for r in rows:
+        if r["value"] is None:
+            r["value"] = missing
+    tot = store.run_query(*rq.failing_totals(column, since, until, kind))[0]
+    rest = int(tot["failures"]) - sum(int(r["failures"]) for r in rows)
+    if rest:
+        shown = sum(1 for r in rows if r["value"] != missing)
+        rows.append({"value": f"({int(tot['distinct_values']) - shown} other {plural})", "failures": rest,
+                     "first": None, "last": None})
+    return rows
 
 
 def privileged(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
@@ -180,7 +218,7 @@ def privileged(store: Store, since: datetime, until: datetime) -> dict[str, Any]
 
 
 def findings_section(store: Store, check: CheckResult, since: datetime, until: datetime) -> dict[str, Any]:
-    touched = {f.id for f in check.findings}
+    touched = {f.id: f.status for f in check.findings}
     stored = [f for f in list_findings(store, since=since) if f.first_ts < until]
     by_id = {f.id: f for f in stored}
     for f in check.findings:
@@ -190,13 +228,18 @@ def findings_section(store: Store, check: CheckResult, since: datetime, until: d
     items = []
     for f in ordered:
         item = f.to_json()
-        item["new_in_this_report"] = f.id in touched
+        item["new_in_this_report"] = touched.get(f.id) == "new"
+        item["status_in_this_report"] = touched.get(f.id, "earlier")
         item["evidence"] = evidence.get(f.id, [])
         items.append(item)
     counts: dict[str, int] = {}
     for f in ordered:
         counts[f.severity] = counts.get(f.severity, 0) + 1
-    return {"count": len(items), "by_severity": counts, "items": items}
+    new = sum(1 for i in items if i["status_in_this_report"] == "new")
+    updated = sum(1 for i in items if i["status_in_this_report"] == "updated")
+    return {"count": len(items), "by_severity": counts, "items": items,
+            "counts": {"total": len(items), "new": new, "updated": updated, "earlier": len(items) - new - updated},
+            "learning": learning_text(check.learning)}
 
 
 def evidence_of(store: Store, findings: list[Finding]) -> dict[int, list[dict[str, Any]]]:
@@ -210,10 +253,32 @@ def evidence_of(store: Store, findings: list[Finding]) -> dict[int, list[dict[st
     return out
 
 
-def silent_sources(check: CheckResult, rules: list[Rule]) -> list[dict[str, Any]]:
-    absence = {r.id for r in rules if r.type == "absence"}
-    return [{"group": f.group_key, "silent_from": _iso(f.first_ts), "silent_until": _iso(f.last_ts),
-             "rule": f.rule_id, "finding": f.id} for f in check.findings if f.rule_id in absence]
+def silent_sources(store: Store, rules: list[Rule], since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Silences in the period, computed from the events themselves (not from findings, which
+    merge within a cooldown): the last event before each, the next one after (None: still
+    silent at the end of the period), and the rhythm that made it a silence."""
+    out = []
+    for rule in rules:
+        if rule.type != "absence":
+            continue
+        for r in store.run_query(*compile_rule(rule, since, until)):
+            out.append({"group": json.loads(r["group_key"]), "last_event": _iso(r["first_ts"]),
+                        "next_event": _iso(r["next_ts"]), "silent_for": _hours(r["silent_seconds"]),
+                        "usual_gap": _hours(r["usual_gap"]), "events_before": int(r["events_before"]),
+                        "days_before": int(r["days_before"]), "rule": rule.id})
+    return out
+
+
+def silence_rule(rules: list[Rule]) -> str:
+    return " ".join(f"`{r.id}`: {r.summary} (over the {duration_text(r.baseline or timedelta(days=7))} before it)."
+                    for r in rules if r.type == "absence")
+
+
+def _hours(seconds: Any) -> str:
+    if seconds is None:
+        return ""
+    h = float(seconds) / 3600
+    return f"{h / 24:.1f} d" if h >= 48 else f"{h:.1f} h"
 
 
 def integrity_section(store: Store, inp: ReportInputs, cp: Checkpoint) -> dict[str, Any]:
@@ -272,13 +337,15 @@ def diff_states(previous: dict[str, Any] | None, current: dict[str, Any]) -> dic
 def summary(doc: dict[str, Any]) -> dict[str, Any]:
     changes = doc["changes_since_previous"]
     return {
-        "events": doc["coverage"]["events"],
+        "events": doc["coverage"]["events"], "sources": doc["coverage"]["sources"], "hosts": doc["coverage"]["hosts"],
         "user_management_changes": doc["user_management"]["count"],
         "permission_changes": doc["permission_changes"]["count"],
         "admin_grants": doc["permission_changes"]["admin_grants"],
         "logins": doc["authentication"]["logins"], "failed_logins": doc["authentication"]["failed_logins"],
+        "other_auth_failures": doc["authentication"]["other_failures"],
         "privileged_actions": doc["privileged_actions"]["count"],
         "findings": doc["findings"]["count"], "findings_by_severity": doc["findings"]["by_severity"],
+        "findings_new": doc["findings"]["counts"]["new"], "findings_updated": doc["findings"]["counts"]["updated"],
         "new_admins": len(changes["new_admins"]), "new_accounts": len(changes["new_accounts"]),
         "silent_sources": len(doc["silent_sources"]), "unparsed": sum(r["unparsed"] for r in doc["unparsed"]),
         "intact": doc["integrity"]["intact"], "tree_size": doc["integrity"]["checkpoint"]["tree_size"],

@@ -8,22 +8,45 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from auditctl.changes import changes_sql
+
 Query = tuple[str, list[Any]]
 
 _PERIOD = "ts >= $1 AND ts < $2"
 
 
+HOST = "nullif(trim(host), '')"  # a blank host is no host: never a row (or a count) of its own
+NO_HOST = "(no host)"
+SUMMARY = "coalesce(TRY_CAST(json_extract(attrs, '$.summary') AS BOOLEAN), FALSE)"
+# the three kinds of authentication event (see README, "Authentication events")
+LOGIN_SUCCESS = "action = 'login' AND outcome = 'success'"
+FAILED_LOGIN = "action = 'login' AND outcome = 'failure'"
+OTHER_AUTH_FAILURE = f"action = 'authenticate' AND outcome = 'failure' AND NOT {SUMMARY}"
+AUTH_SUMMARY_LINE = f"action = 'authenticate' AND {SUMMARY}"
+FAILURE_KINDS = {"login": FAILED_LOGIN, "other": OTHER_AUTH_FAILURE}
+
+
 def overview(since: datetime, until: datetime) -> Query:
-    return (f"""SELECT count(*) AS events, count(DISTINCT source) AS sources, count(DISTINCT host) AS hosts,
+    return (f"""SELECT count(*) AS events, count(DISTINCT source) AS sources, count(DISTINCT {HOST}) AS hosts,
+                count(*) FILTER (WHERE {HOST} IS NULL) AS no_host,
                 count(*) FILTER (WHERE action = 'unparsed') AS unparsed, min(ts) AS first, max(ts) AS last
                 FROM current_events WHERE {_PERIOD}""", [since, until])
 
 
-def by_column(column: str, since: datetime, until: datetime, limit: int = 50) -> Query:
+def by_column(column: str, since: datetime, until: datetime, limit: int = 20) -> Query:
+    """Events per value, the `limit` largest; a blank or missing host is one "(no host)" row."""
     # `column` is one of a fixed set chosen by the caller, never user input
     assert column in ("category", "host", "parser", "source")
-    return (f"""SELECT coalesce({column}, '(none)') AS {column}, count(*) AS events FROM current_events
+    value = f"coalesce({HOST}, '{NO_HOST}')" if column == "host" else f"coalesce({column}, '(none)')"
+    return (f"""SELECT {value} AS {column}, count(*) AS events FROM current_events
                 WHERE {_PERIOD} GROUP BY 1 ORDER BY events DESC, 1 LIMIT {int(limit)}""", [since, until])
+
+
+def distinct_values(column: str, since: datetime, until: datetime) -> Query:
+    """How many values `by_column` groups into (a blank or missing host counts as one)."""
+    assert column in ("category", "host", "parser", "source")
+    value = f"coalesce({HOST}, '{NO_HOST}')" if column == "host" else f"coalesce({column}, '(none)')"
+    return f"SELECT count(DISTINCT {value}) AS n FROM current_events WHERE {_PERIOD}", [since, until]
 
 
 def per_day_by_category(since: datetime, until: datetime) -> Query:
@@ -32,27 +55,53 @@ def per_day_by_category(since: datetime, until: datetime) -> Query:
 
 
 def changes(admin_role_sql: str, params: list[Any], limit: int = 500) -> Query:
-    """`params` = [since, until, category, *the admin condition's params ($4...)]."""
-    return (f"""SELECT seq, ts, host, action, outcome, actor, target, role, message,
-                       coalesce({admin_role_sql}, FALSE) AS admin
-                FROM current_events WHERE {_PERIOD} AND category = $3 ORDER BY ts, seq LIMIT {int(limit)}""", params)
+    """One row per change (see `auditctl.changes`), `lines` and `seqs` its events.
+
+    `params` = [since, until, category, change gap in seconds, *the admin condition's params ($5...)]."""
+    return (f"""SELECT *, coalesce({admin_role_sql}, FALSE) AS admin FROM {_changes()}
+                ORDER BY ts, seq LIMIT {int(limit)}""", params)
+
+
+def changes_by_action(admin_role_sql: str, params: list[Any]) -> Query:
+    """Per action: changes, their lines, and admin grants among them (same params as `changes`)."""
+    return (f"""SELECT action, count(*) AS changes, sum(lines) AS lines,
+                       count(*) FILTER (WHERE coalesce({admin_role_sql}, FALSE)
+                                        AND action IN ('role_granted', 'group_member_added')) AS admin_grants
+                FROM {_changes()} GROUP BY 1 ORDER BY changes DESC, 1""", params)
+
+
+def _changes() -> str:
+    source = f"(SELECT * FROM current_events WHERE {_PERIOD} AND category = $3)"
+    return changes_sql(source, "$4", ("seq", "ts", "host", "app", "action", "outcome", "actor", "target", "role",
+                                      "message"))
 
 
 def auth_summary(since: datetime, until: datetime) -> Query:
-    return (f"""SELECT count(*) FILTER (WHERE action = 'login' AND outcome = 'success') AS logins,
-                       count(*) FILTER (WHERE action = 'login' AND outcome = 'failure') AS failed_logins,
-                       count(*) FILTER (WHERE action <> 'login' AND outcome = 'failure') AS other_failures,
-                       count(DISTINCT actor) FILTER (WHERE action = 'login' AND outcome = 'success') AS users,
-                       count(DISTINCT src_ip) FILTER (WHERE action = 'login' AND outcome = 'failure') AS failing_sources
-                FROM current_events WHERE {_PERIOD} AND category = 'authentication'""", [since, until])
+    return (f"""SELECT count(*) FILTER (WHERE {LOGIN_SUCCESS}) AS logins,
+                       count(*) FILTER (WHERE {FAILED_LOGIN}) AS failed_logins,
+                       count(*) FILTER (WHERE {OTHER_AUTH_FAILURE}) AS other_failures,
+                       count(*) FILTER (WHERE {AUTH_SUMMARY_LINE}) AS summary_lines,
+                       sum(TRY_CAST(json_extract(attrs, '$.repeats') AS BIGINT))
+                           FILTER (WHERE {AUTH_SUMMARY_LINE}) AS summary_repeats,
+                       count(DISTINCT actor) FILTER (WHERE {LOGIN_SUCCESS}) AS users,
+                       count(DISTINCT src_ip) FILTER (WHERE {FAILED_LOGIN}) AS failing_sources,
+                       count(DISTINCT actor) FILTER (WHERE {FAILED_LOGIN}) AS failing_users
+                FROM current_events WHERE {_PERIOD} AND action IN ('login', 'authenticate')""", [since, until])
 
 
-def top_failing(column: str, since: datetime, until: datetime, limit: int = 10) -> Query:
-    assert column in ("src_ip", "actor")
+def top_failing(column: str, since: datetime, until: datetime, kind: str = "login", limit: int = 10) -> Query:
+    """Failures per value of `column` (a NULL value is a row too), most first."""
+    assert column in ("src_ip", "actor", "original_action")
     return (f"""SELECT {column} AS value, count(*) AS failures, min(ts) AS first, max(ts) AS last
-                FROM current_events WHERE {_PERIOD} AND category = 'authentication' AND outcome = 'failure'
-                      AND {column} IS NOT NULL
-                GROUP BY 1 ORDER BY failures DESC, 1 LIMIT {int(limit)}""", [since, until])
+                FROM current_events WHERE {_PERIOD} AND {FAILURE_KINDS[kind]}
+                GROUP BY 1 ORDER BY value IS NULL, failures DESC, 1 LIMIT {int(limit)}""", [since, until])
+
+
+def failing_totals(column: str, since: datetime, until: datetime, kind: str = "login") -> Query:
+    assert column in ("src_ip", "actor", "original_action")
+    return (f"""SELECT count(*) AS failures, count(DISTINCT {column}) AS distinct_values,
+                       count(*) FILTER (WHERE {column} IS NULL) AS without
+                FROM current_events WHERE {_PERIOD} AND {FAILURE_KINDS[kind]}""", [since, until])
 
 
 def failures_over_time(since: datetime, until: datetime, bucket: str) -> Query:
@@ -61,7 +110,7 @@ def failures_over_time(since: datetime, until: datetime, bucket: str) -> Query:
     return (f"""SELECT strftime(date_trunc('{bucket}', ts AT TIME ZONE 'UTC'), '{fmt}') AS bucket,
                        count(*) FILTER (WHERE outcome = 'failure') AS failures,
                        count(*) FILTER (WHERE outcome = 'success') AS successes
-                FROM current_events WHERE {_PERIOD} AND category = 'authentication' GROUP BY 1 ORDER BY 1""",
+                FROM current_events WHERE {_PERIOD} AND action = 'login' GROUP BY 1 ORDER BY 1""",
             [since, until])
 
 

@@ -10,7 +10,12 @@ correlation rules):
 - `sequence`: `steps` in order within `window`, per group, each step with a `count`
 - `first_seen`: a `value` (one field or a tuple) not seen for the group in the `baseline`
   window before, for a group that was seen there (a known user from a new IP)
-- `absence`: a group (a source, a host) that produced events is silent longer than `window`
+- `absence`: a group (a source, a host) with a regular rhythm is silent longer than `window`
+  and longer than `rhythm.factor` times its usual gap (see `Rhythm`)
+
+`unit: change` (match, threshold, sequence) counts changes instead of lines: the lines one tool
+wrote for one change are one (`auditctl.changes`). `learning` (first_seen): nothing is new in the
+first `learning` of each group's history (default 7d): the baseline must be learned first.
 """
 
 from __future__ import annotations
@@ -73,6 +78,20 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Rhythm:
+    """When a silence counts (absence rules): in the `baseline` before it the group had at least
+    `min_events` events on at least `min_days` distinct days, and the silence is longer than
+    `factor` times its usual gap (the 90th percentile of the gaps between its active hours)."""
+
+    min_events: int = 20
+    min_days: int = 3
+    factor: float = 3.0
+
+
+DEFAULT_LEARNING = timedelta(days=7)
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     title: str
@@ -92,6 +111,9 @@ class Rule:
     timezone: str = "UTC"
     enabled: bool = True
     origin: str = ""  # file it came from
+    unit: str = "event"  # event | change
+    learning: timedelta = DEFAULT_LEARNING  # first_seen
+    rhythm: Rhythm = Rhythm()  # absence
 
     @property
     def summary(self) -> str:
@@ -99,17 +121,20 @@ class Rule:
         g = ", ".join(self.group_by) or "all"
         match self.type:
             case "threshold":
-                return f">= {self.count} events in {w} per {g}"
+                return f">= {self.count} {self.unit}s in {w} per {g}"
             case "distinct":
                 return f">= {self.count} distinct {self.field} in {w} per {g}"
             case "sequence":
                 parts = " then ".join(f"{s.count}x step{i + 1}" for i, s in enumerate(self.steps))
-                return f"{parts} within {w} per {g}"
+                return f"{parts} within {w} per {g}{' (counting changes)' if self.unit == 'change' else ''}"
             case "first_seen":
                 b = duration_text(self.baseline) if self.baseline else ""
-                return f"new {'+'.join(self.value)} per {g} (baseline {b})"
+                return (f"new {'+'.join(self.value)} per {g} (baseline {b}; "
+                        f"learning the first {duration_text(self.learning)} of each {g})")
             case "absence":
-                return f"silent > {w} per {g}"
+                r = self.rhythm
+                return (f"silent > {w} and > {r.factor:g}x its usual gap per {g}, after >= {r.min_events} "
+                        f"events on >= {r.min_days} days")
         return f"every matching event, per {g}"
 
 
@@ -187,13 +212,20 @@ def _as_dict(rule: Rule) -> dict[str, Any]:
         d["baseline"] = duration_text(rule.baseline)
     if rule.steps:
         d["steps"] = [{"where": s.where, "count": s.count} for s in rule.steps]
+    d["unit"] = rule.unit
+    if rule.type == "first_seen":
+        d["learning"] = duration_text(rule.learning) if rule.learning else "0s"
+    if rule.type == "absence":
+        d["rhythm"] = {"min_events": rule.rhythm.min_events, "min_days": rule.rhythm.min_days,
+                       "factor": rule.rhythm.factor}
     return d
 
 
 # -- validation ---------------------------------------------------------------------------
 
 _KEYS = {"id", "title", "description", "severity", "type", "tags", "where", "group_by", "count", "window",
-         "field", "value", "baseline", "steps", "cooldown", "timezone", "enabled", "references"}
+         "field", "value", "baseline", "steps", "cooldown", "timezone", "enabled", "references",
+         "unit", "learning", "rhythm"}
 _NEEDS = {"threshold": ("window", "count"), "distinct": ("window", "count", "field"),
           "sequence": ("window", "steps"), "first_seen": ("value", "baseline"), "absence": ("window", "group_by")}
 
@@ -269,15 +301,42 @@ def rule_from_dict(data: Any, origin: str, index: int) -> Rule:
     tags = data.get("tags") or []
     if not isinstance(tags, list):
         raise fail("tags", "a list")
+    unit = data.get("unit", "event")
+    if unit not in ("event", "change"):
+        raise fail("unit", "event or change")
+    learning = DEFAULT_LEARNING
+    if data.get("learning") is not None:
+        try:
+            learning = parse_duration(data["learning"])
+        except ValueError as exc:
+            raise fail("learning", str(exc)) from None
+        if learning < timedelta(0):
+            raise fail("learning", "must not be negative")
     rule = Rule(
         id=rule_id, title=str(data["title"]), severity=data["severity"], type=rtype, where=where,
         description=str(data.get("description") or "").strip(), tags=tuple(str(t) for t in tags),
         group_by=field_list("group_by"), count=count, window=duration("window"),
         field=(field_list("field") or (None,))[0], value=field_list("value"), baseline=duration("baseline"),
         steps=tuple(steps), cooldown=duration("cooldown") or timedelta(hours=1), timezone=timezone,
-        enabled=bool(data.get("enabled", True)), origin=origin,
+        enabled=bool(data.get("enabled", True)), origin=origin, unit=unit, learning=learning,
+        rhythm=_rhythm(data.get("rhythm"), fail),
     )
     return rule
+
+
+def _rhythm(value: Any, fail: Any) -> Rhythm:
+    if value is None:
+        return Rhythm()
+    if not isinstance(value, dict) or set(value) - {"min_events", "min_days", "factor"}:
+        raise fail("rhythm", "a mapping of min_events, min_days and factor")
+    r = Rhythm(**value)
+    for name in ("min_events", "min_days"):
+        v = getattr(r, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise fail(f"rhythm.{name}", "a whole number >= 1")
+    if not isinstance(r.factor, int | float) or isinstance(r.factor, bool) or r.factor <= 0:
+        raise fail("rhythm.factor", "a positive number")
+    return r
 
 
 def check_field(name: str, fail: Any) -> None:

@@ -81,7 +81,9 @@ def report(
     text = {"md": to_markdown, "html": to_html}.get(fmt, _json)(doc)
     if output:
         atomic_write_text(output, text)
-        typer.echo(f"wrote {output} ({doc['summary']['events']:,} events, {doc['summary']['findings']} findings, "
+        s = doc["summary"]
+        typer.echo(f"wrote {output} ({s['events']:,} events, {s['findings']} findings active in the period of which "
+                   f"{s['findings_new']} new and {s['findings_updated']} updated by this report's check, "
                    f"{'intact' if doc['integrity']['intact'] else 'NOT INTACT'})", err=True)
     else:
         sys.stdout.write(text)

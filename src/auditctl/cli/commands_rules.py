@@ -15,7 +15,7 @@ from auditctl.cli.common import handles_errors, state
 from auditctl.cli.guard import guarded, note_results, reader, shown, writer
 from auditctl.cli.output import Format, default_format, render_rows
 from auditctl.config import Config
-from auditctl.detect import CheckResult, Finding, list_findings, run_checks
+from auditctl.detect import CheckResult, Finding, learning_text, list_findings, run_checks
 from auditctl.errors import ExitCode, UsageError
 from auditctl.rules import SEVERITIES, Rule, load_file, load_rules
 from auditctl.store import Store
@@ -96,8 +96,11 @@ def check(
 
 def _report(result: CheckResult, fmt: Format) -> None:
     span = f"{result.since:%Y-%m-%d %H:%M} .. " if result.since else "all history .. "
-    caption = (f"{len(result.findings)} finding(s) new or updated by {result.rules} rules over {span}"
-               f"{result.until:%Y-%m-%d %H:%M} UTC in {result.seconds:.2f} s")
+    caption = (f"{len(result.findings)} finding(s) changed by this check: {result.new} new, {result.updated} updated "
+               f"(stored findings this check did not touch are not listed: `auditctl findings`); {result.rules} rules "
+               f"over {span}{result.until:%Y-%m-%d %H:%M} UTC in {result.seconds:.2f} s")
+    if result.learning:
+        caption += ". " + learning_text(result.learning)
     render_findings(result.findings, fmt, caption)
 
 
@@ -120,7 +123,9 @@ def findings(
                               since=_when(since, "--since", cfg), limit=limit or None)
         found = revealed_findings(store, found)
     note_results(len(found), findings=[f.id for f in found][:100])
-    render_findings(found, fmt or default_format(), f"{len(found)} finding(s)")
+    shown_since = f" active since {since}" if since else ""
+    render_findings(found, fmt or default_format(),
+                    f"{len(found)} stored finding(s){shown_since}, newest first" + (f" (at most {limit}: --limit)" if limit else ""))
 
 
 @rules_app.command("list")
