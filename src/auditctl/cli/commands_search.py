@@ -92,7 +92,7 @@ def stats(
     total = sum(r["events"] for r in rows)
     caption = f"{total:,} events in {len(rows):,} rows" + (
         f"; more rows left out by --limit {limit}" if more else "")
-    render_rows(rows, fmt, caption=caption, title=f"events by {', '.join(dims)}")
+    render_rows(rows, fmt, caption=caption, title=f"events by {', '.join(dims)}", optional=("first", "last"))
 
 
 def register(app: typer.Typer) -> None:

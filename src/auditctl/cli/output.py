@@ -105,10 +105,9 @@ def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, titl
     console.print(table)
 
 
-TEXT_MIN = 24  # a message or title narrower than this is unreadable: a column is left out instead
-PATH_MIN = 24
-NAME_MIN = 12  # actor, host, IP ... fold onto a second line below this
-NAME_MAX = 32
+TEXT_MIN = 20  # a message or title narrower than this is unreadable: a column is left out instead
+PATH_MIN = 16  # enough for `/var/…/auth.log.1`
+NAME_MAX = 32  # actor, host, IP ...: kept on one line up to this width (a column goes first), folded beyond
 GAP = 2  # between columns
 _OUTCOME_STYLE = {"failure": "red", "success": "green"}
 FIXED_COLUMNS = frozenset({"seq", "ts", "first", "last", "outcome", "id", "count", "severity", "status",
@@ -144,11 +143,6 @@ def fit_columns(columns: Sequence[str], texts: dict[str, list[str]], width: int,
         kept.remove(droppable.pop(0))
     widths = {c: minimum[c] for c in kept}
     spare = max(0, width - needed())
-    for c in kept:  # names first: they are short, and a name on one line reads best
-        if column_kind(c) == "name":
-            grow = min(min(natural[c], NAME_MAX) - widths[c], spare)
-            widths[c] += max(0, grow)
-            spare -= max(0, grow)
     growing = [c for c in kept if column_kind(c) in ("path", "text")]
     while spare > 0 and growing:  # paths and text share the rest, each up to its natural width
         share = max(1, spare // len(growing))
@@ -165,21 +159,25 @@ def _min_width(col: str, natural: int) -> int:
     kind = column_kind(col)
     if kind == "fixed":
         return natural
-    return min(natural, {"text": TEXT_MIN, "path": PATH_MIN}.get(kind, NAME_MIN))
+    return min(natural, {"text": TEXT_MIN, "path": PATH_MIN}.get(kind, NAME_MAX))
 
 
 def elide_middle(text: str, width: int) -> str:
-    """`/var/log/…/auth.log.1`: a path keeps its start and its file name, losing the middle."""
+    """`/var/log/…/auth.log.1`: a path keeps its start and its end, losing the middle. The end
+    is the parent folder and file name when they fit in two thirds of the width, else the file
+    name when it leaves room for two characters of the start, else the name's last part."""
     if len(text) <= width:
         return text
     if width <= 1:
         return "…"[:width]
-    cut = text.rfind("/", 0, len(text) - 1)
-    tail_len = len(text) - cut if cut >= 0 else 0
-    if cut < 0 or tail_len > width - 4:  # the file name alone does not fit: keep its end
-        tail_len = (width - 1) * 2 // 3
-    head_len = width - 1 - tail_len
-    return text[:head_len] + "…" + text[len(text) - tail_len:]
+    name_at = text.rfind("/")
+    parent_at = text.rfind("/", 0, name_at) if name_at > 0 else -1
+    tail_len = (width - 1) * 2 // 3
+    if parent_at > 0 and len(text) - parent_at <= tail_len:
+        tail_len = len(text) - parent_at
+    elif name_at > 0 and len(text) - name_at <= width - 3:
+        tail_len = len(text) - name_at
+    return text[:width - 1 - tail_len] + "…" + text[len(text) - tail_len:]
 
 
 def _plain_cell(value: Any) -> str:
