@@ -165,7 +165,8 @@ def rules_list(rules: RulesOpt = None, no_builtin: NoBuiltinOpt = False, fmt: Fo
     rows = [{"id": r.id, "severity": r.severity, "type": r.type, "fires on": r.summary, "title": r.title,
              "tags": ", ".join(r.tags), "origin": r.origin} for r in active]
     fmt = fmt or default_format()
-    render_rows(rows, fmt, columns=["id", "severity", "type", "fires on", "title"] if fmt == Format.TABLE else None)
+    render_rows(rows, fmt, columns=["id", "severity", "type", "fires on", "title"] if fmt == Format.TABLE else None,
+                optional=("type", "title"))
 
 
 @rules_app.command("validate")

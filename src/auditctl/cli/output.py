@@ -106,6 +106,7 @@ def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, titl
 
 
 TEXT_MIN = 20  # a message or title narrower than this is unreadable: a column is left out instead
+LAST_RESORT_MIN = 10  # only when the essential columns do not fit otherwise
 PATH_MIN = 16  # enough for `/var/…/auth.log.1`
 NAME_MAX = 32  # actor, host, IP ...: kept on one line up to this width (a column goes first), folded beyond
 GAP = 2  # between columns
@@ -141,6 +142,12 @@ def fit_columns(columns: Sequence[str], texts: dict[str, list[str]], width: int,
 
     while droppable and needed() > width:
         kept.remove(droppable.pop(0))
+    squeezable = [c for c in kept if column_kind(c) in ("text", "path")]
+    while needed() > width and squeezable:  # the essential columns alone are too wide: text gives way
+        widest = max(squeezable, key=lambda c: minimum[c])
+        if minimum[widest] <= LAST_RESORT_MIN:
+            break
+        minimum[widest] -= 1
     widths = {c: minimum[c] for c in kept}
     spare = max(0, width - needed())
     growing = [c for c in kept if column_kind(c) in ("path", "text")]
