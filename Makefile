@@ -36,7 +36,7 @@ demo: $(STAMP)
 	$(AUDITCTL) report --since 2024-01-01 --until 2026-12-01 --format html --output $(DEMO)/review.html
 	@echo "--- integrity: verify, export the latest signed checkpoint, prove append-only, re-hash the sources:"
 	$(AUDITCTL) verify --format table
-	$(AUDITCTL) checkpoint --out $(DEMO)/latest.note
+	$(AUDITCTL) checkpoint --output $(DEMO)/latest.note
 	$(AUDITCTL) verify --checkpoint $(DEMO)/latest.note --format table
 	$(AUDITCTL) verify --sources --format table
 	@echo "--- access levels: you are admin; a viewer sees tokens for authentication details; the self-audit trail:"

@@ -86,7 +86,7 @@ def test_plain_formats_and_filters(loaded, tmp_path):
     rows = [json.loads(x) for x in loaded("export", "--format", "jsonl", "--category", "user_management").stdout.splitlines()]
     assert rows and {r["category"] for r in rows} == {"user_management"} and list(rows[0]) == list(COLUMN_NAMES)
     table = list(csv.DictReader(io.StringIO(loaded("export", "--format", "csv", "--user", "bob").stdout)))
-    assert table and all("bob" in (r["actor"], r["target"]) for r in table)
+    assert table and all("bob" in (r["actor"], r["target"], r["role"]) or "bob" in r["attrs"] for r in table)
     out = tmp_path / "auth.parquet"
     result = loaded("export", "--format", "parquet", "--output", str(out), "--category", "authentication")
     assert result.exit_code == 0 and "exported" in result.output

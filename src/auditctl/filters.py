@@ -8,6 +8,20 @@ from datetime import datetime
 
 from auditctl.errors import UsageError
 
+# Where parsers put a person's account name. `--user` matches all of them. `role` is in the
+# list because on Unix a user's private group has the user's name (useradd writes `new group:
+# name=tsg` for user tsg), so "everything about tsg" includes its group; `--group` is role alone.
+PERSON_COLUMNS = ("actor", "target", "role")
+PERSON_ATTRS = (
+    "subject_user", "SubjectUserName",  # Windows: who acted, when actor is the account logged on
+    "TargetUserName", "OldTargetUserName", "NewTargetUserName", "MemberName",  # Windows EventData
+    "old_name", "new_name",  # renames (usermod -l, Windows 4781, ALTER ROLE ... RENAME)
+    "owner",  # userdel: the user a removed group belonged to
+    "member",  # GCP IAM binding member
+    "acct",  # auditd account field
+    "user_principal_name",  # Windows 4720 UPN
+)
+
 
 @dataclass(frozen=True)
 class EventFilter:
@@ -16,9 +30,10 @@ class EventFilter:
     text: str | None = None  # case-insensitive substring of the raw record or the message
     categories: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
-    users: tuple[str, ...] = ()  # actor OR target
+    users: tuple[str, ...] = ()  # any field that names a person: PERSON_COLUMNS, PERSON_ATTRS
     actors: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()  # role: the group or role granted, revoked, changed
     outcomes: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
     ips: tuple[str, ...] = ()  # exact, wildcard, or IPv4 CIDR

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from auditctl.access import SEALABLE_FIELDS
 from auditctl.errors import AuditctlError, DatabaseBusy
-from auditctl.filters import EventFilter, ipv4_range
+from auditctl.filters import PERSON_ATTRS, PERSON_COLUMNS, EventFilter, ipv4_range
 from auditctl.schema import COLUMN_NAMES, COLUMNS
 
 if TYPE_CHECKING:
@@ -651,24 +651,18 @@ class Store:
     def list_findings(self, *, ids: Sequence[int] = (), rules: Sequence[str] = (), severities: Sequence[str] = (),
                       since: datetime | None = None, check_run: int | None = None,
                       limit: int | None = None) -> list[dict[str, Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, values in (("id", ids), ("rule_id", rules), ("severity", severities)):
-            if values:
-                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
-        if since is not None:
-            clauses.append("last_ts >= ?")
-            params.append(since)
-        if check_run is not None:
-            clauses.append("check_run = ?")
-            params.append(check_run)
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        where, params = _findings_where(ids, rules, severities, since, check_run)
         sql = f"SELECT {_FINDING_COLS} FROM findings{where} ORDER BY last_ts DESC, id DESC"
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
         return self.run_query(sql, params)
+
+    def count_findings(self, *, rules: Sequence[str] = (), severities: Sequence[str] = (),
+                       since: datetime | None = None) -> int:
+        where, params = _findings_where((), rules, severities, since, None)
+        row = _first(self.con.execute(f"SELECT count(*) FROM findings{where}", params))
+        return int(row[0]) if row else 0
 
     def add_check_run(self, started: datetime, since: datetime | None, until: datetime, rules: int) -> int:
         row = _first(self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM check_runs"))
@@ -1001,6 +995,50 @@ def _value_match(column: str, values: Sequence[str], params: list[Any]) -> str:
     return "(" + " OR ".join(parts) + ")"
 
 
+def _findings_where(ids: Sequence[int], rules: Sequence[str], severities: Sequence[str],
+                    since: datetime | None, check_run: int | None) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, values in (("id", ids), ("rule_id", rules), ("severity", severities)):
+        if values:
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    if since is not None:
+        clauses.append("last_ts >= ?")
+        params.append(since)
+    if check_run is not None:
+        clauses.append("check_run = ?")
+        params.append(check_run)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _person_match(values: Sequence[str], params: list[Any]) -> str:
+    """Any field that names a person (filters.PERSON_COLUMNS and PERSON_ATTRS) equals a value.
+    The attrs keys are read only where the JSON text contains the value (a cheap LIKE first)."""
+    parts = [_value_match(col, values, params) for col in PERSON_COLUMNS]
+    paths = "[" + ", ".join(f"'$.{key}'" for key in PERSON_ATTRS) + "]"
+    for v in values:
+        if '"' in v or "\\" in v:  # JSON escapes these, so the text test would miss them
+            near = "attrs IS NOT NULL"
+        else:
+            near = "CAST(attrs AS VARCHAR) LIKE ? ESCAPE '\\'"
+            params.append("%" + _like_pattern(v) + "%")
+        names = f"json_extract_string(attrs, {paths})"
+        if _WILDCARD.search(v):
+            parts.append(f"({near} AND len(list_filter({names}, lambda x: x LIKE ? ESCAPE '\\')) > 0)")
+            params.append(_like_pattern(v))
+        else:
+            parts.append(f"({near} AND list_contains({names}, ?))")
+            params.append(v)
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _like_pattern(value: str) -> str:
+    """A wildcard value (`*`, `?`) as a LIKE pattern, its own % _ and backslash escaped."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
 _IPV4_INT = ("(TRY_CAST(split_part(src_ip, '.', 1) AS BIGINT) * 16777216 + "
              "TRY_CAST(split_part(src_ip, '.', 2) AS BIGINT) * 65536 + "
              "TRY_CAST(split_part(src_ip, '.', 3) AS BIGINT) * 256 + "
@@ -1022,14 +1060,13 @@ def compile_filter(flt: EventFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     simple = (("category", flt.categories), ("action", flt.actions), ("actor", flt.actors),
-              ("target", flt.targets), ("outcome", flt.outcomes), ("host", flt.hosts),
+              ("target", flt.targets), ("role", flt.groups), ("outcome", flt.outcomes), ("host", flt.hosts),
               ("parser", flt.parsers), ("source", flt.sources))
     for column, values in simple:
         if values:
             clauses.append(_value_match(column, values, params))
     if flt.users:
-        clauses.append("(" + _value_match("actor", flt.users, params) + " OR "
-                       + _value_match("target", flt.users, params) + ")")
+        clauses.append(_person_match(flt.users, params))
     if flt.ips:
         clauses.append(_ip_match(flt.ips, params))
     if flt.since:

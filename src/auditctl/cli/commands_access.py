@@ -13,13 +13,14 @@ from auditctl import access
 from auditctl.access import COMMAND_ROLES
 from auditctl.cli.common import handles_errors, state
 from auditctl.cli.guard import effective_role
-from auditctl.cli.output import Format, default_format, render_rows
+from auditctl.cli.output import DocFormat, Format, default_format, render_rows
 from auditctl.errors import ExitCode
 from auditctl.fileperms import check_files, fix_files
 
 access_app = typer.Typer(help="Access levels: your role, and the permissions of auditctl's files.",
                          no_args_is_help=True)
-FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help="table or json.", show_default=False)]
+FormatOpt = Annotated[DocFormat | None, typer.Option("--format", "-f", help="table (default on a terminal) or json.", show_default=False)]
+RowsFormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help="table (default on a terminal), json, jsonl (default when piped) or csv.", show_default=False)]
 
 
 @access_app.command("whoami")
@@ -54,7 +55,7 @@ def whoami(fmt: FormatOpt = None) -> None:
 @handles_errors
 def check_permissions(
     fix: Annotated[bool, typer.Option("--fix", help="chmod (and chgrp to access.group) every file that is looser than it should be.")] = False,
-    fmt: FormatOpt = None,
+    fmt: RowsFormatOpt = None,
 ) -> None:
     """List auditctl's files with their modes; flag any readable by more people than should be. Exit 1 if any is."""
     cfg = state().config

@@ -10,46 +10,28 @@ from typing import Annotated
 
 import typer
 
-from auditctl.cli.commands_search import (
-    ActionOpt,
-    ActorOpt,
-    CategoryOpt,
-    HostOpt,
-    IpOpt,
-    OutcomeOpt,
-    ParserOpt,
-    SinceOpt,
-    SourceOpt,
-    SupersededOpt,
-    TargetOpt,
-    TextArg,
-    UntilOpt,
-    UserOpt,
-    build_filter,
-)
 from auditctl.cli.common import err, handles_errors
+from auditctl.cli.eventfilter import with_event_filter
 from auditctl.cli.guard import guarded, note_results, reader
 from auditctl.errors import UsageError
 from auditctl.export import FORMATS, export
+from auditctl.filters import EventFilter
 
 
 @handles_errors
 @guarded("export")
+@with_event_filter
 def export_cmd(
-    text: TextArg = None, category: CategoryOpt = None, action: ActionOpt = None, user: UserOpt = None,
-    actor: ActorOpt = None, target: TargetOpt = None, outcome: OutcomeOpt = None, host: HostOpt = None,
-    ip: IpOpt = None, parser: ParserOpt = None, source: SourceOpt = None, since: SinceOpt = None,
-    until: UntilOpt = None,
+    flt: EventFilter,
     fmt: Annotated[str, typer.Option("--format", "-f", help=f"{', '.join(FORMATS)}: ECS bulk NDJSON, OCSF JSON lines, plain JSONL/CSV, Parquet.")] = "jsonl",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout; required for parquet.", show_default=False)] = None,
-    include_superseded: SupersededOpt = False,
+    include_superseded: bool = False,
 ) -> None:
     """Export the selected events (same filters as search) for a SIEM or a data lake."""
     if fmt not in FORMATS:
         raise UsageError(f"--format: choose one of {', '.join(FORMATS)}")
     if fmt == "parquet" and output is None:
         raise UsageError("--format parquet needs --output FILE")
-    flt = build_filter(text, category, action, user, actor, target, outcome, host, ip, parser, source, since, until)
     with reader() as store:
         if include_superseded:
             store.show_superseded()

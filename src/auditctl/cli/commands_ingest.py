@@ -14,7 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from auditctl.cli.commands_integrity import checkpoint_after_ingest
 from auditctl.cli.common import err, fail, handles_errors, state, warn
 from auditctl.cli.guard import guarded, writer
-from auditctl.cli.output import Format
+from auditctl.cli.output import DocFormat
 from auditctl.errors import ExitCode, UsageError
 from auditctl.ingest import Ingester, IngestSummary, expand_paths
 from auditctl.plugins import load_registry
@@ -29,7 +29,7 @@ def ingest(
     tz: Annotated[str | None, typer.Option("--tz", help="Time zone of stamps without one (year-less syslog, naive ISO), e.g. Europe/Berlin or local. Default: config `timezone`, else UTC.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Parse processes for large files (default: one per CPU).")] = None,
     year: Annotated[int | None, typer.Option("--year", min=1970, max=2999, help="Year of the last year-less stamp (`Mar 12 10:52:25`) of each file; default: from the file name or content, else its modification time (a guess, noted in the summary).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Summary as table or json.")] = Format.TABLE,
+    fmt: Annotated[DocFormat, typer.Option("--format", "-f", help="The summary for people (table) or as one JSON document (json).")] = DocFormat.TABLE,
     force: Annotated[bool, typer.Option("--force", help="With --parser: store a file even when the parser cannot read most of its first records (they are kept as unparsed).")] = False,
     reparse: Annotated[bool, typer.Option("--reparse", help="Read already ingested files again from the start (with --parser or auto-detection); the new events are appended and the file's earlier events are marked superseded, never deleted.")] = False,
 ) -> None:
@@ -52,7 +52,7 @@ def ingest(
         raise typer.Exit(int(ExitCode.ERROR))
 
 
-def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: Format = Format.TABLE,
+def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: DocFormat = DocFormat.TABLE,
                  quiet: bool = False, year: int | None = None, force: bool = False, reparse: bool = False) -> bool:
     """Ingest and sign; print the summary (on stderr when `quiet`). False when some input failed."""
     cfg = state().config
@@ -105,7 +105,7 @@ def _size(path: str) -> int:
         return 0
 
 
-def _report(summary: IngestSummary, fmt: Format, db, to_stderr: bool = False) -> None:
+def _report(summary: IngestSummary, fmt: DocFormat, db, to_stderr: bool = False) -> None:
     for f in summary.failed:
         err.print(f"[red]error:[/] {f.note}", highlight=False, soft_wrap=True)
     if summary.not_read:
@@ -113,7 +113,7 @@ def _report(summary: IngestSummary, fmt: Format, db, to_stderr: bool = False) ->
                   f"{', '.join(summary.not_read)}", highlight=False, soft_wrap=True)
     if summary.checkpoint_error:
         err.print(f"[red]error:[/] {summary.checkpoint_error}", highlight=False, soft_wrap=True)
-    if fmt in (Format.JSON, Format.JSONL):
+    if fmt == DocFormat.JSON:
         doc = {
             "database": str(db), "files": [f.__dict__ for f in summary.files], "events": summary.events,
             "unparsed": summary.unparsed, "per_parser": summary.per_parser,

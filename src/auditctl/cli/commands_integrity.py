@@ -12,7 +12,7 @@ import typer
 
 from auditctl.cli.common import handles_errors, state, warn
 from auditctl.cli.guard import guarded, reader, writer
-from auditctl.cli.output import Format, default_format, render_rows
+from auditctl.cli.output import DocFormat, Format, default_format, render_rows
 from auditctl.config import Config
 from auditctl.errors import AuditctlError, ExitCode, UsageError
 from auditctl.files import atomic_write_text
@@ -88,7 +88,7 @@ def verifier_key(cfg: Config) -> VerifierKey:
 @handles_errors
 @guarded("checkpoint")
 def checkpoint(
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the latest checkpoint to this file (atomically), to keep off the machine.")] = None,
+    out: Annotated[Path | None, typer.Option("--output", "--out", "-o", help="Also write the latest checkpoint to this file (atomically), to keep off the machine.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="note (C2SP signed note, the default) or json.")] = "note",
 ) -> None:
     """Sign a checkpoint over every stored event (if new ones arrived) and print the latest."""
@@ -115,14 +115,14 @@ def verify_cmd(
     checkpoint_file: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="An exported checkpoint (note or JSON): prove the log is an append-only extension of it.", show_default=False)] = None,
     sources: Annotated[bool, typer.Option("--sources", help="Re-hash the original log files still on disk against the SHA-256 recorded at ingest.")] = False,
     key: Annotated[str | None, typer.Option("--key", help="Verifier key (name+id+base64, or a file holding it) instead of the local signing key.", show_default=False)] = None,
-    fmt: Annotated[Format | None, typer.Option("--format", "-f", help="table or json.", show_default=False)] = None,
+    fmt: Annotated[DocFormat | None, typer.Option("--format", "-f", help="table (default on a terminal) or json.", show_default=False)] = None,
 ) -> None:
     """Check that no stored event was changed, deleted, inserted or reordered since it was signed.
 
     Exit code 0 when intact, 4 when not.
     """
     cfg = state().config
-    fmt = fmt or default_format()
+    fmt = DocFormat.TABLE if (fmt or default_format()) == Format.TABLE else DocFormat.JSON
     with reader() as store:
         if sources:
             _verify_sources(store, fmt)
@@ -146,7 +146,7 @@ def verify_cmd(
                 typer.echo(sealed_note)
         else:
             rows = [p.to_json() for p in report.problems]
-            render_rows(rows, Format.TABLE if fmt == Format.TABLE else fmt,
+            render_rows(rows, Format(fmt),
                         columns=["kind", "seq", "ts", "source", "line", "message"],
                         title=f"NOT INTACT: {len(rows)} problem(s) in {report.events:,} events")
             typer.echo(signed)
@@ -165,7 +165,7 @@ def _verify_sealed(store: Store, cfg: Config, report: VerifyReport) -> str | Non
     return f"sealed fields: {checked:,} values match their signed tokens" if not problems else None
 
 
-def _verify_checkpoint(store: Store, verifier: VerifierKey, path: Path, fmt: Format) -> None:
+def _verify_checkpoint(store: Store, verifier: VerifierKey, path: Path, fmt: DocFormat) -> None:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -179,10 +179,10 @@ def _verify_checkpoint(store: Store, verifier: VerifierKey, path: Path, fmt: For
         raise typer.Exit(int(ExitCode.INTEGRITY))
 
 
-def _verify_sources(store: Store, fmt: Format) -> None:
+def _verify_sources(store: Store, fmt: DocFormat) -> None:
     statuses = verify_sources(store)
     rows = [{"status": s.status, "path": s.path, "detail": s.detail} for s in statuses]
-    render_rows(rows, fmt, columns=["status", "path", "detail"] if fmt == Format.TABLE else None,
+    render_rows(rows, Format(fmt), columns=["status", "path", "detail"] if fmt == Format.TABLE else None,
                 title="original log files")
     if any(s.bad for s in statuses):
         raise typer.Exit(int(ExitCode.INTEGRITY))
@@ -192,7 +192,7 @@ def _verify_sources(store: Store, fmt: Format) -> None:
 @handles_errors
 @guarded("keys show")
 def keys_show(
-    fmt: Annotated[Format | None, typer.Option("--format", "-f", help="table or json.", show_default=False)] = None,
+    fmt: Annotated[DocFormat | None, typer.Option("--format", "-f", help="table (default on a terminal) or json.", show_default=False)] = None,
 ) -> None:
     """Print the public key auditors need to verify checkpoints (created on first use)."""
     cfg = state().config

@@ -74,7 +74,8 @@ def test_parser(
                    f"confidence {trial.choice.confidence:.2f})")
         typer.echo(f"detection scores: {ranking}")
         render_rows(rows, fmt, columns=["line", "ts", "category", "action", "outcome", "actor", "target",
-                                        "src_ip", "message", "problems"])
+                                        "src_ip", "message", "problems"],
+                    optional=("category", "line", "target", "src_ip"))
     else:
         render_rows([{"parser": trial.choice.parser.name, "reason": trial.choice.reason,
                       "confidence": trial.choice.confidence, "ranking": ranking, **r} for r in rows], fmt)

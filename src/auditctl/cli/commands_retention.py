@@ -12,7 +12,7 @@ import typer
 from auditctl.cli.commands_integrity import signing_key
 from auditctl.cli.common import handles_errors, state
 from auditctl.cli.guard import guarded, reader, writer
-from auditctl.cli.output import Format, default_format, render_rows
+from auditctl.cli.output import DocFormat, Format, default_format, render_rows
 from auditctl.errors import UsageError
 from auditctl.retention import apply, archive_dir_of, parse_retention, plan, status
 from auditctl.timeutil import get_tz, parse_when
@@ -36,7 +36,7 @@ def _as_of(value: str | None) -> datetime:
 def retention_apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be archived and deleted; change nothing.")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Apply the policies as if it were this time (default: now).", show_default=False)] = None,
-    fmt: Annotated[Format | None, typer.Option("--format", "-f", help="table or json.", show_default=False)] = None,
+    fmt: Annotated[DocFormat | None, typer.Option("--format", "-f", help="table (default on a terminal) or json.", show_default=False)] = None,
 ) -> None:
     """Archive events past their policy's archive_after, delete those past delete_after (not on legal hold)."""
     cfg = state().config
@@ -63,7 +63,7 @@ def retention_apply(
 @retention_app.command("status")
 @handles_errors
 @guarded("retention status")
-def retention_status(fmt: Annotated[Format | None, typer.Option("--format", "-f", help="table or json.", show_default=False)] = None) -> None:
+def retention_status(fmt: Annotated[DocFormat | None, typer.Option("--format", "-f", help="table (default on a terminal) or json.", show_default=False)] = None) -> None:
     """Rows and bytes hot vs archived, deleted events, and the compression ratio vs the raw logs."""
     with reader() as store:
         doc = status(store)

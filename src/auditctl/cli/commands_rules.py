@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -25,7 +26,9 @@ rules_app = typer.Typer(help="List the detection rules, or validate rule files."
 
 RulesOpt = Annotated[list[Path] | None, typer.Option("--rules", "-r", help="Rule file or directory (repeatable), used with the built-in pack.", show_default=False)]
 NoBuiltinOpt = Annotated[bool, typer.Option("--no-builtin", help="Use only the rules given with --rules and config.")]
-FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help="table, json or jsonl.", show_default=False)]
+FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help="table (default on a terminal), json, jsonl (default when piped) or csv.", show_default=False)]
+LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", min=0, help="At most this many findings (0 = all). Default: 100 in a table, all in json, jsonl and csv.", show_default=False)]
+TABLE_LIMIT = 100  # a table longer than this is not read by anyone: the rest is counted, not printed
 
 
 def active_rules(cfg: Config, extra: list[Path] | None, builtin: bool = True) -> list[Rule]:
@@ -48,7 +51,7 @@ def _severity(value: str | None) -> str | None:
     return value
 
 
-def finding_rows(findings: list[Finding]) -> list[dict]:
+def finding_rows(findings: Sequence[Finding]) -> list[dict]:
     return [{"id": f.id, "severity": f.severity, "rule": f.rule_id, "status": f.status,
              "group": ", ".join(f"{k}={'(unknown)' if v is None else v}" for k, v in f.group_key.items()) or "-",
              "first": f.first_ts, "last": f.last_ts, "count": f.count, "title": f.title} for f in findings]
@@ -58,10 +61,29 @@ def revealed_findings(store: Store, found: list[Finding]) -> list[Finding]:
     return [dataclasses.replace(f, group_key=shown(store, f.group_key), title=shown(store, f.title)) for f in found]
 
 
-def render_findings(findings: list[Finding], fmt: Format, caption: str) -> None:
+def shown_limit(limit: int | None, fmt: Format) -> int | None:
+    """How many findings to print: --limit if given (0 = all), else a page for a table and all
+    for the machine formats, which scripts read to the end."""
+    if limit is not None:
+        return limit or None
+    return TABLE_LIMIT if fmt == Format.TABLE else None
+
+
+def render_findings(findings: Sequence[Finding], fmt: Format, caption: str, total: int | None = None) -> None:
+    """`findings` are the ones to print; `total` how many there were (the rest are counted in
+    a last line, never rendered: 125k rich rows take minutes and a gigabyte)."""
+    total = len(findings) if total is None else total
     if fmt == Format.TABLE:
-        render_rows(finding_rows(findings), fmt, caption=caption,
+        if total > len(findings):
+            caption += (f"\n{total - len(findings):,} more not shown: use --format jsonl, "
+                        f"or --limit N (0 = all)")
+        render_rows(finding_rows(findings), fmt, caption=caption, optional=("status", "first", "id"),
                     columns=["id", "severity", "rule", "status", "group", "first", "last", "count"])
+    elif fmt == Format.CSV:
+        rows = [{**f.to_json(), "group": orjson.dumps(f.group_key).decode(), "tags": ",".join(f.tags),
+                 "seqs": " ".join(map(str, f.seqs))} for f in findings]
+        render_rows(rows, fmt, columns=["id", "rule", "severity", "status", "title", "group", "first", "last",
+                                        "count", "tags", "seqs"])
     elif fmt == Format.JSON:
         sys.stdout.write(orjson.dumps([f.to_json() for f in findings], option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -77,6 +99,7 @@ def check(
     since: Annotated[str | None, typer.Option("--since", help="From this time (default: where the last check ended; all history the first time).", show_default=False)] = None,
     until: Annotated[str | None, typer.Option("--until", help="Up to this time (default: now).", show_default=False)] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help=f"Exit 3 when a finding is at or above this severity ({', '.join(SEVERITIES)}).", show_default=False)] = None,
+    limit: LimitOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
     """Run the detection rules over the stored events and record their findings."""
@@ -87,21 +110,27 @@ def check(
         start = _when(since, "--since", cfg) if since else store.last_check_until()
         end = _when(until, "--until", cfg) or datetime.now(UTC)
         result = run_checks(store, active, start, end)
+    fmt = fmt or default_format()
+    total = len(result.findings)
+    failing = bool(fail_on and result.at_or_above(fail_on))
+    cap = shown_limit(limit, fmt)
+    if cap is not None:
+        result.findings = result.findings[:cap]
     with reader() as store:  # group keys of sealed fields are tokens; an admin sees their values
         result.findings = revealed_findings(store, result.findings)
-    _report(result, fmt or default_format())
-    if fail_on and result.at_or_above(fail_on):
+    _report(result, fmt, total)
+    if failing:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
-def _report(result: CheckResult, fmt: Format) -> None:
+def _report(result: CheckResult, fmt: Format, total: int) -> None:
     span = f"{result.since:%Y-%m-%d %H:%M} .. " if result.since else "all history .. "
-    caption = (f"{len(result.findings)} finding(s) changed by this check: {result.new} new, {result.updated} updated "
+    caption = (f"{total:,} finding(s) changed by this check: {result.new} new, {result.updated} updated "
                f"(stored findings this check did not touch are not listed: `auditctl findings`); {result.rules} rules "
                f"over {span}{result.until:%Y-%m-%d %H:%M} UTC in {result.seconds:.2f} s")
     if result.learning:
         caption += ". " + learning_text(result.learning)
-    render_findings(result.findings, fmt, caption)
+    render_findings(result.findings, fmt, caption, total)
 
 
 @handles_errors
@@ -110,7 +139,7 @@ def findings(
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Rule id (repeatable).", show_default=False)] = None,
     severity: Annotated[list[str] | None, typer.Option("--severity", help="Severity (repeatable).", show_default=False)] = None,
     since: Annotated[str | None, typer.Option("--since", help="Findings active since this time.", show_default=False)] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="At most this many (0 = all).")] = 100,
+    limit: LimitOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
     """List stored findings, newest first. `auditctl search --finding ID` shows the events behind one."""
@@ -118,14 +147,16 @@ def findings(
     for s in severity or []:
         if s not in SEVERITIES:
             raise UsageError(f"--severity: choose from {', '.join(SEVERITIES)}")
+    fmt = fmt or default_format()
+    rules, severities, start = rule or (), severity or (), _when(since, "--since", cfg)
     with reader() as store:
-        found = list_findings(store, rules=rule or (), severities=severity or (),
-                              since=_when(since, "--since", cfg), limit=limit or None)
+        found = list_findings(store, rules=rules, severities=severities, since=start, limit=shown_limit(limit, fmt))
+        total = (store.count_findings(rules=rules, severities=severities, since=start)
+                 if fmt == Format.TABLE else len(found))
         found = revealed_findings(store, found)
     note_results(len(found), findings=[f.id for f in found][:100])
     shown_since = f" active since {since}" if since else ""
-    render_findings(found, fmt or default_format(),
-                    f"{len(found)} stored finding(s){shown_since}, newest first" + (f" (at most {limit}: --limit)" if limit else ""))
+    render_findings(found, fmt, f"{total:,} stored finding(s){shown_since}, newest first", total)
 
 
 @rules_app.command("list")
@@ -138,7 +169,8 @@ def rules_list(rules: RulesOpt = None, no_builtin: NoBuiltinOpt = False, fmt: Fo
     rows = [{"id": r.id, "severity": r.severity, "type": r.type, "fires on": r.summary, "title": r.title,
              "tags": ", ".join(r.tags), "origin": r.origin} for r in active]
     fmt = fmt or default_format()
-    render_rows(rows, fmt, columns=["id", "severity", "type", "fires on", "title"] if fmt == Format.TABLE else None)
+    render_rows(rows, fmt, columns=["id", "severity", "type", "fires on", "title"] if fmt == Format.TABLE else None,
+                optional=("type", "title"))
 
 
 @rules_app.command("validate")
