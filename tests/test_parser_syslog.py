@@ -139,6 +139,87 @@ def test_auth_messages_map_to_the_schema(tmp_path, line, expected):
     assert ev.host == "host1" and ev.raw.endswith(line)
 
 
+# -- older Red Hat tags: prog(module)[pid] ---------------------------------------------------
+# Lines as RHEL 3/4 and Fedora Core wrote them (the form of the Loghub "Linux" data set).
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("sshd(pam_unix)[19939]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= "
+     "rhost=218.188.2.4  user=root",
+     ("sshd", 19939, "authenticate", "failure", "root", None, "218.188.2.4", None)),
+    ("sshd(pam_unix)[24030]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= "
+     "rhost=220-135-151-1.hinet-ip.hinet.net  user=root",
+     ("sshd", 24030, "authenticate", "failure", "root", None, None, "220-135-151-1.hinet-ip.hinet.net")),
+    ("sshd(pam_unix)[31675]: check pass; user unknown",
+     ("sshd", 31675, "authenticate", "failure", None, None, None, None)),
+    ("sshd(pam_unix)[8115]: session opened for user test by (uid=508)",
+     ("sshd", 8115, "session_start", "success", "test", None, None, None)),
+    ("sshd(pam_unix)[8115]: session closed for user test",
+     ("sshd", 8115, "session_end", "success", "test", None, None, None)),
+    ("su(pam_unix)[21416]: session opened for user root by alice(uid=500)",
+     ("su", 21416, "session_start", "success", "alice", "root", None, None)),
+    ("su(pam_unix)[21416]: authentication failure; logname=alice uid=500 euid=0 tty= ruser=alice rhost=  user=root",
+     ("su", 21416, "authenticate", "failure", "alice", "root", None, None)),
+    ("login(pam_unix)[2310]: session opened for user root by LOGIN(uid=0)",
+     ("login", 2310, "session_start", "success", "LOGIN", "root", None, None)),
+    ("sshd(pam_unix)[5211]: 2 more authentication failures; logname= uid=0 euid=0 tty=NODEVssh ruser= "
+     "rhost=61.53.154.93  user=root",
+     ("sshd", 5211, "authenticate", "failure", "root", None, "61.53.154.93", None)),
+    ("passwd(pam_unix)[4120]: password changed for alice",
+     ("passwd", 4120, "password_changed", "success", None, "alice", None, None)),
+])
+def test_older_module_tags_parse_like_the_plain_form(tmp_path, line, expected):
+    ev = one(tmp_path, f"Jun 14 15:16:01 combo {line}")
+    got = (ev.app, ev.pid, ev.action, ev.outcome, ev.actor, ev.target, ev.src_ip, (ev.attrs or {}).get("rhost"))
+    assert got == expected
+    assert ev.category in ("authentication", "user_management") and ev.attrs["pam_module"] == "pam_unix"
+
+
+def test_older_module_summary_and_modern_hostname_rhost(tmp_path):
+    more = one(tmp_path, "Jun 14 15:16:01 combo sshd(pam_unix)[5211]: 2 more authentication failures; "
+                         "logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=61.53.154.93  user=root")
+    assert more.attrs["summary"] is True and more.attrs["repeats"] == 2
+    ev = one(tmp_path, "Mar  1 10:00:00 h sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 "
+                       "euid=0 tty=ssh ruser= rhost=scanner.example.net  user=root")
+    assert ev.src_ip is None and ev.attrs["rhost"] == "scanner.example.net"
+
+
+def test_launchd_tag_names_the_program_not_the_process(tmp_path):
+    events = parse_text(tmp_path, (
+        "Dec 13 11:38:45 mac com.apple.xpc.launchd[1] (com.apple.quicklook[21498]): Endpoint has been activated\n"
+        "Dec 13 11:42:55 mac com.apple.xpc.launchd[1] (com.apple.quicklook[21556]): Endpoint has been activated\n"
+        "Dec 13 11:45:18 mac com.apple.xpc.launchd[1] (com.apple.imfoundation.IMRemoteURLConnectionAgent): "
+        "Unknown key for integer: _DirtyJetsamMemoryLimit\n"))
+    assert {(e.app, e.pid) for e in events} == {("com.apple.xpc.launchd", 1)}
+    assert [(e.attrs["service"], e.attrs.get("service_pid")) for e in events] == [
+        ("com.apple.quicklook", 21498), ("com.apple.quicklook", 21556),
+        ("com.apple.imfoundation.IMRemoteURLConnectionAgent", None)]
+
+
+@pytest.mark.parametrize(("line", "action", "summary", "repeats"), [
+    # issue 16 contract: the attempt, a duplicate report of it, or context
+    ("sshd[1]: Failed password for root from 1.2.3.4 port 22 ssh2", "login", None, None),
+    ("sshd[1]: Accepted password for root from 1.2.3.4 port 22 ssh2", "login", None, None),
+    ("sshd[1]: Invalid user admin from 1.2.3.4 port 4242", "authenticate", None, None),
+    ("sshd[1]: User guest from 1.2.3.4 not allowed because not listed in AllowUsers", "authenticate", None, None),
+    ("sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=root",
+     "authenticate", None, None),
+    ('sshd[1]: pam_succeed_if(sshd:auth): requirement "uid >= 1000" not met by user "root"', "authenticate", None, None),
+    ("sshd[1]: PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=root",
+     "authenticate", True, 2),
+    ("sshd[1]: Disconnecting: Too many authentication failures for root [preauth]", "authenticate", True, None),
+    ("sshd[1]: error: maximum authentication attempts exceeded for root from 1.2.3.4 port 22 ssh2 [preauth]",
+     "authenticate", True, None),
+    ("sshd[1]: message repeated 5 times: [ Failed password for root from 1.2.3.4 port 22 ssh2]", "authenticate", True, 5),
+    ("sudo: pam_unix(sudo:auth): authentication failure; logname=bob uid=1000 euid=0 tty=/dev/pts/0 ruser=bob rhost=  user=bob",
+     "authenticate", None, None),
+])
+def test_contract_classes(tmp_path, line, action, summary, repeats):
+    ev = one(tmp_path, f"Mar  1 10:00:00 h {line}")
+    attrs = ev.attrs or {}
+    assert (ev.category, ev.action, attrs.get("summary"), attrs.get("repeats")) == (
+        "authentication", action, summary, repeats)
+
+
 def test_message_repeated_is_one_summary_event(tmp_path):
     """Contract of issue 16: the repeats are context; the attempts are the lines grep finds."""
     events = parse_text(tmp_path, "Mar  1 10:00:00 h sshd[1]: message repeated 4 times: "
