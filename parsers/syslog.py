@@ -1,13 +1,16 @@
 """syslog: RFC 3164, RFC 5424 and ISO-8601-stamped lines, with auth sub-parsers.
 
-Headers give time, host, program and PID. Messages of sshd, sudo, su, PAM modules, the
-shadow-utils tools (useradd, userdel, usermod, groupadd, groupdel, groupmod, gpasswd,
-passwd, chpasswd, chage), login and systemd-logind are mapped to the schema's categories and
-actions; other programs' lines are kept as `system`/`log` events with host, app and message.
-rsyslog's "message repeated N times: [...]" stands for N events and is stored as N events.
-Continuation lines (macOS multi-line messages, which start with white space) are joined to
-the message they continue.
-"""
+Headers give time, host, program and PID (older `sshd(pam_unix)[pid]:` tags give the program
+and the PAM module; launchd's `com.apple.xpc.launchd[1] (job[pid]):` the program and the job).
+Messages of sshd, sudo, su, runuser, PAM modules, the shadow-utils tools (useradd, userdel,
+usermod, groupadd, groupdel, groupmod, gpasswd, passwd, chpasswd, chage, chfn, chsh, newusers,
+vipw/vigr, pwck/grpck, newgrp), login and systemd-logind are mapped to the schema's categories
+and actions; other programs' lines are kept as `system`/`log` events with host, app and message.
+Authentication lines follow issue 16's contract: `login` is an attempt, `authenticate` a
+duplicate report or credential check, and summaries ("PAM 2 more authentication failures",
+rsyslog's "message repeated N times: [...]") are `authenticate` with attrs.summary/repeats.
+One line is one event. Continuation lines (macOS multi-line messages, which start with white
+space) are joined to the message they continue."""
 
 from __future__ import annotations
 
@@ -560,7 +563,6 @@ class SyslogParser(Parser):
                 _continue(pending, text)
                 continue
             yield from pending
-            previous = pending[-1] if pending else None
             if not text.strip():
                 pending = []
                 continue
@@ -568,8 +570,6 @@ class SyslogParser(Parser):
                 pending = self._parse_line(text, number, stamp, source)
             except ValueError as exc:
                 pending = [unparsed_event(text, f"syslog: {exc}", line=number)]
-            if previous is not None and pending[0].app is None and pending[0].action == "log":
-                pending[0] = _repeat_of(previous, pending[0])
         yield from pending
 
     def _parse_line(self, text: str, number: int, stamp: YearlessStamp, source: Source) -> list[Event]:
@@ -628,6 +628,10 @@ class SyslogParser(Parser):
     def _event(self, text: str, number: int, ts: datetime, host: str | None, app: str | None,
                pid: int | None, msg: str, attrs: dict) -> Event:
         ev = interpret(app, msg, attrs.pop("module", None))
+        if ev is None and (last := _LAST_REPEATED.match(msg)) is not None:
+            # BSD syslogd's `last message repeated N times`: what repeated is on another line,
+            # maybe in another chunk of a parallel parse, so only the count is kept
+            attrs["repeats"] = int(last[1])
         if ev is None:
             return Event(ts=ts, category="system", action="log", host=host, app=app, pid=pid,
                          message=msg, raw=text, attrs=attrs or None, line=number)
@@ -644,17 +648,6 @@ def _as_summary(ev: Event, repeats: int) -> Event:
         ev.action = "authenticate"
     ev.attrs = {**(ev.attrs or {}), **_SUMMARY, "repeats": repeats}
     return ev
-
-
-def _repeat_of(prev: Event, ev: Event) -> Event:
-    """BSD syslogd's `last message repeated N times` takes the meaning of the line before it."""
-    m = _LAST_REPEATED.match(ev.message or "")
-    if m is None or prev.host != ev.host or prev.action in ("log", "unparsed"):
-        return ev
-    for name in ("category", "action", "outcome", "original_action", "actor", "target", "role",
-                 "resource", "src_ip", "app", "pid"):
-        setattr(ev, name, getattr(prev, name))
-    return _as_summary(ev, int(m[1]))
 
 
 def _continue(pending: list[Event], text: str) -> None:
