@@ -40,7 +40,7 @@ _TAG = re.compile(r"([^\s\[\]:]+)(?:\[([^\]]*)\])?: ?(.*)", re.S)
 _TAG_SPACED = re.compile(r"([^\[\]:]{1,64}?)\[(\d+)\]: (.*)", re.S)
 _TAG_LAUNCHD = re.compile(r"(\S+)\[(\d+)\] \(([^)\[]*)(?:\[(\d+)\])?\): (.*)", re.S)
 # Older Red Hat tags name the PAM module the program used: `sshd(pam_unix)[19939]:`.
-_APP_MODULE = re.compile(r"([^()]+)\(([\w.-]+)\)")
+_APP_MODULE = re.compile(r"([^()\s]+)\(([\w.-]+)\)")
 # The common auth.log shape in one match; anything else takes the general path, which gives
 # the same result for these lines (the goldens and corpus tests hold both to it).
 _FAST_BSD = re.compile(r"([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) ([^\s\[:]+) ([^\s\[\]:]+)(?:\[(\d+)\])?: ?(.*)", re.S)
@@ -627,7 +627,10 @@ class SyslogParser(Parser):
 
     def _event(self, text: str, number: int, ts: datetime, host: str | None, app: str | None,
                pid: int | None, msg: str, attrs: dict) -> Event:
-        ev = interpret(app, msg, attrs.pop("module", None))
+        module = attrs.pop("module", None)
+        ev = interpret(app, msg, module)
+        if module:
+            attrs["pam_module" if module.startswith("pam_") else "module"] = module
         if ev is None and (last := _LAST_REPEATED.match(msg)) is not None:
             # BSD syslogd's `last message repeated N times`: what repeated is on another line,
             # maybe in another chunk of a parallel parse, so only the count is kept
