@@ -108,6 +108,11 @@ _SSHD_RULES: list[Rule] = [
     (re.compile(r"Invalid user (.*?) from (\S+)(?: port (\d+))?"),
      lambda m: _ev(AUTH, "authenticate", "failure", "Invalid user", actor=m[1] or None, src_ip=m[2],
                    attrs={"invalid_user": True, **({"port": int(m[3])} if m[3] else {})})),
+    # sshd's own report of the PAM verdict behind a Failed line: a duplicate, not an attempt
+    (re.compile(r"(?:error: )?PAM: (Authentication failure|User not known to the underlying authentication module)"
+                r" for (illegal user |invalid user )?(\S+) from (\S+)"),
+     lambda m: _ev(AUTH, "authenticate", "failure", f"PAM: {m[1]}", actor=m[3], src_ip=m[4],
+                   attrs={"invalid_user": True} if m[2] else None)),
     (re.compile(r"input_userauth_request: invalid user (\S*)"),
      lambda m: _ev(AUTH, "authenticate", "failure", "invalid user", actor=m[1] or None,
                    attrs={"invalid_user": True})),
