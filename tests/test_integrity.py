@@ -69,9 +69,9 @@ def test_intact_store_verifies(signed):
     result = signed("verify", "--format", "json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["intact"] and doc["checkpoints_checked"] == 2 and doc["covered"] == doc["events"] == 63 + 68
+    assert doc["intact"] and doc["checkpoints_checked"] == 2 and doc["covered"] == doc["events"] == 61 + 68
     table = signed("verify", "--format", "table")
-    assert table.exit_code == 0 and table.output.startswith("intact: 131 events, 2 signed checkpoint(s)")
+    assert table.exit_code == 0 and table.output.startswith("intact: 129 events, 2 signed checkpoint(s)")
 
 
 def test_root_matches_the_documented_scheme(signed, db):
@@ -94,7 +94,7 @@ def test_modified_field_is_named(signed, db):
 
 @pytest.mark.parametrize("column", ["ts", "raw", "attrs", "outcome", "ingested_at", "line", "pid"])
 def test_every_column_is_covered(signed, db, column):
-    value = {"ts": "ts + INTERVAL 1 SECOND", "raw": "raw || ' '", "attrs": "'{}'", "outcome": "'success'",
+    value = {"ts": "ts + INTERVAL 1 SECOND", "raw": "raw || ' '", "attrs": "'{}'", "outcome": "CASE outcome WHEN 'success' THEN 'failure' ELSE 'success' END",
              "ingested_at": "ingested_at - INTERVAL 1 DAY", "line": "line + 1000", "pid": "coalesce(pid, 0) + 1"}[column]
     sql(db, f"UPDATE events SET {column} = {value} WHERE seq = 20")
     result = signed("verify", "--format", "json")
@@ -109,7 +109,7 @@ def test_modified_with_recomputed_digest_is_localized_by_the_signed_roots(signed
     result = signed("verify", "--format", "json")
     assert result.exit_code == ExitCode.INTEGRITY
     mismatch = [p for p in problems(result) if p["kind"] == "root_mismatch"]
-    assert mismatch and "seq 64..131" in mismatch[0]["message"]  # the second ingest's range
+    assert mismatch and "seq 62..129" in mismatch[0]["message"]  # the second ingest's range
     assert not [p for p in problems(result) if p["kind"] == "modified"]
 
 
@@ -152,11 +152,11 @@ def test_truncated_tail_is_found(signed, db):
     result = signed("verify", "--format", "json")
     assert result.exit_code == ExitCode.INTEGRITY
     truncated = [p for p in problems(result) if p["kind"] == "truncated"]
-    assert truncated and "seq 101..131 were removed" in truncated[0]["message"]
+    assert truncated and "seq 101..129 were removed" in truncated[0]["message"]
 
 
 def test_truncation_with_checkpoints_deleted_is_caught_by_the_checkpoint_file(signed, db):
-    sql(db, "DELETE FROM events WHERE seq > 63", "DELETE FROM digests WHERE seq > 63",
+    sql(db, "DELETE FROM events WHERE seq > 61", "DELETE FROM digests WHERE seq > 61",
         "DELETE FROM checkpoints WHERE id = 2",
         "UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'frontier') WHERE key = 'frontier'")
     result = signed("verify", "--format", "json")
@@ -203,10 +203,10 @@ def test_database_rebuilt_without_the_key(signed, db, tmp_path, env):
 
 
 def test_appended_events_without_a_checkpoint_are_uncovered(signed, db):
-    sql(db, "INSERT INTO events SELECT * REPLACE (132 AS seq) FROM events WHERE seq = 131")
+    sql(db, "INSERT INTO events SELECT * REPLACE (130 AS seq) FROM events WHERE seq = 129")
     result = signed("verify", "--format", "json")
     assert result.exit_code == ExitCode.INTEGRITY
-    assert [p["seq"] for p in problems(result) if p["kind"] == "uncovered"] == [132]
+    assert [p["seq"] for p in problems(result) if p["kind"] == "uncovered"] == [130]
 
 
 def test_verify_against_an_exported_checkpoint(cli, env, db, tmp_path):
@@ -219,7 +219,7 @@ def test_verify_against_an_exported_checkpoint(cli, env, db, tmp_path):
     cli("ingest", str(SAMPLES / "k8s_audit"))
     for path in (exported, as_json):
         ok = cli("verify", "--checkpoint", str(path), "--format", "table")
-        assert ok.exit_code == 0 and ok.output.startswith("consistent: the log (95 events) is an append-only extension")
+        assert ok.exit_code == 0 and ok.output.startswith("consistent: the log (93 events) is an append-only extension")
     sql(db, "UPDATE events SET message = 'rewritten' WHERE seq = 3")
     bad = cli("verify", "--checkpoint", str(exported), "--format", "json")
     assert bad.exit_code == ExitCode.INTEGRITY and "history was rewritten" in json.loads(bad.stdout)["message"]
@@ -337,7 +337,7 @@ def test_a_version_1_database_is_migrated_and_then_signed(tmp_path):
         Ingester(store, registry(), cfg).ingest([str(AUTH)])
         key, _ = load_or_create_key(cfg.signing_key, "m")
         cp, new = make_checkpoint(store, key, None)
-        assert new and cp.tree_size == 63
+        assert new and cp.tree_size == 61
         assert verify(store, key.verifier, None).intact
 
 
@@ -403,7 +403,7 @@ def test_one_deleted_row_is_one_finding_and_nothing_is_called_truncated(signed, 
     found = problems(signed("verify", "--format", "json"))
     assert [(p["kind"], p["seq"]) for p in found if p["seq"] is not None] == [("deleted", 29)]
     assert "seq 30 missing" in found[0]["message"]
-    assert "truncated" not in kinds(signed("verify", "--format", "json"))  # seq 131 is still there
+    assert "truncated" not in kinds(signed("verify", "--format", "json"))  # seq 129 is still there
     assert {p["kind"] for p in found} == {"deleted", "root_mismatch"}  # the signed roots no longer match
 
 
@@ -441,46 +441,46 @@ def test_damage_to_many_events_is_named_with_a_bounded_number_of_queries(signed,
     key_file = env / "keys" / "signing.key"
     original = db.with_name("original.duckdb")
     shutil.copy(db, original)
-    # the same shape with little damage: an event forged in at seq 130, two moved
-    sql(original, "UPDATE events SET seq = seq + 1 WHERE seq >= 130",
-        "INSERT INTO events SELECT * REPLACE (130 AS seq, 'forged' AS actor) FROM events WHERE seq = 129")
+    # the same shape with little damage: an event forged in at seq 128, two moved
+    sql(original, "UPDATE events SET seq = seq + 1 WHERE seq >= 128",
+        "INSERT INTO events SELECT * REPLACE (128 AS seq, 'forged' AS actor) FROM events WHERE seq = 127")
     small, small_queries = _verify_counting(original, key_file)
     assert [(p.kind, p.seq) for p in small.problems if p.kind in ("modified", "moved")] == [
-        ("modified", 130), ("moved", 131), ("moved", 132)]
-    # an event forged in at seq 20, every later one renumbered: 112 events moved, 3 swapped pairs
+        ("modified", 128), ("moved", 129), ("moved", 130)]
+    # an event forged in at seq 20, every later one renumbered: 110 events moved, 3 swapped pairs
     sql(db, "UPDATE events SET seq = seq + 1 WHERE seq >= 20",
         "INSERT INTO events SELECT * REPLACE (20 AS seq, 'forged' AS actor) FROM events WHERE seq = 19",
         "UPDATE events SET seq = CASE seq WHEN 3 THEN 4 WHEN 4 THEN 3 WHEN 7 THEN 8 WHEN 8 THEN 7 "
         "WHEN 12 THEN 13 WHEN 13 THEN 12 END WHERE seq IN (3, 4, 7, 8, 12, 13)")
     big, big_queries = _verify_counting(db, key_file)
     moved = {p.seq: p.message for p in big.problems if p.kind == "moved"}
-    assert sorted(moved) == [3, 4, 7, 8, 12, 13, *range(21, 133)]
-    assert all(f"signed as seq {s - 1}" in moved[s] for s in range(21, 133))
+    assert sorted(moved) == [3, 4, 7, 8, 12, 13, *range(21, 131)]
+    assert all(f"signed as seq {s - 1}" in moved[s] for s in range(21, 131))
     assert "swapped with seq 4" in moved[3] and "swapped with seq 12" in moved[13]
     assert [(p.kind, p.seq) for p in big.problems if p.kind == "modified"] == [("modified", 20)]
-    # 119 damaged events cost no more round trips than 3 (before: one query per pair tried, 2,600+)
+    # 117 damaged events cost no more round trips than 3 (before: one query per pair tried, 2,600+)
     assert big_queries == small_queries, (big_queries, small_queries)
 
 
 def test_events_left_unsigned_by_a_stopped_ingest_are_signed_saying_so(cli, env, db):
-    assert cli("ingest", str(AUTH)).exit_code == 0  # 63 events, signed
+    assert cli("ingest", str(AUTH)).exit_code == 0  # 61 events, signed
     # a second ingest stored and committed its events, then died before signing
     cfg = Config(db=db, signing_key=env / "keys" / "signing.key", key_name="test-signer")
     with Store.open(db) as store:
         Ingester(store, registry(), cfg).ingest(expand_paths([str(SAMPLES / "auditd")])[0])
     before = cli("verify", "--format", "json")
-    assert [(p["kind"], p["message"][:12]) for p in problems(before)] == [("uncovered", "seq 64..131 ")]
+    assert [(p["kind"], p["message"][:12]) for p in problems(before)] == [("uncovered", "seq 62..129 ")]
     third = tmp = env / "more.log"
     tmp.write_text(AUTH.read_text().splitlines(keepends=True)[0])
     result = cli("ingest", str(third), "--format", "json")
     assert result.exit_code == 0, result.output
-    assert "signing 68 events (seq 64..131) stored by an earlier run that did not sign them" in result.stderr
-    assert json.loads(result.stdout)["checkpoint"]["adopted"] == [64, 131]
+    assert "signing 68 events (seq 62..129) stored by an earlier run that did not sign them" in result.stderr
+    assert json.loads(result.stdout)["checkpoint"]["adopted"] == [62, 129]
     after = cli("verify", "--format", "json")
     doc = json.loads(after.stdout)
     assert after.exit_code == 0 and doc["intact"]
-    assert len(doc["notes"]) == 1 and "signed seq 64..131 (68 events) stored by an earlier run" in doc["notes"][0]
-    assert "note: checkpoint #2 signed seq 64..131" in cli("verify", "--format", "table").stdout
+    assert len(doc["notes"]) == 1 and "signed seq 62..129 (68 events) stored by an earlier run" in doc["notes"][0]
+    assert "note: checkpoint #2 signed seq 62..129" in cli("verify", "--format", "table").stdout
     # the run's own events are not called adopted, and an ordinary ingest says nothing of the kind
     again = cli("ingest", str(SAMPLES / "syslog"), "--format", "json")
     assert "earlier run" not in again.stderr and json.loads(again.stdout)["checkpoint"]["adopted"] is None
@@ -492,5 +492,5 @@ def test_an_explicit_checkpoint_over_unsigned_events_says_so(cli, env, db):
         Ingester(store, registry(), cfg).ingest([str(AUTH)])
     result = cli("checkpoint", "--format", "json")
     assert result.exit_code == 0
-    assert "signing 63 events (seq 1..63) stored by an earlier run" in result.stderr
-    assert json.loads(result.stdout)["adopted"] == [1, 63]
+    assert "signing 61 events (seq 1..61) stored by an earlier run" in result.stderr
+    assert json.loads(result.stdout)["adopted"] == [1, 61]
