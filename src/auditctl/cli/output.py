@@ -109,6 +109,8 @@ TEXT_MIN = 20  # a message or title narrower than this is unreadable: a column i
 LAST_RESORT_MIN = 10  # only when the essential columns do not fit otherwise
 PATH_MIN = 16  # enough for `/var/…/auth.log.1`
 NAME_MAX = 32  # actor, host, IP ...: kept on one line up to this width (a column goes first), folded beyond
+NAME_FOLD_MIN = 16  # ... but folded down to this width before a message is squeezed below TEXT_COMFORT
+TEXT_COMFORT = 40
 GAP = 2  # between columns
 _OUTCOME_STYLE = {"failure": "red", "success": "green"}
 FIXED_COLUMNS = frozenset({"seq", "ts", "first", "last", "outcome", "id", "count", "severity", "status",
@@ -159,7 +161,22 @@ def fit_columns(columns: Sequence[str], texts: dict[str, list[str]], width: int,
             spare -= grow
             if widths[c] >= natural[c]:
                 growing.remove(c)
+    _names_give_way(widths, natural)
     return widths
+
+
+def _names_give_way(widths: dict[str, int], natural: dict[str, int]) -> None:
+    """A message squeezed to a few words a line reads worse than a long name folded once:
+    names (down to NAME_FOLD_MIN) give a column's width to text below TEXT_COMFORT."""
+    def short_text() -> list[str]:
+        return [c for c in widths if column_kind(c) == "text" and widths[c] < min(natural[c], TEXT_COMFORT)]
+
+    while (texts := short_text()):
+        names = [c for c in widths if column_kind(c) == "name" and widths[c] > NAME_FOLD_MIN]
+        if not names:
+            return
+        widths[max(names, key=lambda c: widths[c])] -= 1
+        widths[min(texts, key=lambda c: widths[c])] += 1
 
 
 def _min_width(col: str, natural: int) -> int:
