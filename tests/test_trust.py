@@ -251,3 +251,35 @@ def test_records_of_a_document_keep_their_exact_text(cli, db, tmp_path, sample):
         assert _exact(ev) in spoiled, ev["raw"][:200]
     if at > 0:
         assert sum(1 for ev in events if ev["raw_b64"]) == 1
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok", "2005-12-04T04:47:44+00:00"),  # Apache error log
+    ("2024-03-11T08:11:03.123Z INFO started", "2024-03-11T08:11:03.123000+00:00"),
+    ("2015-10-18 18:01:47,978 INFO [main] org.apache.hadoop", "2015-10-18T18:01:47.978000+00:00"),
+    ("2024/03/11 08:11:03 [error] 123#0: open() failed", "2024-03-11T08:11:03+00:00"),  # nginx error log
+    ('10.0.0.1 - - [11/Mar/2024:08:11:03 +0100] "GET / HTTP/1.1" 200 5', "2024-03-11T07:11:03+00:00"),
+    ("- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond[2916]: (root) CMD", "2005-11-09T20:01:01+00:00"),
+    ("no stamp here", None),
+    ("081109 203615 148 INFO dfs.DataNode$PacketResponder", None),  # no full year: not taken
+    ("ERROR request 1234 failed; retry at 2024-01-01 00:00:00 by the scheduler" + "." * 40, None),
+])
+def test_a_line_in_no_known_format_keeps_its_own_stamp(line, expected):
+    from datetime import UTC
+
+    from auditctl.stamps import find_stamp
+
+    found = find_stamp(line)
+    assert (found.astimezone(UTC).isoformat() if found else None) == expected
+
+
+def test_unparsed_lines_with_a_stamp_are_placed_at_it(cli, db, tmp_path):
+    log = tmp_path / "error_log"
+    log.write_text("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties\n"
+                   "a continuation line without a stamp\n"
+                   "[Sun Dec 04 04:51:08 2005] [notice] jk2_init() Found child 6725 in scoreboard slot 10\n")
+    assert cli("ingest", str(log)).exit_code == 0
+    events = _stored(db)
+    assert [e["action"] for e in events] == ["unparsed"] * 3
+    assert [e["ts_source"] for e in events] == ["record", "previous", "record"]
+    assert [e["ts"].isoformat() for e in events] == ["2005-12-04T04:47:44+00:00"] * 2 + ["2005-12-04T04:51:08+00:00"]

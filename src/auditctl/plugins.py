@@ -23,6 +23,7 @@ from typing import ClassVar
 
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
+from auditctl.stamps import find_stamp
 
 ENTRY_POINT_GROUP = "auditctl.parsers"
 PARSERS_DIR_ENV = "AUDITCTL_PARSERS_DIR"
@@ -122,7 +123,7 @@ class FallbackParser(LineParser):
     description = "text lines in no known format, kept verbatim as unparsed events"
 
     def parse_line(self, text: str, source: Source) -> Event | None:
-        return unparsed_event(text, "no parser recognized this file's format")
+        return unparsed_event(text, "no parser recognized this file's format", ts=find_stamp(text, source.tz))
 
 
 @dataclass(frozen=True)
