@@ -468,6 +468,16 @@ _LOGIND_RULES: list[Rule] = [
      lambda m: _ev(AUTH, "session_end", "success", "Session logged out", session=m[1])),
 ]
 
+# Kerberized and classic r-services (klogind, kshd, rlogind, rshd): a refused remote login.
+_RSERVICE_RULES: list[Rule] = [
+    (re.compile(r"Authentication failed from (\S+?)(?: \((\S+)\))?: (.*)"),
+     lambda m: _ev(AUTH, "authenticate", "failure", "Authentication failed",
+                   src_ip=m[1] if is_ip(m[1]) else None,
+                   attrs={"reason": m[3].strip(), **({} if is_ip(m[1]) else {"rhost": m[1]})})),
+    (re.compile(r"Kerberos authentication failed"),
+     lambda m: _ev(AUTH, "authenticate", "failure", "Kerberos authentication failed")),
+]
+
 _CRON = re.compile(r"\((\S+)\) CMD \((.*)\)$")
 
 
@@ -483,6 +493,8 @@ _BY_APP: dict[str, Callable[[str], Event | None]] = {
     "newgrp": _NEWGRP.match,
     "login": _LOGIN.match, "pam": _LOGIN.match, "gdm-password": _LOGIN.match,
     "systemd-logind": _LOGIND.match,
+    **{daemon: RuleSet(_RSERVICE_RULES).match for daemon in ("klogind", "kshd", "krshd", "eklogind", "rlogind",
+                                                              "rshd")},
     **{tool: _shadow_tool(tool) for tool in _SHADOW_APPS},
 }
 

@@ -185,3 +185,16 @@ def test_housekeeping_is_plain_log(tmp_path):
     events = _parse(tmp_path, ["usermod[1]: failed to unlock /etc/passwd",
                                "chsh[1]: Cannot determine the user name of the caller (UID 1001)"])
     assert [(e.category, e.action, e.outcome) for e in events] == [("system", "log", "failure")] * 2
+
+
+@pytest.mark.parametrize(("line", "want"), [
+    ("klogind[19272]: Authentication failed from 163.27.187.39 (163.27.187.39): "
+     "Permission denied in replay cache code ", ("authenticate", "failure", "163.27.187.39")),
+    ("klogind[19272]: Kerberos authentication failed ", ("authenticate", "failure", None)),
+    ("rshd[1234]: Authentication failed from host.example.org: Permission denied",
+     ("authenticate", "failure", None)),
+])
+def test_remote_shell_daemons_report_refused_logins(tmp_path, line, want):
+    """klogind/kshd/rlogind lines (Loghub's Linux log) are credential checks, not system noise."""
+    [ev] = _parse(tmp_path, [line])
+    assert (ev.action, ev.outcome, ev.src_ip) == want and ev.category == "authentication"
