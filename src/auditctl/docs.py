@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import enum
 import inspect
+import re
 import sys
+import textwrap
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -204,7 +206,42 @@ def _module(parser: object) -> types.ModuleType | None:
 
 def _docstring(parser: object) -> str:
     mod = _module(parser)
-    return inspect.cleandoc(mod.__doc__ or "") if mod else ""
+    return _markdown(inspect.cleandoc(mod.__doc__ or "")) if mod else ""
+
+
+_ITEM = re.compile(r"^(?:[*-]|\d+\.) ")
+
+
+def _markdown(text: str) -> str:
+    """A parser docstring as Markdown. The docstrings are plain text: bullets and numbered items
+    (continued by indented lines) read as Markdown already, but an indented run outside an item
+    (a field table, example lines) is laid out by spaces, so it becomes a code block."""
+    out: list[str] = []
+    code: list[str] = []
+    in_item = False
+
+    def flush() -> None:
+        if code:
+            out.extend(["", "```text", *textwrap.dedent("\n".join(code)).splitlines(), "```", ""])
+            code.clear()
+
+    for line in text.splitlines():
+        if not line.strip():
+            flush()
+            in_item = False
+            out.append("")
+        elif _ITEM.match(line):
+            flush()
+            in_item = True
+            out.append(line)
+        elif line.startswith(" ") and not in_item:
+            code.append(line)
+        else:
+            flush()
+            in_item = in_item and line.startswith(" ")
+            out.append(line)
+    flush()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
 def _windows_tables(mod: types.ModuleType) -> list[str]:
