@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO := .demo
 AUDITCTL := AUDITCTL_CONFIG=$(DEMO)/config.yaml COLUMNS=200 $(BIN)/auditctl --db $(DEMO)/audit.duckdb
 
-.PHONY: demo test lint bench bench-quick bench-large clean
+.PHONY: demo test lint docs bench bench-quick bench-large clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src parsers tests bench
 	$(BIN)/mypy
+	$(BIN)/mkdocs build --strict --quiet
+
+# Rewrite the generated pages (CLI reference, schema tables, rule pack, parser pages).
+docs: $(STAMP)
+	$(BIN)/python -m auditctl.docs
 
 test: lint
 	$(BIN)/pytest
@@ -64,4 +69,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --lines 100000
 
 clean:
-	rm -rf $(VENV) $(DEMO) bench/out .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(DEMO) site bench/out .pytest_cache .ruff_cache .mypy_cache

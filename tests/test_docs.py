@@ -1,16 +1,32 @@
-"""The README stays true: schema tables, every command and every option are documented."""
+"""The docs stay true: generated pages are current, every command and every option is documented
+in its guide, and the README opens with the two set-up commands."""
 
 from __future__ import annotations
 
 import re
+import shutil
 
 import typer
 
+from auditctl import docs
 from auditctl.cli.app import app
 from auditctl.docs import readme_block, schema_tables
 from support import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
+GENERATED_DIRS = ("reference/cli.md", "reference/rules.md", "parsers/")
+
+
+def hand_written() -> str:
+    """Every hand-written page of docs/, concatenated (generated pages would document themselves)."""
+    pages = sorted(p for p in DOCS.rglob("*.md")
+                   if not any(p.relative_to(DOCS).as_posix().startswith(g) for g in GENERATED_DIRS))
+    return "\n\n".join(p.read_text(encoding="utf-8") for p in pages)
+
+
+GUIDES = hand_written()
+COMMANDS_PAGE = (DOCS / "commands.md").read_text(encoding="utf-8")
 
 
 def _commands():
@@ -26,7 +42,36 @@ def _commands():
 
 
 def test_schema_tables_match_the_code():
-    assert readme_block(README) == schema_tables(), "run: python -m auditctl.docs README.md"
+    page = (ROOT / docs.SCHEMA_PAGE).read_text(encoding="utf-8")
+    assert readme_block(page) == schema_tables(), "run: python -m auditctl.docs"
+
+
+def test_every_generated_page_is_current():
+    assert docs.stale(ROOT) == [], "stale generated pages: run `python -m auditctl.docs` (or `make docs`)"
+    assert docs.orphans(ROOT) == [], "pages of parsers that no longer exist: run `python -m auditctl.docs`"
+
+
+def test_the_staleness_check_catches_an_edited_page_and_the_command_rewrites_it(tmp_path):
+    """A copy of the docs with one generated page edited by hand and one deleted is stale; the
+    generator's command puts both back."""
+    root = tmp_path / "checkout"
+    shutil.copytree(DOCS, root / "docs")
+    cli = root / "docs" / "reference" / "cli.md"
+    cli.write_text(cli.read_text(encoding="utf-8").replace("--parser", "--parserr"), encoding="utf-8")
+    (root / "docs" / "parsers" / "syslog.md").unlink()
+    (root / "docs" / "parsers" / "gone.md").write_text("# a parser that was removed\n")
+    assert docs.stale(root) == ["docs/parsers/syslog.md", "docs/reference/cli.md"]
+    assert docs.orphans(root) == ["docs/parsers/gone.md"]
+    assert docs.main([str(root)]) == 0
+    assert docs.stale(root) == [] and docs.orphans(root) == []
+
+
+def test_the_cli_reference_lists_every_command_and_option():
+    page = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+    for name, cmd in _commands():
+        assert f"## `auditctl {name}`" in page, name
+        for option in command_options(cmd):
+            assert f"`{option}`" in page, (name, option)
 
 
 def test_readme_opens_with_exactly_two_setup_commands():
@@ -36,8 +81,13 @@ def test_readme_opens_with_exactly_two_setup_commands():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_the_readme_links_only_to_pages_that_exist():
+    for target in re.findall(r"\]\(((?:docs/)[^)#]+)", README):
+        assert (ROOT / target).exists(), target
+
+
 def test_every_command_is_in_the_command_table():
-    table = README[README.index("## Commands"):README.index("## Exit codes")]
+    table = COMMANDS_PAGE[COMMANDS_PAGE.index("# Commands"):COMMANDS_PAGE.index("## Exit codes")]
     for name, _ in _commands():
         assert f"`auditctl {name}" in table, name
 
@@ -47,7 +97,7 @@ _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*|-[a-zA-Z])(?![\w-])")
 
 
 def readme_entries(text: str) -> dict[str, set[str]]:
-    """Command -> the options its own README entry documents: the first cells of every table
+    """Command -> the options its own guide entry documents: the first cells of every table
     headed `| option (`cmd`, ...) | meaning |` that names the command."""
     entries: dict[str, set[str]] = {}
     for header in _ENTRY_HEADER.finditer(text):
@@ -63,16 +113,16 @@ def command_options(cmd) -> set[str]:
     return {o for p in getattr(cmd, "params", []) for o in getattr(p, "opts", []) if o.startswith("-")}
 
 
-def test_every_command_s_options_match_its_own_readme_entry():
-    entries = readme_entries(README)
+def test_every_command_s_options_match_its_own_guide_entry():
+    entries = readme_entries(GUIDES)
     problems = []
     for name, cmd in _commands():
         have = command_options(cmd)
         documented = entries.get(name, set())
         if have and name not in entries:
-            problems.append(f"{name}: no README entry (a `| option (`{name}`) | meaning |` table)")
-        problems += [f"{name}: {o} is not in its README entry" for o in sorted(have - documented)]
-        problems += [f"{name}: its README entry documents {o}, which it does not have" for o in sorted(documented - have)]
+            problems.append(f"{name}: no entry in docs/ (a `| option (`{name}`) | meaning |` table)")
+        problems += [f"{name}: {o} is not in its docs entry" for o in sorted(have - documented)]
+        problems += [f"{name}: its docs entry documents {o}, which it does not have" for o in sorted(documented - have)]
     assert not problems, "\n".join(problems)
 
 
@@ -108,15 +158,31 @@ def test_no_command_gives_one_short_option_two_meanings():
     assert meaning["-f"] == {"--format"} and meaning["-n"] == {"--limit"}
 
 
-def test_every_builtin_parser_has_a_readme_section():
+def test_every_builtin_parser_has_a_page_and_a_mapping_section():
     from support import registry
 
+    mappings = (DOCS / "guides" / "mappings.md").read_text(encoding="utf-8")
     for info in registry():
-        assert f"`{info.name}`" in README, info.name
+        if info.origin != "builtin":
+            continue
+        assert (DOCS / "parsers" / f"{info.name}.md").exists(), info.name
+        assert f"## {info.name}\n" in mappings or f'<a id="{info.name}">' in mappings, info.name
 
 
 def test_exit_codes_table_matches_the_enum():
     from auditctl.errors import ExitCode
 
     for code in ExitCode:
-        assert f"| {code.value} | {code.name} |" in README, code
+        assert f"| {code.value} | {code.name} |" in COMMANDS_PAGE, code
+
+
+def test_the_person_fields_listed_in_the_search_guide_are_the_code_s():
+    """The attrs keys `--user` matches are listed in prose in the search guide: every key of the
+    code's list is there, and the guide names the list it copies."""
+    from auditctl.filters import PERSON_ATTRS
+
+    guide = (DOCS / "guides" / "search.md").read_text(encoding="utf-8")
+    section = guide[guide.index("**Who `--user` matches.**"):guide.index("**Terminal tables**")]
+    assert "PERSON_ATTRS" in section
+    for key in PERSON_ATTRS:
+        assert f"`{key}`" in section, key

@@ -2,7 +2,7 @@
 
 A file continues a registry entry only when its first `offset` decompressed bytes hash to the
 entry's prefix_sha256: two EVTX exports sharing their 4 KiB header are two files, two empty
-files are not one, and every rotation the README lists is still recognized.
+files are not one, and every rotation the ingest guide lists is still recognized.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def test_a_truncated_file_is_read_from_the_start(tmp_path, db):
     assert by_name(result) == {"auth.log": ("ingested", 2)} and "truncated" in result.files[0].note
 
 
-# -- rotation (the README's table) ------------------------------------------------------------
+# -- rotation (the ingest guide's table)---------------------------------------------------------
 
 def test_grown_renamed_then_compressed_and_a_new_file_at_the_old_path(tmp_path, db):
     """auth.log -> auth.log.1 -> auth.log.2.gz, each step with lines written since."""

@@ -1,6 +1,6 @@
 """The review report: every section's numbers on planted data, the same facts in Markdown,
 self-contained HTML with charts, the diff against the previous report, exit codes, and the
-crontab and systemd examples from the README run as written."""
+crontab and systemd examples of docs/guides/reports.md run as written."""
 
 from __future__ import annotations
 
@@ -196,14 +196,14 @@ def test_period_ranges():
     assert since == datetime(2026, 3, 10, 4, 0, tzinfo=UTC)  # local midnight (EDT from March 8)
 
 
-# -- the README's scheduling examples, run as written ---------------------------------------
+# -- the report guide's scheduling examples, run as written ------------------------------
 
-README = (ROOT / "README.md").read_text()
+README = (ROOT / "docs" / "guides" / "reports.md").read_text()  # the report guide's examples
 
 
 def _example(name: str) -> str:
     m = re.search(rf"<!-- example:{name} -->\n```[a-z]*\n(.*?)```", README, re.S)
-    assert m, f"README example {name} missing"
+    assert m, f"example {name} missing from docs/guides/reports.md"
     return m.group(1)
 
 

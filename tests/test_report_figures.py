@@ -1,6 +1,6 @@
 """Figures an auditor can reproduce: a report over real logs from the shared corpus (the
 elastic-beats auth.log and secure files), whose summary line agrees with every table under it
-(Markdown, HTML and JSON), whose every figure in the README's report section is reproduced by
+(Markdown, HTML and JSON), whose every figure in the docs' report guide (docs/guides/reports.md) is reproduced by
 the grep or auditctl command printed next to it, that clusters one tool's lines for one
 change into one row, reads well when empty, and counts findings the way `check` does."""
 
@@ -224,7 +224,8 @@ def test_silence_is_named_by_the_hosts_last_event(corpus_run):
 
 
 def readme_figures() -> list[tuple[str, str]]:
-    readme = (ROOT / "README.md").read_text()
+    """The figures table of the report guide, which once lived in the README."""
+    readme = (ROOT / "docs" / "guides" / "reports.md").read_text()
     block = readme.split("<!-- example:report-figures -->", 1)[1].split("\n\n", 1)[0]
     rows = [r for r in tables(block)[0][1:]]
     return [(r[0].strip("`"), r[2].strip("`")) for r in rows]

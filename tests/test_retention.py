@@ -221,7 +221,7 @@ def test_bad_retention_config_names_the_policy_and_field(cli, tmp_path, monkeypa
     assert result.exit_code == ExitCode.USAGE and "retention policy 'p1': match.colour" in result.output
 
 
-# -- the archive as other engines read it (README "Other engines") ---------------------------
+# -- the archive as other engines read it (docs/guides/retention.md, "Other engines") ---------------------------
 
 def _engine_visible(archive: Path) -> list[Path]:
     """The files Spark/Hive/Trino take as data when pointed at the folder: all but those whose
@@ -265,7 +265,7 @@ def test_duckdb_reads_the_archive_as_the_readme_shows_and_counts_equal_stats(arc
         con.execute("SET TimeZone = 'UTC'")
         everything = f"read_parquet('{archive}/**/*.parquet', hive_partitioning = true)"
         by_category = dict(con.execute(f"SELECT category, count(*) FROM {everything} GROUP BY category").fetchall())
-        # the README's example, as written there
+        # the retention guide's example, as written there
         readme = dict(con.execute(
             f"SELECT actor, count(*) FROM {everything} WHERE year = 2026 AND category = 'authentication' "
             "AND outcome = 'failure' GROUP BY actor").fetchall())
