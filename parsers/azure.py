@@ -2,7 +2,7 @@
 
 Records with `time`, `resourceId`, `operationName`, `category` and `properties`, one a line
 (storage account blobs) or wrapped in `{"records": [...]}` (Event Hub messages; one such message
-a line, or a whole document: origin `records[i]`, raw = the compact JSON of the record); a plain
+a line, or a whole document: origin `records[i]`, raw = the record's own text); a plain
 JSON array is read too (origin `[i]`). The record kind comes from `category`:
 
 * Microsoft Entra ID sign-ins: `SignInLogs` -> authentication/login;

@@ -4,7 +4,7 @@ Two shapes are read:
 
 * the delivered log file, `{"Records": [ {...}, ... ]}` (usually `.json.gz`, one line): parsed
   as one document, one event per record, `origin = "Records[i]"`, `line` None, `raw` = the
-  record as compact JSON (orjson). Several such documents concatenated one a line (`zcat
+  record's own text in the file. Several such documents concatenated one a line (`zcat
   *.json.gz > all.json`) are read line by line: `line` = the document's line, origin per record.
 * one record a line (CloudWatch Logs / Lake exports, `jq -c '.Records[]'`), also an EventBridge
   event wrapping a record in `detail`: `line` = line number, `raw` = the line.

@@ -1,8 +1,8 @@
 """Google Cloud Audit Logs: `LogEntry` records whose `protoPayload` is an `AuditLog`.
 
 Shapes read: one LogEntry a line (log sinks to Cloud Storage, Pub/Sub exports), a JSON array
-(`gcloud logging read --format=json`, pretty-printed; origin `[i]`, raw = the compact JSON of
-the entry) and the `{"entries": [...]}` answer of `entries.list` (origin `entries[i]`). All audit
+(`gcloud logging read --format=json`, pretty-printed; origin `[i]`, raw = the entry's
+own text) and the `{"entries": [...]}` answer of `entries.list` (origin `entries[i]`). All audit
 log kinds are read: Admin Activity (`logName` .../cloudaudit.googleapis.com%2Factivity), Data
 Access (`%2Fdata_access`), System Event (`%2Fsystem_event`) and Policy Denied (`%2Fpolicy`); the
 kind is in attrs.log_type. Other LogEntries (textPayload/jsonPayload) become system/log; a line

@@ -3,7 +3,7 @@
 Shapes read: audit log streaming and the REST API (`GET /orgs/{org}/audit-log`,
 `/enterprises/{enterprise}/audit-log`) give one JSON object per event with `action`, `actor`,
 `@timestamp`/`created_at` in epoch milliseconds and `_document_id`; the "Export JSON" button and
-API pages saved to a file are JSON arrays (origin `[i]`, raw = the compact JSON of the item).
+API pages saved to a file are JSON arrays (origin `[i]`, raw = the item's own text in the page).
 Older exports nest some fields under `data` (`data.team`); both are read. A line that is not
 JSON, an item that is not an object and an object without `action` are kept as unparsed events.
 

@@ -1,7 +1,7 @@
 """Okta System Log events (the `LogEvent` of `GET /api/v1/logs`), JSON lines or a JSON array.
 
 Shapes read: one LogEvent a line (log streaming, SIEM exports), a JSON array of LogEvents
-(`/api/v1/logs` answers a page as an array; origin `[i]`, raw = the compact JSON of the item),
+(`/api/v1/logs` answers a page as an array; origin `[i]`, raw = the item's own text in the page),
 also one array a line (concatenated pages: line and origin). A pretty-printed single object is
 one event. A line that is not JSON, an item that is not an object, and an object without
 `eventType` are kept as unparsed events.
