@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from auditctl.config import Config
 from auditctl.errors import ExitCode
-from auditctl.ingest import Ingester, expand_paths
-from auditctl.integrity import make_checkpoint, verify
-from auditctl.merkle import Frontier, canonical_event, leaf_hash, mth
+from auditctl.ingest.ingester import Ingester, expand_paths
+from auditctl.integrity.merkle import Frontier, canonical_event, leaf_hash, mth
+from auditctl.integrity.signing import VerifierKey, load_or_create_key, parse_note
+from auditctl.integrity.verify import make_checkpoint, verify
 from auditctl.schema import COLUMN_NAMES
-from auditctl.signing import VerifierKey, load_or_create_key, parse_note
 from auditctl.store import MESSAGE_SQL, Store
 from support import SAMPLES, registry
 
@@ -349,7 +349,8 @@ def test_a_version_1_database_is_migrated_and_then_signed(tmp_path):
 def test_signing_and_verify_in_small_slices_agree_with_the_reference(cli, env, db, monkeypatch, tamper, kind, seq):
     """Signing and verify work a slice of the log at a time; slices of 5 and 3 events (instead of
     2^20) must give the same roots as hashing the whole log at once."""
-    from auditctl import integrity, store
+    from auditctl import store
+    from auditctl.integrity import verify as integrity
 
     monkeypatch.setattr(integrity, "FOLD_CHUNK", 5)
     monkeypatch.setattr(store, "_HASH_SLICE", 3)

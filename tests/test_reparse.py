@@ -225,10 +225,10 @@ def test_a_never_ingested_file_is_simply_ingested(cli, db, tmp_path):
 
 
 def test_a_file_parsed_in_parallel_is_refused_from_its_first_chunk(db, monkeypatch):
-    from auditctl import ingest as ingest_module
-    from auditctl import parallel
     from auditctl.config import Config
-    from auditctl.ingest import Ingester
+    from auditctl.ingest import ingester as ingest_module
+    from auditctl.ingest import parallel
+    from auditctl.ingest.ingester import Ingester
     from auditctl.store import Store
     from support import registry
 

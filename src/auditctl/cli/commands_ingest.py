@@ -16,8 +16,8 @@ from auditctl.cli.common import err, fail, handles_errors, state, warn
 from auditctl.cli.guard import guarded, writer
 from auditctl.cli.output import DocFormat
 from auditctl.errors import ExitCode, UsageError
-from auditctl.ingest import Ingester, IngestSummary, expand_paths
-from auditctl.plugins import load_registry
+from auditctl.ingest.discovery import load_registry
+from auditctl.ingest.ingester import Ingester, IngestSummary, expand_paths
 from auditctl.timeutil import get_tz
 
 

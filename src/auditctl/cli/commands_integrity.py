@@ -10,13 +10,15 @@ from typing import Annotated
 import orjson
 import typer
 
+from auditctl.access.sealing import load_sealing_key
 from auditctl.cli.common import handles_errors, state, warn
 from auditctl.cli.guard import guarded, reader, writer
 from auditctl.cli.output import DocFormat, Format, default_format, render_rows
 from auditctl.config import Config
 from auditctl.errors import AuditctlError, ExitCode, UsageError
 from auditctl.files import atomic_write_text
-from auditctl.integrity import (
+from auditctl.integrity.signing import SigningKey, VerifierKey, key_permission_problem, load_or_create_key
+from auditctl.integrity.verify import (
     Checkpoint,
     VerifyReport,
     make_checkpoint,
@@ -25,8 +27,6 @@ from auditctl.integrity import (
     verify_sealed,
     verify_sources,
 )
-from auditctl.sealing import load_sealing_key
-from auditctl.signing import SigningKey, VerifierKey, key_permission_problem, load_or_create_key
 from auditctl.store import Store
 
 keys_app = typer.Typer(help="The Ed25519 key that signs checkpoints.", no_args_is_help=True)

@@ -10,17 +10,17 @@ from typing import Annotated
 import orjson
 import typer
 
-from auditctl.access import AccessDenied, Role
 from auditctl.cli.commands_ingest import ingest_paths
 from auditctl.cli.commands_integrity import signing_key, verifier_key
 from auditctl.cli.commands_rules import active_rules
 from auditctl.cli.common import handles_errors, state, warn
 from auditctl.cli.guard import guarded, note_results, reader, shown, writer
+from auditctl.detect.rules import SEVERITIES, severity_rank
 from auditctl.errors import ExitCode, UsageError
 from auditctl.files import atomic_write_text
-from auditctl.report import PERIODS, ReportInputs, build_report, period_range, worst_severity
-from auditctl.report_render import to_html, to_markdown
-from auditctl.rules import SEVERITIES, severity_rank
+from auditctl.report.build import PERIODS, ReportInputs, build_report, period_range, worst_severity
+from auditctl.report.render import to_html, to_markdown
+from auditctl.roles import AccessDenied, Role
 from auditctl.timeutil import get_tz, parse_when
 
 FORMATS = ("md", "html", "json")

@@ -9,12 +9,12 @@ from typing import Annotated
 import orjson
 import typer
 
+from auditctl.archive.retention import apply, archive_dir_of, parse_retention, plan, status
 from auditctl.cli.commands_integrity import signing_key
 from auditctl.cli.common import handles_errors, state
 from auditctl.cli.guard import guarded, reader, writer
 from auditctl.cli.output import DocFormat, Format, default_format, render_rows
 from auditctl.errors import UsageError
-from auditctl.retention import apply, archive_dir_of, parse_retention, plan, status
 from auditctl.timeutil import get_tz, parse_when
 
 retention_app = typer.Typer(help="Archive old events to compressed Parquet and delete what policy says.",

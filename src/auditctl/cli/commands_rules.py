@@ -16,9 +16,9 @@ from auditctl.cli.common import handles_errors, state
 from auditctl.cli.guard import guarded, note_results, reader, shown, writer
 from auditctl.cli.output import Format, default_format, render_rows
 from auditctl.config import Config
-from auditctl.detect import CheckResult, Finding, learning_text, list_findings, run_checks
+from auditctl.detect.rules import SEVERITIES, Rule, load_file, load_rules
+from auditctl.detect.runner import CheckResult, Finding, learning_text, list_findings, run_checks
 from auditctl.errors import ExitCode, UsageError
-from auditctl.rules import SEVERITIES, Rule, load_file, load_rules
 from auditctl.store import Store
 from auditctl.timeutil import get_tz, parse_when
 
@@ -178,7 +178,7 @@ def rules_list(rules: RulesOpt = None, no_builtin: NoBuiltinOpt = False, fmt: Fo
 @guarded("rules validate")
 def rules_validate(files: Annotated[list[Path], typer.Argument(help="Rule files or directories.", show_default=False)]) -> None:
     """Check rule files; each error names the file, the rule id and the field (exit 2)."""
-    from auditctl.rules import iter_rule_files
+    from auditctl.detect.rules import iter_rule_files
 
     count = 0
     for path in iter_rule_files(files):

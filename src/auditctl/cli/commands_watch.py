@@ -7,15 +7,15 @@ from typing import Annotated
 
 import typer
 
-from auditctl.alerts import Sink, parse_sink
 from auditctl.cli.commands_integrity import signing_key
 from auditctl.cli.commands_rules import active_rules
 from auditctl.cli.common import err, handles_errors, state
 from auditctl.cli.guard import guarded
 from auditctl.errors import UsageError
-from auditctl.listener import parse_listen
-from auditctl.plugins import load_registry
-from auditctl.watch import Watcher
+from auditctl.ingest.discovery import load_registry
+from auditctl.live.alerts import Sink, parse_sink
+from auditctl.live.listener import parse_listen
+from auditctl.live.watch import Watcher
 
 
 @handles_errors

@@ -14,16 +14,17 @@ from typing import Any, TypeVar
 
 import typer
 
-from auditctl import access, selfaudit
-from auditctl.access import AccessDenied, Role
+from auditctl import roles
+from auditctl.access import selfaudit
+from auditctl.access.fileperms import check_files
+from auditctl.access.sealing import reveal, tokens_in
+from auditctl.access.session import open_reader, open_writer
 from auditctl.cli.common import state, warn
 from auditctl.config import Config
 from auditctl.errors import AuditctlError, DatabaseBusy, ExitCode
-from auditctl.fileperms import check_files
-from auditctl.integrity import make_checkpoint
-from auditctl.sealing import reveal, tokens_in
-from auditctl.session import open_reader, open_writer
-from auditctl.signing import load_or_create_key
+from auditctl.integrity.signing import load_or_create_key
+from auditctl.integrity.verify import make_checkpoint
+from auditctl.roles import AccessDenied, Role
 from auditctl.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,14 +39,14 @@ def guarded(command: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             st = state()
             cfg = st.config
-            identity = access.current_identity()
-            role = effective_role(access.role_of(identity, cfg.access), st.role_override)
+            identity = roles.current_identity()
+            role = effective_role(roles.role_of(identity, cfg.access), st.role_override)
             st.identity, st.role = identity, role
             inv = selfaudit.Invocation(command, _arguments(command, func, kwargs), identity, role, datetime.now(UTC))
             st.invocation = inv
             audited = cfg.access.auditing and command in selfaudit.AUDITED
             try:
-                access.require(command, identity, role, cfg.source_path)
+                roles.require(command, identity, role, cfg.source_path)
             except AccessDenied:
                 inv.denied, inv.exit_code = True, int(ExitCode.DENIED)
                 if cfg.access.auditing:

@@ -7,10 +7,10 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from auditctl import selfaudit
-from auditctl.access import Role
+from auditctl.access import selfaudit
+from auditctl.access.sealing import Sealer, load_sealing_key
 from auditctl.config import Config
-from auditctl.sealing import Sealer, load_sealing_key
+from auditctl.roles import Role
 from auditctl.store import Store
 
 

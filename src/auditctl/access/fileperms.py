@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from auditctl.access import Role
 from auditctl.config import Config
+from auditctl.roles import Role
 
 SHARED_FILE = 0o640  # database, WAL, checkpoints, archive files: owner rw, group r
 SHARED_DIR = 0o750

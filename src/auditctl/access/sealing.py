@@ -28,11 +28,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditctl.access import SEALABLE_FIELDS, AccessDenied, Sensitive
+from auditctl.detect.rules import Rule
+from auditctl.detect.rulesql import Sql, where_sql
 from auditctl.errors import AuditctlError
 from auditctl.files import atomic_write_text
-from auditctl.rules import Rule
-from auditctl.rulesql import Sql, where_sql
+from auditctl.roles import SEALABLE_FIELDS, AccessDenied, Sensitive
 from auditctl.store import retry_locked
 
 TOKEN_PREFIX = "sealed:"

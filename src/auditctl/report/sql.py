@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from auditctl.changes import changes_sql
+from auditctl.detect.changes import changes_sql
 
 Query = tuple[str, list[Any]]
 
@@ -55,7 +55,7 @@ def per_day_by_category(since: datetime, until: datetime) -> Query:
 
 
 def changes(admin_role_sql: str, params: list[Any], limit: int = 500) -> Query:
-    """One row per change (see `auditctl.changes`), `lines` and `seqs` its events.
+    """One row per change (see `auditctl.detect.changes`), `lines` and `seqs` its events.
 
     `params` = [since, until, category, change gap in seconds, *the admin condition's params ($5...)]."""
     return (f"""SELECT *, coalesce({admin_role_sql}, FALSE) AS admin FROM {_changes()}

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from auditctl.changes import CHANGE_GAP, clustered_sql
-from auditctl.rules import WEEKDAYS, Rule
+from auditctl.detect.changes import CHANGE_GAP, clustered_sql
+from auditctl.detect.rules import WEEKDAYS, Rule
 
 
 @dataclass

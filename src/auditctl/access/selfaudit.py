@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
-from auditctl.access import Identity, Role
-from auditctl.batch import complete_batch, events_to_arrow
+from auditctl.ingest.batch import complete_batch, events_to_arrow
+from auditctl.roles import Identity, Role
 from auditctl.schema import Event
 from auditctl.sources import file_sha256
 from auditctl.store import Store

@@ -14,7 +14,7 @@ correlation rules):
   and longer than `rhythm.factor` times its usual gap (see `Rhythm`)
 
 `unit: change` (match, threshold, sequence) counts changes instead of lines: the lines one tool
-wrote for one change are one (`auditctl.changes`). `learning` (first_seen): nothing is new in the
+wrote for one change are one (`auditctl.detect.changes`). `learning` (first_seen): nothing is new in the
 first `learning` of each group's history (default 7d): the baseline must be learned first.
 """
 
@@ -141,7 +141,7 @@ class Rule:
 # -- loading ------------------------------------------------------------------------------
 
 def builtin_rules_dir() -> Path:
-    return Path(__file__).parent / "rules"
+    return Path(__file__).parent / "pack"
 
 
 def iter_rule_files(paths: Iterable[Path]) -> Iterator[Path]:

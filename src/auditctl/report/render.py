@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from auditctl.charts import paired_bars, stacked_bars
+from auditctl.report.charts import paired_bars, stacked_bars
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 TITLES = {

@@ -1,6 +1,6 @@
 """Tamper evidence: signed Merkle checkpoints over the event log, and their verification.
 
-Every event is a leaf of an RFC 6962 Merkle tree in `seq` order (see `auditctl.merkle` for the
+Every event is a leaf of an RFC 6962 Merkle tree in `seq` order (see `auditctl.integrity.merkle` for the
 exact encoding). After each ingest a checkpoint is signed with an Ed25519 key kept outside the
 database, and it is stored twice: in the database and appended to a checkpoint file beside it.
 The first 4 bytes of every leaf hash are kept too (`digests`), so that a changed, moved,
@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from auditctl.access.sealing import SealingKey
 from auditctl.errors import AuditctlError
-from auditctl.merkle import Frontier, node_hash, perfect_subtrees
-from auditctl.sealing import SealingKey
-from auditctl.signing import SignatureError, SigningKey, VerifierKey, parse_note
+from auditctl.integrity.merkle import Frontier, node_hash, perfect_subtrees
+from auditctl.integrity.signing import SignatureError, SigningKey, VerifierKey, parse_note
 from auditctl.store import Store
 
 ORIGIN_PREFIX = "auditctl/"
@@ -481,7 +481,7 @@ class Verifier:
             except (SignatureError, json.JSONDecodeError):
                 continue
             leaves = self.store.tombstone_leaves(r["id"])
-            from auditctl.merkle import mth
+            from auditctl.integrity.merkle import mth
             if mth([h for _, h in leaves]).hex() != body["leaves_root"] or len(leaves) != body["events"]:
                 self._problem(Problem("receipt_mismatch", f"{what}: the kept hashes of the deleted events "
                                       "do not match the signed receipt"))

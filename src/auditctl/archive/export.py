@@ -12,8 +12,8 @@ from typing import IO, Any
 import orjson
 
 from auditctl import __version__
-from auditctl.filters import EventFilter
 from auditctl.store import Store
+from auditctl.store.filters import EventFilter
 
 FORMATS = ("ecs", "ocsf", "jsonl", "csv", "parquet")
 

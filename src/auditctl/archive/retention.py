@@ -28,13 +28,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from auditctl.detect.rules import Rule, check_where, parse_duration
+from auditctl.detect.rulesql import Sql, where_sql
 from auditctl.errors import ConfigError
 from auditctl.files import atomic_write_text, current_umask
-from auditctl.integrity import origin_of
-from auditctl.merkle import mth
-from auditctl.rules import Rule, check_where, parse_duration
-from auditctl.rulesql import Sql, where_sql
-from auditctl.signing import SigningKey
+from auditctl.integrity.merkle import mth
+from auditctl.integrity.signing import SigningKey
+from auditctl.integrity.verify import origin_of
 from auditctl.store import Store, leaf_sql
 
 DEFAULT_ARCHIVE_AFTER = timedelta(days=90)

@@ -17,8 +17,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+from auditctl.detect.rules import check_where
 from auditctl.errors import AuditctlError, ConfigError, ExitCode
-from auditctl.rules import check_where
 
 
 class Role(IntEnum):

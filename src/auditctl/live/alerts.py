@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from auditctl.detect.rules import SEVERITIES, severity_rank
 from auditctl.errors import ConfigError
-from auditctl.rules import SEVERITIES, severity_rank
 
 KINDS = ("stdout", "jsonl", "webhook", "slack", "syslog", "exec")
 

@@ -29,9 +29,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc
 
-from auditctl.batch import events_to_arrow, paused_gc
-from auditctl.parsing import RecordRetry
-from auditctl.plugins import PluginRegistry, load_registry
+from auditctl.ingest.batch import events_to_arrow, paused_gc
+from auditctl.ingest.discovery import PluginRegistry, load_registry
+from auditctl.ingest.parsing import RecordRetry
 from auditctl.sources import READ_CHUNK, open_source
 from auditctl.timeutil import get_tz
 

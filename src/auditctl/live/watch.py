@@ -32,18 +32,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from auditctl.alerts import Sink, alert_from_finding
+from auditctl.access.session import open_writer
 from auditctl.config import Config
-from auditctl.detect import Finding, run_checks
+from auditctl.detect.rules import Rule
+from auditctl.detect.runner import Finding, run_checks
 from auditctl.errors import DatabaseBusy
-from auditctl.identity import LiveProofs
-from auditctl.ingest import Ingester, expand_paths
-from auditctl.integrity import make_checkpoint
-from auditctl.listener import ListenAddress, Listener
-from auditctl.plugins import PluginRegistry
-from auditctl.rules import Rule
-from auditctl.session import open_writer
-from auditctl.signing import SigningKey
+from auditctl.ingest.discovery import PluginRegistry
+from auditctl.ingest.identity import LiveProofs
+from auditctl.ingest.ingester import Ingester, expand_paths
+from auditctl.integrity.signing import SigningKey
+from auditctl.integrity.verify import make_checkpoint
+from auditctl.live.alerts import Sink, alert_from_finding
+from auditctl.live.listener import ListenAddress, Listener
 from auditctl.store import Store
 
 CHECK_EVERY_IDLE = timedelta(seconds=60)  # absence rules need checks even when nothing arrives

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditctl.errors import AuditctlError
-from auditctl.filters import EventFilter
 from auditctl.store import Store
+from auditctl.store.filters import EventFilter
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 import orjson
 
+from auditctl.ingest.rawbytes import decode_record, loads_json
 from auditctl.plugins import Parser
-from auditctl.rawbytes import decode_record, loads_json
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
 

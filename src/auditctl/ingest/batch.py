@@ -12,10 +12,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditctl.eventtime import TimeFiller
-from auditctl.rawbytes import raw_b64, readable, readable_value
+from auditctl.ingest.eventtime import TimeFiller
+from auditctl.ingest.rawbytes import raw_b64, readable, readable_value
+from auditctl.ingest.validate import check_zones
 from auditctl.schema import COLUMNS, EVENT_FIELDS, Event
-from auditctl.validate import check_zones
 
 _ARROW_TYPES = {
     "BIGINT": pa.int64(),

@@ -30,8 +30,8 @@ from typing import Any
 import orjson
 import yaml
 
+from auditctl.ingest.rawbytes import loads_json
 from auditctl.plugins import LineParser
-from auditctl.rawbytes import loads_json
 from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, Event
 from auditctl.sources import Head, Source
 from auditctl.timeutil import from_epoch, get_tz, parse_iso

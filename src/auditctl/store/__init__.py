@@ -19,13 +19,13 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from auditctl.access import SEALABLE_FIELDS
 from auditctl.errors import AuditctlError, DatabaseBusy
-from auditctl.filters import PERSON_ATTRS, PERSON_COLUMNS, EventFilter, ipv4_range
+from auditctl.roles import SEALABLE_FIELDS
 from auditctl.schema import COLUMN_NAMES, COLUMNS
+from auditctl.store.filters import PERSON_ATTRS, PERSON_COLUMNS, EventFilter, ipv4_range
 
 if TYPE_CHECKING:
-    from auditctl.sealing import Sealer
+    from auditctl.access.sealing import Sealer
 
 T = TypeVar("T")
 
@@ -608,7 +608,7 @@ class Store:
     # -- anomaly checks --------------------------------------------------------------------
 
     def run_query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        """Run SQL compiled by `auditctl.rulesql` (every value in it is a bound parameter)."""
+        """Run SQL compiled by `auditctl.detect.rulesql` (every value in it is a bound parameter)."""
         cur = self.con.execute(sql, list(params))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

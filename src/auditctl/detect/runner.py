@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from auditctl.rules import Rule, duration_text, severity_rank
-from auditctl.rulesql import compile_rule, learning_sql
+from auditctl.detect.rules import Rule, duration_text, severity_rank
+from auditctl.detect.rulesql import compile_rule, learning_sql
 from auditctl.store import Store
 
 

@@ -48,13 +48,16 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditctl.batch import complete_batch, events_to_arrow, paused_gc
 from auditctl.config import Config
-from auditctl.eventtime import TimeFiller
-from auditctl.identity import TAIL_BYTES, ContentHasher, LiveProofs
-from auditctl.parallel import PARALLEL_MIN_BYTES, parse_parallel, plan_chunks, worker_count
-from auditctl.parsing import FALLBACK, RecordRetry, choose_parser
-from auditctl.plugins import Parser, PluginRegistry
+from auditctl.ingest.batch import complete_batch, events_to_arrow, paused_gc
+from auditctl.ingest.discovery import PluginRegistry
+from auditctl.ingest.eventtime import TimeFiller
+from auditctl.ingest.identity import TAIL_BYTES, ContentHasher, LiveProofs
+from auditctl.ingest.parallel import PARALLEL_MIN_BYTES, parse_parallel, plan_chunks, worker_count
+from auditctl.ingest.parsing import FALLBACK, RecordRetry, choose_parser
+from auditctl.ingest.validate import InvalidEvent, check_vocabulary
+from auditctl.ingest.yearless import choose_year
+from auditctl.plugins import Parser
 from auditctl.schema import Event
 from auditctl.sources import (
     FileIdentity,
@@ -70,8 +73,6 @@ from auditctl.sources import (
 )
 from auditctl.store import FileRecord, Store
 from auditctl.timeutil import get_tz
-from auditctl.validate import InvalidEvent, check_vocabulary
-from auditctl.yearless import choose_year
 
 STDIN = "-"
 ProgressFn = Callable[[int], None]  # bytes consumed since the last call
@@ -433,7 +434,7 @@ class Ingester:
     def _reference_time(self, path: Path, ident: FileIdentity, parser: Parser,
                         result: FileResult) -> datetime:
         """What year-less stamps are dated against: the file's mtime unless --year, the file
-        name or its content says the year (auditctl.yearless); the note says which."""
+        name or its content says the year (auditctl.ingest.yearless); the note says which."""
         mtime = datetime.fromtimestamp(ident.mtime, UTC)
         if not parser.yearless:
             return mtime

@@ -17,14 +17,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditctl import reportsql as rq
-from auditctl.changes import CHANGE_GAP
-from auditctl.detect import CheckResult, Finding, learning_text, list_findings, run_checks
+from auditctl.detect.changes import CHANGE_GAP
+from auditctl.detect.rules import Rule, duration_text, load_rules, severity_rank
+from auditctl.detect.rulesql import Sql, compile_rule, condition_sql
+from auditctl.detect.runner import CheckResult, Finding, learning_text, list_findings, run_checks
 from auditctl.errors import AuditctlError, UsageError
-from auditctl.integrity import Checkpoint, latest_checkpoint, make_checkpoint, verify
-from auditctl.rules import Rule, duration_text, load_rules, severity_rank
-from auditctl.rulesql import Sql, compile_rule, condition_sql
-from auditctl.signing import SigningKey, VerifierKey
+from auditctl.integrity.signing import SigningKey, VerifierKey
+from auditctl.integrity.verify import Checkpoint, latest_checkpoint, make_checkpoint, verify
+from auditctl.report import sql as rq
 from auditctl.store import Store
 
 REPORT_VERSION = 1
@@ -123,7 +123,7 @@ def access_log(store: Store, since: datetime, until: datetime) -> dict[str, Any]
 
 
 def storage_line(store: Store) -> dict[str, Any]:
-    from auditctl.retention import status
+    from auditctl.archive.retention import status
 
     s = status(store)
     return {k: s[k] for k in ("hot_rows", "archived_rows", "deleted_rows", "db_bytes", "archive_bytes",
@@ -166,7 +166,7 @@ def _counts(store: Store, column: str, since: datetime, until: datetime, total: 
 
 
 def change_rows(store: Store, category: str, since: datetime, until: datetime, role_cond: Any) -> dict[str, Any]:
-    """One row per change (the lines one tool wrote for it are one row: `auditctl.changes`)."""
+    """One row per change (the lines one tool wrote for it are one row: `auditctl.detect.changes`)."""
     q = Sql([since, until, category, int(CHANGE_GAP.total_seconds())])
     admin_sql = condition_sql("role", "role", role_cond, q) if role_cond is not None else "FALSE"
     rows = [_row(r) for r in store.run_query(*rq.changes(admin_sql, q.params))]

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from auditctl.plugins import DETECT_THRESHOLD, FallbackParser, Parser, PluginInfo, PluginRegistry
+from auditctl.ingest.discovery import DETECT_THRESHOLD, PluginInfo, PluginRegistry
+from auditctl.ingest.yearless import choose_year
+from auditctl.plugins import FallbackParser, Parser
 from auditctl.schema import Event
 from auditctl.sources import Head, Source, SourceError, head_from_bytes, open_source, read_head
-from auditctl.yearless import choose_year
 
 
 @dataclass(frozen=True)
