@@ -17,8 +17,9 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from auditctl.detect.rules import check_where
 from auditctl.errors import AuditctlError, ConfigError, ExitCode
+from auditctl.schema import SEALABLE_FIELDS
+from auditctl.where import check_where
 
 
 class Role(IntEnum):
@@ -48,11 +49,6 @@ COMMAND_ROLES: dict[str, Role] = {
     "ingest": Role.ADMIN, "watch": Role.ADMIN, "check": Role.ADMIN, "checkpoint": Role.ADMIN,
     "retention apply": Role.ADMIN,
 }
-
-# Fields that may be declared sensitive: everything but the columns that place an event in
-# the log (seq, times, source, line) and the ones rules and reports classify by.
-SEALABLE_FIELDS: tuple[str, ...] = ("host", "app", "original_action", "actor", "target", "role", "resource",
-                                    "src_ip", "user_agent", "session", "message", "raw", "attrs")
 
 DEFAULT_SENSITIVE: list[dict[str, Any]] = [
     {"name": "authentication-details", "where": {"category": "authentication"},

@@ -20,20 +20,19 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditctl.detect.rules import Rule
-from auditctl.detect.rulesql import Sql, where_sql
 from auditctl.errors import AuditctlError
 from auditctl.files import atomic_write_text
-from auditctl.roles import SEALABLE_FIELDS, AccessDenied, Sensitive
-from auditctl.store import retry_locked
+from auditctl.roles import AccessDenied, Sensitive
+from auditctl.schema import SEALABLE_FIELDS
+from auditctl.store.connection import retry_locked
+from auditctl.where import Sql, where_sql
 
 TOKEN_PREFIX = "sealed:"
 TOKEN_RE = re.compile(r"sealed:[0-9a-f]{32}")
@@ -109,8 +108,7 @@ class Sealer:
         self.path = path
         self.fields = tuple(f for f in SEALABLE_FIELDS if any(f in r.fields for r in self.rules))
         q = Sql()
-        pseudo_rule = cast(Rule, SimpleNamespace(timezone=timezone))
-        self._conditions = [where_sql(r.where, pseudo_rule, q) for r in self.rules]
+        self._conditions = [where_sql(r.where, q, timezone) for r in self.rules]
         self._params = q.params
         self.con = open_sealed_store(path, wait)
         self._in_transaction = False

@@ -28,14 +28,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from auditctl.detect.rules import Rule, check_where, parse_duration
-from auditctl.detect.rulesql import Sql, where_sql
 from auditctl.errors import ConfigError
 from auditctl.files import atomic_write_text, current_umask
 from auditctl.integrity.merkle import mth
 from auditctl.integrity.signing import SigningKey
 from auditctl.integrity.verify import origin_of
-from auditctl.store import Store, leaf_sql
+from auditctl.store import Store
+from auditctl.store.tree import leaf_sql
+from auditctl.timeutil import parse_duration
+from auditctl.where import Sql, check_where, where_sql
 
 DEFAULT_ARCHIVE_AFTER = timedelta(days=90)
 # the archive is read by the access group, as fileperms expects (SHARED_FILE, SHARED_DIR)
@@ -95,17 +96,14 @@ def parse_retention(data: dict[str, Any] | None, origin: str = "config") -> Rete
     return RetentionConfig(policies, default, tuple(holds))
 
 
-_RULE = Rule(id="retention", title="retention", severity="info", type="match")
-
-
 def _policy_case(cfg: RetentionConfig, q: Sql) -> str:
     """SQL CASE giving each event its policy's index (the default is last)."""
-    whens = [f"WHEN {where_sql(p.where, _RULE, q)} THEN {i}" for i, p in enumerate(cfg.policies)]
+    whens = [f"WHEN {where_sql(p.where, q)} THEN {i}" for i, p in enumerate(cfg.policies)]
     return f"(CASE {' '.join(whens)} ELSE {len(cfg.policies)} END)" if whens else f"{len(cfg.policies)}"
 
 
 def _held(cfg: RetentionConfig, q: Sql) -> str:
-    return "(" + " OR ".join(where_sql(h, _RULE, q) for h in cfg.holds) + ")" if cfg.holds else "FALSE"
+    return "(" + " OR ".join(where_sql(h, q) for h in cfg.holds) + ")" if cfg.holds else "FALSE"
 
 
 def _due(cfg: RetentionConfig, q: Sql, now: datetime, which: str) -> str:

@@ -13,8 +13,8 @@ from auditctl.cli.guard import guarded, note_results, reader
 from auditctl.cli.output import Format, default_format, render_rows
 from auditctl.errors import UsageError
 from auditctl.schema import COLUMN_NAMES
-from auditctl.store import STAT_DIMENSIONS
 from auditctl.store.filters import EventFilter
+from auditctl.store.query import STAT_DIMENSIONS
 from auditctl.store.search import event_stats, finding_seqs, search_events
 
 TABLE_COLUMNS = ("seq", "ts", "host", "app", "category", "action", "outcome", "actor", "target",

@@ -30,17 +30,11 @@ from typing import Any
 import yaml
 
 from auditctl.errors import AuditctlError, ExitCode
-from auditctl.schema import COLUMN_NAMES
-from auditctl.timeutil import get_tz
+from auditctl.timeutil import duration_text, get_tz, parse_duration
+from auditctl.where import check_field, check_where
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 TYPES = ("match", "threshold", "distinct", "sequence", "first_seen", "absence")
-VIRTUAL_FIELDS = ("hour", "weekday")  # in the rule's time zone
-FIELDS = tuple(c for c in COLUMN_NAMES) + VIRTUAL_FIELDS
-OPERATORS = ("eq", "in", "like", "re", "gt", "gte", "lt", "lte", "exists", "not", "between")
-WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
-_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -52,23 +46,6 @@ class RuleError(AuditctlError):
 
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
-
-
-def parse_duration(value: Any) -> timedelta:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    m = _DURATION.match(str(value).strip())
-    if not m:
-        raise ValueError(f"{value!r} is not a duration (use e.g. 120s, 10m, 24h, 30d)")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-
-
-def duration_text(td: timedelta) -> str:
-    seconds = int(td.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @dataclass(frozen=True)
@@ -339,57 +316,3 @@ def _rhythm(value: Any, fail: Any) -> Rhythm:
     return r
 
 
-def check_field(name: str, fail: Any) -> None:
-    if name.startswith("attrs.") and len(name) > 6 and re.match(r"^[A-Za-z0-9_.\-]+$", name[6:]):
-        return
-    if name not in FIELDS:
-        raise fail(f"unknown field {name!r} (use a schema column, attrs.<key>, hour or weekday)")
-
-
-def check_where(where: Any, fail: Any, path: str = "") -> None:
-    """Validate a `where` mapping: field -> condition; any_of/all_of/none_of -> lists of mappings."""
-    if not isinstance(where, dict):
-        raise fail(path, "a mapping of field -> condition")
-    for key, cond in where.items():
-        here = f"{path}.{key}" if path else key
-        if key in ("any_of", "all_of", "none_of"):
-            if not isinstance(cond, list) or not cond:
-                raise fail(here, "a non-empty list of mappings")
-            for i, sub in enumerate(cond):
-                check_where(sub, fail, f"{here}[{i}]")
-            continue
-        check_field(key, lambda why, h=here: fail(h, why))
-        check_condition(cond, lambda why, h=here: fail(h, why), key)
-
-
-def check_condition(cond: Any, fail: Any, field_name: str) -> None:
-    if isinstance(cond, list):
-        if not cond:
-            raise fail("an empty list matches nothing")
-        for item in cond:
-            check_condition(item, fail, field_name)
-        return
-    if isinstance(cond, dict):
-        for op, arg in cond.items():
-            if op not in OPERATORS:
-                raise fail(f"unknown operator {op!r} (known: {', '.join(OPERATORS)})")
-            if op == "re":
-                try:
-                    re.compile(str(arg))
-                except re.error as exc:
-                    raise fail(f"bad regex: {exc}") from None
-                if re.search(r"\(\?[=!<]|\\[1-9]", str(arg)):
-                    raise fail("lookaround and backreferences are not supported (RE2)")
-            elif op == "not":
-                check_condition(arg, fail, field_name)
-            elif op == "exists" and not isinstance(arg, bool):
-                raise fail("exists takes true or false")
-            elif op == "between" and not (isinstance(arg, list) and len(arg) == 2):
-                raise fail("between takes [low, high]")
-            elif op in ("in",) and not isinstance(arg, list):
-                raise fail("in takes a list")
-        return
-    if field_name == "weekday" and isinstance(cond, str) and cond.lower()[:3] not in WEEKDAYS:
-        raise fail(f"{cond!r} is not a weekday (mon..sun)")
-    if not isinstance(cond, str | int | float | bool) and cond is not None:
-        raise fail(f"unsupported value {cond!r}")

@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 
-from auditctl.detect.rules import Rule, duration_text, severity_rank
+from auditctl.detect.rules import Rule, severity_rank
 from auditctl.detect.rulesql import compile_rule, learning_sql
 from auditctl.store import Store
+from auditctl.timeutil import duration_text
 
 
 @dataclass

@@ -71,7 +71,8 @@ from auditctl.sources import (
     read_head,
     stdin_source,
 )
-from auditctl.store import FileRecord, Store
+from auditctl.store import Store
+from auditctl.store.registry import FileRecord
 from auditctl.timeutil import get_tz
 
 STDIN = "-"

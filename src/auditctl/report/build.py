@@ -18,14 +18,16 @@ from typing import Any
 import pyarrow as pa
 
 from auditctl.detect.changes import CHANGE_GAP
-from auditctl.detect.rules import Rule, duration_text, load_rules, severity_rank
-from auditctl.detect.rulesql import Sql, compile_rule, condition_sql
+from auditctl.detect.rules import Rule, load_rules, severity_rank
+from auditctl.detect.rulesql import compile_rule
 from auditctl.detect.runner import CheckResult, Finding, learning_text, list_findings, run_checks
 from auditctl.errors import AuditctlError, UsageError
 from auditctl.integrity.signing import SigningKey, VerifierKey
 from auditctl.integrity.verify import Checkpoint, latest_checkpoint, make_checkpoint, verify
 from auditctl.report import sql as rq
 from auditctl.store import Store
+from auditctl.timeutil import duration_text
+from auditctl.where import Sql, condition_sql
 
 REPORT_VERSION = 1
 ACCESS_LOG_ROWS = 200  # self-audit records listed in full; the per-person counts cover all
