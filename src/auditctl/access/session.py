@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from auditctl.access import selfaudit
 from auditctl.access.sealing import Sealer, load_sealing_key
 from auditctl.config import Config
+from auditctl.errors import AuditctlError, DatabaseBusy
+from auditctl.integrity.signing import load_or_create_key
+from auditctl.integrity.verify import make_checkpoint
 from auditctl.roles import Role
 from auditctl.store import Store
 
@@ -63,3 +67,30 @@ def sync_self_audit(store: Store, cfg: Config) -> int:
             selfaudit.append_records(store, events)
             store.set_meta("config_fingerprints", json.dumps(current, sort_keys=True))
     return added + len(events)
+
+
+def record_invocation(cfg: Config, inv: selfaudit.Invocation, warn: Callable[[str], None]) -> None:
+    """A command's self-audit record: into the log and signed, when this user can sign and the
+    store is free; else into the spool (drained by the next writer)."""
+    if not cfg.db.exists():
+        return  # nothing stored yet, so nothing was read
+    event = selfaudit.invocation_event(inv, cfg.db)
+    if inv.role == Role.ADMIN and os.access(cfg.signing_key, os.R_OK):
+        try:
+            with open_writer(cfg) as store:
+                before = store.end_before_own_writes()
+                with store.transaction():
+                    selfaudit.append_records(store, [event])
+                key, _ = load_or_create_key(cfg.signing_key, cfg.key_name)
+                cp, _ = make_checkpoint(store, key, cfg.checkpoints_path, adopted_upto=before)
+                if cp.adopted:
+                    warn(f"self-audit: signed seq {cp.adopted[0]}..{cp.adopted[1]}, stored by an earlier run that "
+                         f"did not sign them (it stopped before signing); checkpoint #{cp.id} records this")
+            return
+        except (DatabaseBusy, AuditctlError) as exc:
+            if not isinstance(exc, DatabaseBusy):
+                warn(f"self-audit: {exc}; the record goes to the spool")
+    try:
+        selfaudit.spool(event, cfg.self_audit_spool)
+    except OSError as exc:
+        warn(f"self-audit: cannot record this command in {cfg.self_audit_spool}: {exc.strerror or exc}")

@@ -21,7 +21,7 @@ first `learning` of each group's history (default 7d): the baseline must be lear
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from auditctl.config import Config
 from auditctl.errors import AuditctlError, ExitCode
 from auditctl.timeutil import duration_text, get_tz, parse_duration
 from auditctl.where import check_field, check_where
@@ -119,6 +120,13 @@ class Rule:
 
 def builtin_rules_dir() -> Path:
     return Path(__file__).parent / "pack"
+
+
+def configured_rules(cfg: Config, extra: Sequence[Path] | None = None, builtin: bool = True) -> list[Rule]:
+    """The rules a command runs: the built-in pack (unless `builtin` is off), config `rules.dirs`
+    and `extra` files, less what config disables, with config's overrides applied."""
+    paths = [Path(p).expanduser() for p in cfg.rules_dirs] + list(extra or [])
+    return load_rules(paths, builtin=builtin, disabled=cfg.disabled_rules, overrides=cfg.rule_overrides)
 
 
 def iter_rule_files(paths: Iterable[Path]) -> Iterator[Path]:

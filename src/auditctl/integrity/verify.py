@@ -18,9 +18,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from auditctl.access.sealing import SealingKey
 from auditctl.errors import AuditctlError
 from auditctl.integrity.merkle import Frontier, node_hash, perfect_subtrees
 from auditctl.integrity.signing import SignatureError, SigningKey, VerifierKey, parse_note
@@ -633,7 +632,13 @@ def _sha256_prefix(path: Path, length: int) -> str:
 MAX_SEALED_PROBLEMS = 20
 
 
-def verify_sealed(store: Store, key: SealingKey) -> tuple[int, list[Problem]]:
+class TokenKey(Protocol):
+    """The sealing key, as verify uses it (`auditctl.access.sealing.SealingKey`)."""
+
+    def token(self, value: str) -> str: ...
+
+
+def verify_sealed(store: Store, key: TokenKey) -> tuple[int, list[Problem]]:
     """Check the sealed store against the signed tokens: every token has its plaintext, every
     plaintext hashes to its token, and no plaintext is left for an event that is gone.
     Returns (values checked, problems). Needs the sealed store attached and the sealing key."""
