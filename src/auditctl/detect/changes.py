@@ -7,7 +7,7 @@ cluster of events with the same (host, app, pid or session, action, target, role
 CHANGE_GAP of the previous one, as one change whose lines are its evidence.
 
 This module is the one definition of that clustering (SQL over `current_events`); the report
-(`reportsql.changes`) and the rule compiler (`rulesql`, `unit: change`) both use it.
+(`report.sql.changes`) and the rule compiler (`rulesql`, `unit: change`) both use it.
 """
 
 from __future__ import annotations
