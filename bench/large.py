@@ -44,7 +44,7 @@ def in_process_ms(db: Path, code: str, repeat: int = 7) -> float:
     script = f"""
 import statistics, sys, time
 from datetime import datetime, timedelta, UTC
-from auditctl.filters import EventFilter
+from auditctl.store.filters import EventFilter
 from auditctl.store import Store
 store = Store.open(sys.argv[1], read_only=True)
 def run():

@@ -34,7 +34,7 @@ JSON array is read too (origin `[i]`). The record kind comes from `category`:
 
 * AKS control-plane logs of category `kube-audit` / `kube-audit-admin`: `properties.log` holds
   a Kubernetes audit event as JSON text; it is mapped as the `k8s_audit` parser maps it (same
-  library code, `auditctl.k8s`), with the Azure context in attrs: `log_category`,
+  library code, `auditctl.ingest.k8s`), with the Azure context in attrs: `log_category`,
   `azure_resource_id`, `cluster` (the managedClusters name), `pod`, `stream`. A record whose
   log is not an audit event is kept as unparsed. Other AKS categories (kube-apiserver,
   guard, ...) are system/log.
@@ -51,9 +51,9 @@ from typing import Any
 
 import orjson
 
-from auditctl.addresses import is_ip
-from auditctl.jsonrecords import JsonRecordsParser, as_dict, text_or_none
-from auditctl.k8s import audit_event, is_audit_event
+from auditctl.ingest.addresses import is_ip
+from auditctl.ingest.jsonrecords import JsonRecordsParser, as_dict, text_or_none
+from auditctl.ingest.k8s import audit_event, is_audit_event
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head
 from auditctl.timeutil import parse_iso

@@ -32,10 +32,10 @@ from typing import Any
 
 import orjson
 
-from auditctl.addresses import is_ip
-from auditctl.jsonrecords import read_document, split_document
+from auditctl.ingest.addresses import is_ip
+from auditctl.ingest.jsonrecords import read_document, split_document
+from auditctl.ingest.rawbytes import decode_record, loads_json
 from auditctl.plugins import Parser
-from auditctl.rawbytes import decode_record, loads_json
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
 from auditctl.timeutil import parse_iso

@@ -44,8 +44,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditctl.addresses import is_ip
-from auditctl.jsonrecords import JsonRecordsParser, as_dict, text_or_none
+from auditctl.ingest.addresses import is_ip
+from auditctl.ingest.jsonrecords import JsonRecordsParser, as_dict, text_or_none
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head
 from auditctl.timeutil import parse_iso

@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditctl.jsonrecords import JsonRecordsParser, text_or_none
+from auditctl.ingest.jsonrecords import JsonRecordsParser, text_or_none
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head
 from auditctl.timeutil import from_epoch, parse_iso

@@ -39,8 +39,8 @@ from typing import Any
 
 import orjson
 
+from auditctl.ingest.rawbytes import loads_json
 from auditctl.plugins import Parser
-from auditctl.rawbytes import loads_json
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
 

@@ -37,8 +37,8 @@ from typing import Any
 
 import orjson
 
+from auditctl.ingest.rawbytes import loads_json
 from auditctl.plugins import Parser
-from auditctl.rawbytes import loads_json
 from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, Event, unparsed_event
 from auditctl.sources import Head, Source
 from auditctl.timeutil import parse_iso

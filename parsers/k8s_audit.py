@@ -35,10 +35,10 @@ from typing import Any
 
 import orjson
 
-from auditctl.jsonrecords import read_document, split_document
-from auditctl.k8s import audit_event, is_audit_event
+from auditctl.ingest.jsonrecords import read_document, split_document
+from auditctl.ingest.k8s import audit_event, is_audit_event
+from auditctl.ingest.rawbytes import decode_record, loads_json
 from auditctl.plugins import Parser
-from auditctl.rawbytes import decode_record, loads_json
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
 

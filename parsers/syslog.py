@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from auditctl.addresses import is_ip
+from auditctl.ingest.addresses import is_ip
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source

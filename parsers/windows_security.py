@@ -69,8 +69,8 @@ from xml.etree import ElementTree as ET
 
 import orjson
 
+from auditctl.ingest.rawbytes import decode_record, loads_json
 from auditctl.plugins import Parser
-from auditctl.rawbytes import decode_record, loads_json
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import GZIP_MAGIC, Head, Source, SourceError
 from auditctl.timeutil import parse_iso

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from auditctl.parsing import read_events
+from auditctl.ingest.parsing import read_events
 from support import REFERENCE_TIME, SAMPLES, registry, sample_files, write_golden
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import orjson
 
-from auditctl.plugins import PluginRegistry, load_registry
+from auditctl.ingest.discovery import PluginRegistry, load_registry
 from auditctl.schema import EVENT_FIELDS, Event
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,10 +15,10 @@ import duckdb
 import pytest
 import yaml
 
-from auditctl import access
-from auditctl.access import Identity
+from auditctl import roles
+from auditctl.access.selfaudit import scrub_args
 from auditctl.errors import ExitCode
-from auditctl.selfaudit import scrub_args
+from auditctl.roles import Identity
 from support import SAMPLES
 
 INCIDENT = SAMPLES / "syslog" / "incident.log"
@@ -52,7 +52,7 @@ class Secured:
         self.config.write_text(yaml.safe_dump(self.settings))
 
     def as_user(self, name: str, *args: str, input: str | None = None):
-        self.monkeypatch.setattr(access, "current_identity", lambda: USERS[name])
+        self.monkeypatch.setattr(roles, "current_identity", lambda: USERS[name])
         return self.cli(*args, input=input)
 
     def rows(self, sql: str, path: Path | None = None) -> list[tuple]:
@@ -91,14 +91,14 @@ def _search(secured: Secured, user: str, *args: str) -> list[dict]:
 # -- roles ---------------------------------------------------------------------------------------
 
 def test_roles_come_from_user_and_group_names():
-    policy = access.parse_access({"roles": {"admin": {"users": ["alice"]}, "auditor": {"groups": ["audit"]},
+    policy = roles.parse_access({"roles": {"admin": {"users": ["alice"]}, "auditor": {"groups": ["audit"]},
                                             "viewer": {"groups": ["staff", "audit"]}}}, Path("c.yaml"))
-    assert access.role_of(USERS["alice"], policy) == access.Role.ADMIN
-    assert access.role_of(USERS["carol"], policy) == access.Role.AUDITOR  # the highest of its roles
-    assert access.role_of(USERS["victor"], policy) == access.Role.VIEWER
-    assert access.role_of(USERS["bob"], policy) is None
-    assert access.role_of(Identity("root", 0, frozenset()), policy) == access.Role.ADMIN
-    assert access.role_of(USERS["bob"], access.AccessPolicy()) == access.Role.ADMIN  # single-user mode
+    assert roles.role_of(USERS["alice"], policy) == roles.Role.ADMIN
+    assert roles.role_of(USERS["carol"], policy) == roles.Role.AUDITOR  # the highest of its roles
+    assert roles.role_of(USERS["victor"], policy) == roles.Role.VIEWER
+    assert roles.role_of(USERS["bob"], policy) is None
+    assert roles.role_of(Identity("root", 0, frozenset()), policy) == roles.Role.ADMIN
+    assert roles.role_of(USERS["bob"], roles.AccessPolicy()) == roles.Role.ADMIN  # single-user mode
 
 
 def test_a_user_without_a_role_gets_nothing_and_a_clear_message(secured):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditctl.addresses import is_ip
+from auditctl.ingest.addresses import is_ip
 
 
 def reference(text: str) -> bool:

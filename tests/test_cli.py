@@ -145,7 +145,7 @@ def test_search_filters(loaded):
 
 
 def _names_person(row: dict, name: str) -> bool:
-    from auditctl.filters import PERSON_ATTRS, PERSON_COLUMNS
+    from auditctl.store.filters import PERSON_ATTRS, PERSON_COLUMNS
 
     attrs = row.get("attrs") or {}
     return name in [row[c] for c in PERSON_COLUMNS] + [attrs.get(k) for k in PERSON_ATTRS]
@@ -348,8 +348,8 @@ def test_free_text_search_finds_raw_and_messages_not_in_raw_and_takes_wildcards_
 
 
 def test_memory_limit_from_config_caps_duckdb_and_bad_values_are_named(cli, tmp_path, monkeypatch):
+    from auditctl.access.session import open_reader
     from auditctl.config import load_config
-    from auditctl.session import open_reader
 
     config = tmp_path / "c.yaml"
     config.write_text(f"db: {cli.db}\nmemory_limit: 300MB\n")

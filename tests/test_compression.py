@@ -18,8 +18,8 @@ PACKERS = {"gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress}
 def plain_events(tmp_path_factory) -> int:
     """Events of the uncompressed sample (a line may hold two events, e.g. sudo's command)."""
     from auditctl.config import Config
-    from auditctl.ingest import Ingester
-    from auditctl.plugins import load_registry
+    from auditctl.ingest.discovery import load_registry
+    from auditctl.ingest.ingester import Ingester
     from auditctl.store import Store
 
     folder = tmp_path_factory.mktemp("plain")

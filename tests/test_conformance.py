@@ -30,7 +30,7 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
-from auditctl.parsing import read_events
+from auditctl.ingest.parsing import read_events
 from auditctl.timeutil import parse_iso
 from support import CORPUS, REFERENCE_TIME, registry
 

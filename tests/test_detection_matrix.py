@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from auditctl.parsing import choose_parser
+from auditctl.ingest.parsing import choose_parser
 from auditctl.sources import SourceError, read_head
 from support import CORPUS, registry
 

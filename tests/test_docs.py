@@ -179,7 +179,7 @@ def test_exit_codes_table_matches_the_enum():
 def test_the_person_fields_listed_in_the_search_guide_are_the_code_s():
     """The attrs keys `--user` matches are listed in prose in the search guide: every key of the
     code's list is there, and the guide names the list it copies."""
-    from auditctl.filters import PERSON_ATTRS
+    from auditctl.store.filters import PERSON_ATTRS
 
     guide = (DOCS / "guides" / "search.md").read_text(encoding="utf-8")
     section = guide[guide.index("**Who `--user` matches.**"):guide.index("**Terminal tables**")]

@@ -197,8 +197,8 @@ def test_events_outside_the_schema_fail_their_file_and_the_good_file_is_stored(c
 
 @pytest.mark.slow
 def test_invalid_events_are_caught_in_parallel_parsing(cli, tmp_path, plugins, monkeypatch):
-    import auditctl.ingest as ingest_module
-    import auditctl.parallel as parallel
+    import auditctl.ingest.ingester as ingest_module
+    import auditctl.ingest.parallel as parallel
 
     monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(parallel, "FIRST_CHUNK_BYTES", 4096)

@@ -10,9 +10,9 @@ import textwrap
 import duckdb
 import pytest
 
-from auditctl.declarative import DeclarativeError, load_declarative
+from auditctl.archive.export import ECS_CATEGORY, ECS_TYPE, OCSF
 from auditctl.errors import ExitCode
-from auditctl.export import ECS_CATEGORY, ECS_TYPE, OCSF
+from auditctl.ingest.declarative import DeclarativeError, load_declarative
 from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, COLUMN_NAMES
 from support import SAMPLES
 

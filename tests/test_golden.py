@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditctl.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.schema import validate_event
 from auditctl.sources import read_head
 from support import REFERENCE_TIME, SAMPLES, event_dict, golden_path, read_golden, registry, sample_files

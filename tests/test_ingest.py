@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from auditctl.config import Config
-from auditctl.ingest import Ingester, expand_paths, rotation_order
+from auditctl.ingest.ingester import Ingester, expand_paths, rotation_order
 from auditctl.store import Store
 from support import ROOT, SAMPLES, query, registry
 
@@ -151,8 +151,8 @@ def test_glob_arguments(tmp_path):
 
 
 def test_parallel_parse_stores_the_same_events_in_the_same_order(tmp_path, monkeypatch):
-    import auditctl.ingest as ingest_module
-    import auditctl.parallel as parallel
+    import auditctl.ingest.ingester as ingest_module
+    import auditctl.ingest.parallel as parallel
 
     log = tmp_path / "big.log"
     log.write_text("\n".join(generated_lines(6000, seed=7)) + "\n")
@@ -172,15 +172,15 @@ def test_serial_ingest_inserts_small_batches_with_the_same_rows_and_file_size(tm
     """Events become Arrow and are inserted at most ARROW_BATCH_BYTES of raw at a time (wide
     records held 1 GB as objects); the store gets the same rows and is no larger (DuckDB
     writing with one thread fills row groups across inserts)."""
-    import auditctl.batch
-    import auditctl.ingest as ingest_module
+    import auditctl.ingest.batch
+    import auditctl.ingest.ingester as ingest_module
 
     log = tmp_path / "big.log"
     log.write_text("\n".join(generated_lines(130_000, seed=3)) + "\n")
     ingest(tmp_path / "default.duckdb", log, workers=1)
     calls = []
     monkeypatch.setattr(ingest_module, "ARROW_BATCH_BYTES", 256 * 1024)
-    monkeypatch.setattr(ingest_module, "events_to_arrow", lambda b: calls.append(len(b)) or auditctl.batch.events_to_arrow(b))
+    monkeypatch.setattr(ingest_module, "events_to_arrow", lambda b: calls.append(len(b)) or auditctl.ingest.batch.events_to_arrow(b))
     ingest(tmp_path / "small.duckdb", log, workers=1)
     assert len(calls) > 40 and max(calls) < 5000
     cols = "seq, ts, line, host, app, category, action, outcome, actor, target, src_ip, message, raw, attrs"
@@ -218,8 +218,8 @@ def _repeated_sample(sample: str) -> Callable[[Path, str], None]:
 def test_json_lines_are_parsed_in_parallel_and_documents_are_not(tmp_path, monkeypatch, parser, shape, make):
     """Cloud audit formats are split only when the file is one record a line, with the serial
     result; a document ({"Records": [...]}, an API page's array) must be read whole."""
-    import auditctl.ingest as ingest_module
-    import auditctl.parallel as parallel
+    import auditctl.ingest.ingester as ingest_module
+    import auditctl.ingest.parallel as parallel
 
     log = tmp_path / "audit.json"
     make(log, shape)
@@ -281,6 +281,6 @@ def test_a_message_found_in_raw_is_stored_once_and_read_back_exactly(tmp_path, d
 
 
 def _parse(path: Path) -> list:
-    from auditctl.parsing import read_events
+    from auditctl.ingest.parsing import read_events
 
     return list(read_events(path, registry()))

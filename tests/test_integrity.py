@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 
 from auditctl.config import Config
 from auditctl.errors import ExitCode
-from auditctl.ingest import Ingester, expand_paths
-from auditctl.integrity import make_checkpoint, verify
-from auditctl.merkle import Frontier, canonical_event, leaf_hash, mth
+from auditctl.ingest.ingester import Ingester, expand_paths
+from auditctl.integrity.merkle import Frontier, canonical_event, leaf_hash, mth
+from auditctl.integrity.signing import VerifierKey, load_or_create_key, parse_note
+from auditctl.integrity.verify import make_checkpoint, verify
 from auditctl.schema import COLUMN_NAMES
-from auditctl.signing import VerifierKey, load_or_create_key, parse_note
-from auditctl.store import MESSAGE_SQL, Store
+from auditctl.store import Store
+from auditctl.store.events import MESSAGE_SQL
 from support import SAMPLES, registry
 
 AUTH = SAMPLES / "syslog" / "auth.log"
@@ -103,7 +104,7 @@ def test_every_column_is_covered(signed, db, column):
 
 
 def test_modified_with_recomputed_digest_is_localized_by_the_signed_roots(signed, db):
-    from auditctl.store import _DIGEST, leaf_sql
+    from auditctl.store.tree import _DIGEST, leaf_sql
     sql(db, "UPDATE events SET actor = 'nobody' WHERE seq = 100",
         f"UPDATE digests SET digest = (SELECT {_DIGEST.format(h='unhex(' + leaf_sql() + ')')} FROM {LOGICAL_EVENTS} WHERE seq = 100) WHERE seq = 100")
     result = signed("verify", "--format", "json")
@@ -323,7 +324,7 @@ def test_random_append_sequences_verify(tmp_path_factory, batches):
 
 
 def test_a_version_1_database_is_migrated_and_then_signed(tmp_path):
-    from auditctl.store import MIGRATIONS, SCHEMA_VERSION
+    from auditctl.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
     db = tmp_path / "old.duckdb"
     con = duckdb.connect(str(db))
@@ -349,10 +350,11 @@ def test_a_version_1_database_is_migrated_and_then_signed(tmp_path):
 def test_signing_and_verify_in_small_slices_agree_with_the_reference(cli, env, db, monkeypatch, tamper, kind, seq):
     """Signing and verify work a slice of the log at a time; slices of 5 and 3 events (instead of
     2^20) must give the same roots as hashing the whole log at once."""
-    from auditctl import integrity, store
+    from auditctl.integrity import verify as integrity
+    from auditctl.store import tree as store_tree
 
     monkeypatch.setattr(integrity, "FOLD_CHUNK", 5)
-    monkeypatch.setattr(store, "_HASH_SLICE", 3)
+    monkeypatch.setattr(store_tree, "_HASH_SLICE", 3)
     assert cli("ingest", str(AUTH)).exit_code == 0
     assert cli("ingest", str(SAMPLES / "auditd")).exit_code == 0
     rows = sql(db, f"SELECT {', '.join(COLUMN_NAMES)} FROM {LOGICAL_EVENTS} ORDER BY seq")
@@ -373,7 +375,7 @@ def test_signing_and_verify_in_small_slices_agree_with_the_reference(cli, env, d
 def test_a_version_6_store_keeps_naming_changed_events_after_its_digests_shrink(tmp_path):
     """Schema 7 keeps 4 bytes of each leaf hash instead of 8; the migration must keep the
     high half, or every event of an old store would look modified."""
-    from auditctl.store import leaf_sql
+    from auditctl.store.tree import leaf_sql
 
     db = tmp_path / "v6.duckdb"
     cfg = Config(db=db, signing_key=tmp_path / "k.key", key_name="m")

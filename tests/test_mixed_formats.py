@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from auditctl.config import Config
-from auditctl.ingest import Ingester
-from auditctl.parsing import choose_parser, read_events, try_file
+from auditctl.ingest.ingester import Ingester
+from auditctl.ingest.parsing import choose_parser, read_events, try_file
 from auditctl.sources import read_head
 from auditctl.store import Store
 from support import CORPUS, registry
@@ -129,8 +129,8 @@ def _ingest(db: Path, log: Path, workers: int) -> object:
 
 
 def test_ingest_stores_the_parser_of_each_record_serial_and_parallel(tmp_path, monkeypatch):
-    import auditctl.ingest as ingest_module
-    import auditctl.parallel as parallel
+    import auditctl.ingest.ingester as ingest_module
+    import auditctl.ingest.parallel as parallel
 
     log = tmp_path / "mixed.json"
     owners = mixed_file(log)

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auditctl.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes, read_head
 from auditctl.timeutil import parse_iso

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from auditctl.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.schema import validate_event
 from auditctl.sources import head_from_bytes, read_head
 from support import REFERENCE_TIME, SAMPLES, registry

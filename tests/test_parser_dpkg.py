@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from auditctl.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.sources import head_from_bytes, read_head
 from auditctl.timeutil import get_tz
 from support import SAMPLES, registry

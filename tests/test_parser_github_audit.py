@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditctl.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes, read_head
 from support import REFERENCE_TIME, SAMPLES, registry

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from auditctl.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.sources import head_from_bytes
 from auditctl.timeutil import get_tz
 from support import CORPUS, REFERENCE_TIME, registry

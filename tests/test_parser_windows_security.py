@@ -27,8 +27,8 @@ import duckdb
 import pytest
 
 from auditctl.config import Config
-from auditctl.ingest import Ingester, expand_paths
-from auditctl.parsing import choose_parser, read_events
+from auditctl.ingest.ingester import Ingester, expand_paths
+from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes, open_source, read_head
 from auditctl.store import Store

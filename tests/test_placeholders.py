@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from auditctl.declarative import load_declarative
-from auditctl.export import to_ecs, to_ocsf
-from auditctl.parsing import read_events
+from auditctl.archive.export import to_ecs, to_ocsf
+from auditctl.ingest.declarative import load_declarative
+from auditctl.ingest.parsing import read_events
 from support import registry
 
 

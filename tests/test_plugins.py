@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from auditctl.plugins import load_registry
+from auditctl.ingest.discovery import load_registry
 from support import ROOT
 
 ENTRY_PLUGIN = textwrap.dedent('''
@@ -77,7 +77,7 @@ def test_built_wheel_carries_and_loads_the_builtin_parsers(tmp_path):
     target = tmp_path / "installed"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, capture_output=True, timeout=600)
-    code = ("import auditctl.plugins as p; r = p.load_registry(entry_points=False); "
+    code = ("import auditctl.ingest.discovery as p; r = p.load_registry(entry_points=False); "
             "print(p.builtin_parsers_dir()); print(sorted(r.plugins))")
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,

@@ -17,10 +17,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from auditctl import identity
 from auditctl.config import Config
-from auditctl.identity import LiveProofs
-from auditctl.ingest import Ingester, expand_paths
+from auditctl.ingest import identity
+from auditctl.ingest.identity import LiveProofs
+from auditctl.ingest.ingester import Ingester, expand_paths
 from auditctl.store import Store
 from support import CORPUS, ROOT, query, registry
 

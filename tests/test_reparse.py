@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from auditctl import store as store_module
+from auditctl.store import Store
+from auditctl.store import events as store_events
 from support import SAMPLES
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -131,7 +132,7 @@ def test_reparsing_twice_supersedes_the_first_reparse(cli, db):
     assert res.exit_code == 0 and "1,000 earlier event(s) of parser syslog superseded" in res.stdout
     runs = q(db, "SELECT first_seq, last_seq, by_first_seq, by_last_seq FROM superseded ORDER BY first_seq")
     assert runs == [(1, 1000, 1001, 2000), (1001, 2000, 2001, 3000)]
-    with store_module.Store.open(db, read_only=True) as store:
+    with Store.open(db, read_only=True) as store:
         assert store.superseded_sql == "(seq BETWEEN 1 AND 2000)"  # adjacent runs hidden as one
     assert q(db, "SELECT count(*) FROM events WHERE source = " + f"'{AUTH}'") == [(3000,)]
     shown = jsonl(cli("search", "--source", str(AUTH), "-n", "0", "-f", "jsonl").stdout)
@@ -203,7 +204,7 @@ def test_runs_from_before_schema_8_are_found_by_source(cli, db, tmp_path):
 
 
 def test_many_superseded_runs_are_hidden_by_a_join(cli, db, monkeypatch):
-    monkeypatch.setattr(store_module, "INLINE_SUPERSEDED_RUNS", 0)
+    monkeypatch.setattr(store_events, "INLINE_SUPERSEDED_RUNS", 0)
     assert cli("ingest", "--parser", "k8s_audit", "--force", str(AUTH)).exit_code == 0
     assert cli("ingest", "--reparse", str(AUTH)).exit_code == 0
     assert total(cli, "--parser", "k8s_audit") == 0
@@ -225,10 +226,10 @@ def test_a_never_ingested_file_is_simply_ingested(cli, db, tmp_path):
 
 
 def test_a_file_parsed_in_parallel_is_refused_from_its_first_chunk(db, monkeypatch):
-    from auditctl import ingest as ingest_module
-    from auditctl import parallel
     from auditctl.config import Config
-    from auditctl.ingest import Ingester
+    from auditctl.ingest import ingester as ingest_module
+    from auditctl.ingest import parallel
+    from auditctl.ingest.ingester import Ingester
     from auditctl.store import Store
     from support import registry
 

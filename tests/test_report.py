@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from auditctl.errors import ExitCode
-from auditctl.report import period_range
+from auditctl.report.build import period_range
 from events import T0, added, created, deleted, fail, ok, sudo
 from support import ROOT, SAMPLES
 

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from auditctl.cli.app import app
 from auditctl.config import Config
-from auditctl.detect import run_checks
-from auditctl.ingest import Ingester
-from auditctl.rules import load_rules, rule_from_dict
+from auditctl.detect.rules import load_rules, rule_from_dict
+from auditctl.detect.runner import run_checks
+from auditctl.ingest.ingester import Ingester
 from auditctl.store import Store
 from events import T0, at, created, deleted
 from support import CORPUS, ROOT, registry
@@ -333,7 +333,7 @@ def test_summary_lines_are_context_not_failures(tmp_path):
     secure-rhel7.log."""
     from datetime import UTC, datetime
 
-    from auditctl.report import authentication
+    from auditctl.report.build import authentication
 
     db = tmp_path / "s.duckdb"
     with Store.open(db) as store:

@@ -13,7 +13,7 @@ import pytest
 
 from auditctl.config import Config
 from auditctl.errors import ExitCode
-from auditctl.signing import load_or_create_key, parse_note
+from auditctl.integrity.signing import load_or_create_key, parse_note
 from auditctl.store import Store
 from support import SAMPLES
 
@@ -175,8 +175,8 @@ def test_deletion_by_policy_is_told_apart_from_tampering(loaded, db):
 
 
 def test_interrupted_archive_loses_nothing_and_doubles_nothing(env, monkeypatch, tmp_path):
-    from auditctl import retention
-    from auditctl.ingest import Ingester, expand_paths
+    from auditctl.archive import retention
+    from auditctl.ingest.ingester import Ingester, expand_paths
     from support import registry
 
     db = tmp_path / "i.duckdb"
@@ -185,7 +185,7 @@ def test_interrupted_archive_loses_nothing_and_doubles_nothing(env, monkeypatch,
     policy = retention.parse_retention({"default": {"archive_after": "30d"}})
     with Store.open(db) as store:
         Ingester(store, registry(), cfg).ingest(expand_paths([str(SAMPLES / "syslog")])[0])
-        from auditctl.integrity import make_checkpoint, verify
+        from auditctl.integrity.verify import make_checkpoint, verify
         make_checkpoint(store, key, None)
         total = store.event_count_and_max_seq()[0]
 

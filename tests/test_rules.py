@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from auditctl.config import Config
-from auditctl.detect import run_checks
+from auditctl.detect.rules import RuleError, load_file, load_rules, rule_from_dict
+from auditctl.detect.runner import run_checks
 from auditctl.errors import ExitCode
-from auditctl.ingest import Ingester
-from auditctl.rules import RuleError, load_file, load_rules, rule_from_dict
+from auditctl.ingest.ingester import Ingester
 from auditctl.store import Store
 from events import T0, UNTIL, added, created, deleted, ecs, fail, ok, sudo
 from support import registry

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from auditctl.parsing import read_events
+from auditctl.ingest.parsing import read_events
 from support import REFERENCE_TIME, registry
 
 U, P, A, X = "user_management", "permission_change", "authentication", "privileged_action"

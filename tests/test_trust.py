@@ -166,7 +166,7 @@ def test_borrowed_times_carry_across_batches(tmp_path):
 
     import pyarrow as pa
 
-    from auditctl.eventtime import TimeFiller
+    from auditctl.ingest.eventtime import TimeFiller
 
     t = pa.timestamp("us", tz="UTC")
     stamp = datetime(2026, 3, 14, 9, 35, tzinfo=UTC)
@@ -203,8 +203,8 @@ def test_every_line_of_every_line_based_file_is_in_some_event(tmp_path):
     """Ingest keeps every non-blank line: each one is the raw record, or part of it, of an event
     (a multi-line auditd event holds several lines; a sudo line may give two events)."""
     from auditctl.config import Config
-    from auditctl.ingest import Ingester
-    from auditctl.plugins import load_registry
+    from auditctl.ingest.discovery import load_registry
+    from auditctl.ingest.ingester import Ingester
     from auditctl.store import Store
 
     files = _corpus_line_files()

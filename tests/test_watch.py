@@ -20,12 +20,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from auditctl.alerts import Sink, parse_sink
 from auditctl.config import Config
+from auditctl.detect.rules import load_rules
 from auditctl.errors import ConfigError
-from auditctl.rules import load_rules
-from auditctl.signing import load_or_create_key
-from auditctl.watch import Watcher
+from auditctl.integrity.signing import load_or_create_key
+from auditctl.live.alerts import Sink, parse_sink
+from auditctl.live.watch import Watcher
 from support import registry
 
 AUDITCTL = Path(sys.executable).parent / "auditctl"

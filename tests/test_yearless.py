@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from auditctl.config import Config
-from auditctl.ingest import Ingester
+from auditctl.ingest.ingester import Ingester
 from auditctl.store import Store
 from support import CORPUS, registry
 

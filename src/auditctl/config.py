@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from auditctl.access import AccessPolicy, parse_access
 from auditctl.errors import ConfigError
+from auditctl.roles import AccessPolicy, parse_access
 
 CONFIG_ENV = "AUDITCTL_CONFIG"
 DB_ENV = "AUDITCTL_DB"

@@ -153,7 +153,7 @@ def _anchor(words: list[str]) -> str:
 
 # -- the rule pack --------------------------------------------------------------------------------
 
-RULES_YAML = Path(__file__).parent / "rules" / "builtin.yaml"
+RULES_YAML = Path(__file__).parent / "detect" / "pack" / "builtin.yaml"
 _RULE_FIELDS = ("field", "count", "window", "cooldown", "value", "baseline", "learning", "unit", "timezone")
 
 
@@ -164,7 +164,7 @@ def _flow(value: object) -> str:
 
 def rules_page(path: Path = RULES_YAML) -> str:
     rules = yaml.safe_load(path.read_text(encoding="utf-8"))
-    out = [GENERATED_NOTE.format(source="`src/auditctl/rules/builtin.yaml`"), "", "# The built-in rule pack", "",
+    out = [GENERATED_NOTE.format(source="`src/auditctl/detect/pack/builtin.yaml`"), "", "# The built-in rule pack", "",
            "The rules `auditctl check`, `watch` and `report` run unless `--no-builtin` is given. Tune one in "
            "the config (`rules.overrides`, `rules.disabled`) or replace it with a rule of the same id; the "
            "format is in [Anomaly checks](../guides/checks.md#the-rule-format).", "",
@@ -191,7 +191,7 @@ def rules_page(path: Path = RULES_YAML) -> str:
 # -- the parsers ----------------------------------------------------------------------------------
 
 def _registry() -> Any:
-    from auditctl.plugins import load_registry
+    from auditctl.ingest.discovery import load_registry
 
     return load_registry(entry_points=False)
 

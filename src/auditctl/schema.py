@@ -193,3 +193,9 @@ def validate_event(ev: Event) -> list[str]:
     if ev.ts is not None and ev.ts.tzinfo is None:
         problems.append("timestamp without a time zone")
     return problems
+
+
+# Fields that may be declared sensitive: everything but the columns that place an event in
+# the log (seq, times, source, line) and the ones rules and reports classify by.
+SEALABLE_FIELDS: tuple[str, ...] = ("host", "app", "original_action", "actor", "target", "role", "resource",
+                                    "src_ip", "user_agent", "session", "message", "raw", "attrs")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MONTHS = {m: i for i, m in enumerate(
@@ -121,3 +122,20 @@ def parse_when(text: str, now: datetime | None = None, tz: tzinfo = UTC) -> date
     except ValueError:
         raise ValueError(
             f"cannot read time {text!r}: use 15m, 24h, 7d, today, yesterday or an ISO date/time") from None
+
+
+def parse_duration(value: Any) -> timedelta:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    m = _RELATIVE.match(str(value).strip())
+    if not m:
+        raise ValueError(f"{value!r} is not a duration (use e.g. 120s, 10m, 24h, 30d)")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def duration_text(td: timedelta) -> str:
+    seconds = int(td.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

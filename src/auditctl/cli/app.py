@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 
 from auditctl import __version__
-from auditctl.access import Role
 from auditctl.cli.common import State, err, set_state
 from auditctl.errors import AuditctlError, ExitCode, UsageError
+from auditctl.roles import Role
 
 app = typer.Typer(
     name="auditctl",

@@ -9,13 +9,13 @@ from typing import Annotated
 import orjson
 import typer
 
-from auditctl import access
-from auditctl.access import COMMAND_ROLES
+from auditctl import roles
+from auditctl.access.fileperms import check_files, fix_files
 from auditctl.cli.common import handles_errors, state
 from auditctl.cli.guard import effective_role
 from auditctl.cli.output import DocFormat, Format, default_format, render_rows
 from auditctl.errors import ExitCode
-from auditctl.fileperms import check_files, fix_files
+from auditctl.roles import COMMAND_ROLES
 
 access_app = typer.Typer(help="Access levels: your role, and the permissions of auditctl's files.",
                          no_args_is_help=True)
@@ -29,15 +29,15 @@ def whoami(fmt: FormatOpt = None) -> None:
     """Your OS identity, the role it gives you, and what that role may do."""
     st = state()
     cfg = st.config
-    identity = access.current_identity()
-    role = effective_role(access.role_of(identity, cfg.access), st.role_override)
+    identity = roles.current_identity()
+    role = effective_role(roles.role_of(identity, cfg.access), st.role_override)
     allowed = sorted(c for c, needed in COMMAND_ROLES.items() if role is not None and role >= needed)
     doc = {
         "user": identity.user, "uid": identity.uid, "groups": sorted(identity.groups),
         "sudo_user": identity.sudo_user,
         "access_control": "on" if cfg.access.enabled else "off (single-user mode: no access section in the config)",
         "role": role.label if role else None,
-        "sensitive_fields": ("plaintext" if role == access.Role.ADMIN and os.access(cfg.sealed_store_path, os.R_OK)
+        "sensitive_fields": ("plaintext" if role == roles.Role.ADMIN and os.access(cfg.sealed_store_path, os.R_OK)
                              else "sealed (tokens)") if cfg.access.sealing else "not sealed",
         "may_run": allowed,
         "config": str(cfg.source_path) if cfg.source_path else None,

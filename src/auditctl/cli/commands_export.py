@@ -10,12 +10,12 @@ from typing import Annotated
 
 import typer
 
+from auditctl.archive.export import FORMATS, export
 from auditctl.cli.common import err, handles_errors
 from auditctl.cli.eventfilter import with_event_filter
 from auditctl.cli.guard import guarded, note_results, reader
 from auditctl.errors import UsageError
-from auditctl.export import FORMATS, export
-from auditctl.filters import EventFilter
+from auditctl.store.filters import EventFilter
 
 
 @handles_errors

@@ -10,14 +10,16 @@ from typing import Annotated
 import orjson
 import typer
 
+from auditctl.access.sealing import load_sealing_key
 from auditctl.cli.common import handles_errors, state, warn
 from auditctl.cli.guard import guarded, reader, writer
 from auditctl.cli.output import DocFormat, Format, default_format, render_rows
 from auditctl.config import Config
-from auditctl.errors import AuditctlError, ExitCode, UsageError
+from auditctl.errors import ExitCode, UsageError
 from auditctl.files import atomic_write_text
-from auditctl.integrity import (
-    Checkpoint,
+from auditctl.integrity import keys
+from auditctl.integrity.signing import VerifierKey
+from auditctl.integrity.verify import (
     VerifyReport,
     make_checkpoint,
     verify,
@@ -25,64 +27,9 @@ from auditctl.integrity import (
     verify_sealed,
     verify_sources,
 )
-from auditctl.sealing import load_sealing_key
-from auditctl.signing import SigningKey, VerifierKey, key_permission_problem, load_or_create_key
 from auditctl.store import Store
 
 keys_app = typer.Typer(help="The Ed25519 key that signs checkpoints.", no_args_is_help=True)
-
-
-def signing_key(cfg: Config) -> SigningKey:
-    key, created = load_or_create_key(cfg.signing_key, cfg.key_name)
-    if created:
-        warn(f"created a new signing key at {cfg.signing_key} (mode 0600); give auditors its public key "
-             "(`auditctl keys show`)")
-    problem = None if cfg.access.enabled else key_permission_problem(cfg.signing_key)  # else fileperms warns
-    if problem:
-        warn(problem)
-    publish_verifier(key, cfg.verifier_key_path)
-    return key
-
-
-def publish_verifier(key: SigningKey, path: Path) -> None:
-    """Keep `<db>.pub` current, so auditors can verify without the private key."""
-    text = key.verifier.encode() + "\n"
-    try:
-        if path.exists() and path.read_text() == text:
-            return
-        atomic_write_text(path, text, mode=0o640)
-    except OSError as exc:
-        warn(f"cannot write the public key to {path}: {exc.strerror or exc}")
-
-
-def checkpoint_after_ingest(store: Store, cfg: Config, adopted_upto: int = 0) -> Checkpoint:
-    """Sign what this command stored; `adopted_upto` is the log's last seq before it wrote."""
-    cp, _ = make_checkpoint(store, signing_key(cfg), cfg.checkpoints_path, adopted_upto=adopted_upto)
-    say_adopted(cp)
-    return cp
-
-
-def say_adopted(cp: Checkpoint) -> None:
-    if cp.adopted:
-        first, last = cp.adopted
-        warn(f"signing {last - first + 1} events (seq {first}..{last}) stored by an earlier run that did not "
-             f"sign them (it stopped before signing); checkpoint #{cp.id} records this")
-
-
-def _verifier(cfg: Config, key_text: str | None) -> VerifierKey:
-    if key_text:
-        text = Path(key_text).read_text().strip() if Path(key_text).is_file() else key_text
-        return VerifierKey.decode(text)
-    if os.access(cfg.signing_key, os.R_OK):
-        return load_or_create_key(cfg.signing_key, cfg.key_name)[0].verifier
-    if cfg.verifier_key_path.exists():
-        return VerifierKey.decode(cfg.verifier_key_path.read_text().strip())
-    raise AuditctlError(f"no signing key at {cfg.signing_key} and no public key at {cfg.verifier_key_path}: "
-                        "pass the public key with --key (from `auditctl keys show` on the machine that signs)")
-
-
-def verifier_key(cfg: Config) -> VerifierKey:
-    return _verifier(cfg, None)
 
 
 @handles_errors
@@ -97,10 +44,11 @@ def checkpoint(
     cfg = state().config
     with writer() as store:
         # an explicit `checkpoint` writes nothing itself: whatever it signs, an earlier run stored
-        cp, new = make_checkpoint(store, signing_key(cfg), cfg.checkpoints_path,
+        cp, new = make_checkpoint(store, keys.signing_key(cfg, warn), cfg.checkpoints_path,
                                   adopted_upto=store.end_before_own_writes())
-    if new:
-        say_adopted(cp)
+    note = keys.adopted_note(cp) if new else None
+    if note:
+        warn(note)
     text = cp.note if fmt == "note" else orjson.dumps(cp.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
     if out:
         atomic_write_text(out, text)
@@ -127,7 +75,7 @@ def verify_cmd(
         if sources:
             _verify_sources(store, fmt)
             return
-        verifier = _verifier(cfg, key)
+        verifier = keys.verifier_key(cfg, key)
         if checkpoint_file is not None:
             _verify_checkpoint(store, verifier, checkpoint_file, fmt)
             return
@@ -197,7 +145,7 @@ def keys_show(
     """Print the public key auditors need to verify checkpoints (created on first use)."""
     cfg = state().config
     private = os.access(cfg.signing_key, os.R_OK) or not cfg.signing_key.exists()
-    v = signing_key(cfg).verifier if private else verifier_key(cfg)
+    v = keys.signing_key(cfg, warn).verifier if private else keys.verifier_key(cfg)
     doc = {"name": v.name, "key_id": v.id.hex(), "verifier_key": v.encode(), "public_key_pem": v.pem(),
            "private_key_path": str(cfg.signing_key)}
     if (fmt or default_format()) in (Format.JSON, Format.JSONL):

@@ -10,8 +10,8 @@ import typer
 from auditctl.cli.common import handles_errors, state, warn
 from auditctl.cli.output import Format, default_format, render_rows
 from auditctl.errors import AuditctlError, UsageError
-from auditctl.parsing import try_file
-from auditctl.plugins import load_registry
+from auditctl.ingest.discovery import load_registry
+from auditctl.ingest.parsing import try_file
 from auditctl.schema import validate_event
 from auditctl.sources import SourceError
 from auditctl.timeutil import get_tz

@@ -10,17 +10,16 @@ from typing import Annotated
 import orjson
 import typer
 
-from auditctl.access import AccessDenied, Role
-from auditctl.cli.commands_ingest import ingest_paths
-from auditctl.cli.commands_integrity import signing_key, verifier_key
-from auditctl.cli.commands_rules import active_rules
 from auditctl.cli.common import handles_errors, state, warn
 from auditctl.cli.guard import guarded, note_results, reader, shown, writer
+from auditctl.cli.ingesting import ingest_paths
+from auditctl.detect.rules import SEVERITIES, configured_rules, severity_rank
 from auditctl.errors import ExitCode, UsageError
 from auditctl.files import atomic_write_text
-from auditctl.report import PERIODS, ReportInputs, build_report, period_range, worst_severity
-from auditctl.report_render import to_html, to_markdown
-from auditctl.rules import SEVERITIES, severity_rank
+from auditctl.integrity import keys
+from auditctl.report.build import PERIODS, ReportInputs, build_report, period_range, worst_severity
+from auditctl.report.render import to_html, to_markdown
+from auditctl.roles import AccessDenied, Role
 from auditctl.timeutil import get_tz, parse_when
 
 FORMATS = ("md", "html", "json")
@@ -67,12 +66,12 @@ def report(
             raise AccessDenied("report --ingest needs the admin role (ingest writes and seals events)")
         failed_ingest = not ingest_paths(ingest, quiet=output is None)
     if admin:  # signs a new checkpoint, stores findings and the state the next report compares with
-        key = signing_key(cfg)
-        inputs = ReportInputs(kind, start, end, active_rules(cfg, rules), key, key.verifier, cfg.checkpoints_path)
+        key = keys.signing_key(cfg, warn)
+        inputs = ReportInputs(kind, start, end, configured_rules(cfg, rules), key, key.verifier, cfg.checkpoints_path)
         with writer() as store:
             doc = build_report(store, inputs, now)
     else:  # a reader's report: the latest checkpoint, findings computed but not stored
-        inputs = ReportInputs(kind, start, end, active_rules(cfg, rules), None, verifier_key(cfg), cfg.checkpoints_path)
+        inputs = ReportInputs(kind, start, end, configured_rules(cfg, rules), None, keys.verifier_key(cfg), cfg.checkpoints_path)
         with reader() as store:
             doc = build_report(store, inputs, now)
     with reader() as store:  # an admin sees sealed values in plaintext

@@ -9,12 +9,12 @@ from typing import Annotated
 import orjson
 import typer
 
-from auditctl.cli.commands_integrity import signing_key
-from auditctl.cli.common import handles_errors, state
+from auditctl.archive.retention import apply, archive_dir_of, parse_retention, plan, status
+from auditctl.cli.common import handles_errors, state, warn
 from auditctl.cli.guard import guarded, reader, writer
 from auditctl.cli.output import DocFormat, Format, default_format, render_rows
 from auditctl.errors import UsageError
-from auditctl.retention import apply, archive_dir_of, parse_retention, plan, status
+from auditctl.integrity import keys
 from auditctl.timeutil import get_tz, parse_when
 
 retention_app = typer.Typer(help="Archive old events to compressed Parquet and delete what policy says.",
@@ -49,7 +49,7 @@ def retention_apply(
                    "archive_events": todo.archive_count, "delete_hot_events": len(todo.delete_hot),
                    "delete_segments": todo.delete_segments, "held_by_legal_hold": todo.held}
         else:
-            done = apply(store, rules, signing_key(cfg), archive_dir_of(store, cfg.archive_dir), now)
+            done = apply(store, rules, keys.signing_key(cfg, warn), archive_dir_of(store, cfg.archive_dir), now)
             doc = {"dry_run": False, "archived_events": done.archived, "segments": done.segments,
                    "deleted_events": done.deleted, "receipts": done.receipts, "held_by_legal_hold": done.held,
                    "orphans_removed": done.orphans_removed, "renamed": done.renamed}

@@ -16,9 +16,9 @@ from auditctl.cli.common import handles_errors, state
 from auditctl.cli.guard import guarded, note_results, reader, shown, writer
 from auditctl.cli.output import Format, default_format, render_rows
 from auditctl.config import Config
-from auditctl.detect import CheckResult, Finding, learning_text, list_findings, run_checks
+from auditctl.detect.rules import SEVERITIES, configured_rules, load_file
+from auditctl.detect.runner import CheckResult, Finding, learning_text, list_findings, run_checks
 from auditctl.errors import ExitCode, UsageError
-from auditctl.rules import SEVERITIES, Rule, load_file, load_rules
 from auditctl.store import Store
 from auditctl.timeutil import get_tz, parse_when
 
@@ -29,11 +29,6 @@ NoBuiltinOpt = Annotated[bool, typer.Option("--no-builtin", help="Use only the r
 FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help="table (default on a terminal), json, jsonl (default when piped) or csv.", show_default=False)]
 LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", min=0, help="At most this many findings (0 = all). Default: 100 in a table, all in json, jsonl and csv.", show_default=False)]
 TABLE_LIMIT = 100  # a table longer than this is not read by anyone: the rest is counted, not printed
-
-
-def active_rules(cfg: Config, extra: list[Path] | None, builtin: bool = True) -> list[Rule]:
-    paths = [Path(p).expanduser() for p in cfg.rules_dirs] + list(extra or [])
-    return load_rules(paths, builtin=builtin, disabled=cfg.disabled_rules, overrides=cfg.rule_overrides)
 
 
 def _when(value: str | None, option: str, cfg: Config) -> datetime | None:
@@ -105,7 +100,7 @@ def check(
     """Run the detection rules over the stored events and record their findings."""
     cfg = state().config
     fail_on = _severity(fail_on)
-    active = active_rules(cfg, rules, builtin=not no_builtin)
+    active = configured_rules(cfg, rules, builtin=not no_builtin)
     with writer() as store:
         start = _when(since, "--since", cfg) if since else store.last_check_until()
         end = _when(until, "--until", cfg) or datetime.now(UTC)
@@ -165,7 +160,7 @@ def findings(
 def rules_list(rules: RulesOpt = None, no_builtin: NoBuiltinOpt = False, fmt: FormatOpt = None) -> None:
     """The active rules: id, severity, type, what fires them, tags and where they come from."""
     cfg = state().config
-    active = active_rules(cfg, rules, builtin=not no_builtin)
+    active = configured_rules(cfg, rules, builtin=not no_builtin)
     rows = [{"id": r.id, "severity": r.severity, "type": r.type, "fires on": r.summary, "title": r.title,
              "tags": ", ".join(r.tags), "origin": r.origin} for r in active]
     fmt = fmt or default_format()
@@ -178,7 +173,7 @@ def rules_list(rules: RulesOpt = None, no_builtin: NoBuiltinOpt = False, fmt: Fo
 @guarded("rules validate")
 def rules_validate(files: Annotated[list[Path], typer.Argument(help="Rule files or directories.", show_default=False)]) -> None:
     """Check rule files; each error names the file, the rule id and the field (exit 2)."""
-    from auditctl.rules import iter_rule_files
+    from auditctl.detect.rules import iter_rule_files
 
     count = 0
     for path in iter_rule_files(files):

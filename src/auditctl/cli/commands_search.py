@@ -12,10 +12,10 @@ from auditctl.cli.eventfilter import with_event_filter
 from auditctl.cli.guard import guarded, note_results, reader
 from auditctl.cli.output import Format, default_format, render_rows
 from auditctl.errors import UsageError
-from auditctl.filters import EventFilter
 from auditctl.schema import COLUMN_NAMES
-from auditctl.search import event_stats, finding_seqs, search_events
-from auditctl.store import STAT_DIMENSIONS
+from auditctl.store.filters import EventFilter
+from auditctl.store.query import STAT_DIMENSIONS
+from auditctl.store.search import event_stats, finding_seqs, search_events
 
 TABLE_COLUMNS = ("seq", "ts", "host", "app", "category", "action", "outcome", "actor", "target",
                  "role", "src_ip", "message")

@@ -7,15 +7,15 @@ from typing import Annotated
 
 import typer
 
-from auditctl.alerts import Sink, parse_sink
-from auditctl.cli.commands_integrity import signing_key
-from auditctl.cli.commands_rules import active_rules
-from auditctl.cli.common import err, handles_errors, state
+from auditctl.cli.common import err, handles_errors, state, warn
 from auditctl.cli.guard import guarded
+from auditctl.detect.rules import configured_rules
 from auditctl.errors import UsageError
-from auditctl.listener import parse_listen
-from auditctl.plugins import load_registry
-from auditctl.watch import Watcher
+from auditctl.ingest.discovery import load_registry
+from auditctl.integrity import keys
+from auditctl.live.alerts import Sink, parse_sink
+from auditctl.live.listener import parse_listen
+from auditctl.live.watch import Watcher
 
 
 @handles_errors
@@ -35,8 +35,8 @@ def watch(
     sink_specs: list = list(cfg.alert_sinks) + list(alert or [])
     sinks = [Sink(parse_sink(s)) for s in sink_specs] or [Sink(parse_sink("stdout"))]
     addresses = [parse_listen(spec) for spec in listen or []]
-    watcher = Watcher(cfg, load_registry(cfg.parsers_dirs), list(paths or []), active_rules(cfg, rules), sinks,
-                      signing_key(cfg), addresses, interval=interval,
+    watcher = Watcher(cfg, load_registry(cfg.parsers_dirs), list(paths or []), configured_rules(cfg, rules), sinks,
+                      keys.signing_key(cfg, warn), addresses, interval=interval,
                       log=lambda message: err.print(message, highlight=False, soft_wrap=True))
     watcher.install_signal_handlers()
     err.print(f"watching {len(paths or [])} path(s), {len(addresses)} listener(s); alerts to "

@@ -12,9 +12,9 @@ import duckdb
 import typer
 from rich.console import Console
 
-from auditctl.access import Identity, Role
 from auditctl.config import Config, load_config
 from auditctl.errors import AuditctlError, ExitCode
+from auditctl.roles import Identity, Role
 
 err = Console(stderr=True)
 

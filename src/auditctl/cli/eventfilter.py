@@ -12,8 +12,8 @@ import typer
 
 from auditctl.cli.common import state
 from auditctl.errors import UsageError
-from auditctl.filters import EventFilter
 from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, TS_SOURCES
+from auditctl.store.filters import EventFilter
 from auditctl.timeutil import get_tz, parse_when
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import os
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -14,16 +13,15 @@ from typing import Any, TypeVar
 
 import typer
 
-from auditctl import access, selfaudit
-from auditctl.access import AccessDenied, Role
+from auditctl import roles
+from auditctl.access import selfaudit
+from auditctl.access.fileperms import check_files
+from auditctl.access.sealing import reveal, tokens_in
+from auditctl.access.session import open_reader, open_writer, record_invocation
 from auditctl.cli.common import state, warn
 from auditctl.config import Config
-from auditctl.errors import AuditctlError, DatabaseBusy, ExitCode
-from auditctl.fileperms import check_files
-from auditctl.integrity import make_checkpoint
-from auditctl.sealing import reveal, tokens_in
-from auditctl.session import open_reader, open_writer
-from auditctl.signing import load_or_create_key
+from auditctl.errors import AuditctlError, ExitCode
+from auditctl.roles import AccessDenied, Role
 from auditctl.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,14 +36,14 @@ def guarded(command: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             st = state()
             cfg = st.config
-            identity = access.current_identity()
-            role = effective_role(access.role_of(identity, cfg.access), st.role_override)
+            identity = roles.current_identity()
+            role = effective_role(roles.role_of(identity, cfg.access), st.role_override)
             st.identity, st.role = identity, role
             inv = selfaudit.Invocation(command, _arguments(command, func, kwargs), identity, role, datetime.now(UTC))
             st.invocation = inv
             audited = cfg.access.auditing and command in selfaudit.AUDITED
             try:
-                access.require(command, identity, role, cfg.source_path)
+                roles.require(command, identity, role, cfg.source_path)
             except AccessDenied:
                 inv.denied, inv.exit_code = True, int(ExitCode.DENIED)
                 if cfg.access.auditing:
@@ -79,29 +77,7 @@ def effective_role(role: Role | None, override: Role | None) -> Role | None:
 
 
 def record(cfg: Config, inv: selfaudit.Invocation) -> None:
-    """Into the log and signed, when this user can sign and the store is free; else the spool."""
-    if not cfg.db.exists():
-        return  # nothing stored yet, so nothing was read
-    event = selfaudit.invocation_event(inv, cfg.db)
-    if inv.role == Role.ADMIN and os.access(cfg.signing_key, os.R_OK):
-        try:
-            with open_writer(cfg) as store:
-                before = store.end_before_own_writes()
-                with store.transaction():
-                    selfaudit.append_records(store, [event])
-                key, _ = load_or_create_key(cfg.signing_key, cfg.key_name)
-                cp, _ = make_checkpoint(store, key, cfg.checkpoints_path, adopted_upto=before)
-                if cp.adopted:
-                    warn(f"self-audit: signed seq {cp.adopted[0]}..{cp.adopted[1]}, stored by an earlier run that "
-                         f"did not sign them (it stopped before signing); checkpoint #{cp.id} records this")
-            return
-        except (DatabaseBusy, AuditctlError) as exc:
-            if not isinstance(exc, DatabaseBusy):
-                warn(f"self-audit: {exc}; the record goes to the spool")
-    try:
-        selfaudit.spool(event, cfg.self_audit_spool)
-    except OSError as exc:
-        warn(f"self-audit: cannot record this command in {cfg.self_audit_spool}: {exc.strerror or exc}")
+    record_invocation(cfg, inv, warn)
 
 
 def _arguments(command: str, func: Callable[..., Any], params: dict[str, Any]) -> list[str]:

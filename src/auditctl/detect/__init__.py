@@ -1,0 +1,1 @@
+"""Detection: rules (YAML), their compilation to SQL, the built-in pack, and running them into findings."""

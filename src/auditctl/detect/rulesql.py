@@ -1,0 +1,261 @@
+"""Compiling rules to DuckDB SQL (part of the store layer: `Store.run_query` executes it).
+
+Every value from a rule is a bound parameter. Windows are exact sliding windows
+(`RANGE BETWEEN INTERVAL ... PRECEDING AND CURRENT ROW`), never fixed buckets. Each compiled
+query returns one row per finding candidate: `group_key` (JSON), `first_ts`, `last_ts`,
+`n` (events involved) and `seqs` (their seq numbers, in time order).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from auditctl.detect.changes import CHANGE_GAP, clustered_sql
+from auditctl.detect.rules import Rule
+from auditctl.where import Sql, field_sql, where_sql
+
+
+def _group(rule: Rule, fields: tuple[str, ...] | None = None) -> str:
+    """The JSON group key of an event: {"field": value, ...} over `group_by` (or `fields`)."""
+    fields = rule.group_by if fields is None else fields
+    if not fields:
+        return "'{}'"
+    return "json_object(" + ", ".join(f"'{f}', {field_sql(f, rule.timezone)}" for f in fields) + ")"
+
+
+def _interval(td: timedelta) -> str:
+    return f"INTERVAL '{int(td.total_seconds())} seconds'"
+
+
+def compile_rule(rule: Rule, since: datetime | None, until: datetime) -> tuple[str, list[Any]]:
+    q = Sql()
+    compile_fn = {"match": _match, "threshold": _threshold, "distinct": _distinct,
+                  "sequence": _sequence, "first_seen": _first_seen, "absence": _absence}[rule.type]
+    sql = compile_fn(rule, since, until, q)
+    if rule.unit == "change" and rule.type in ("match", "threshold", "sequence"):
+        sql = _with_change_lines(rule, sql, since, until, q)
+    return sql, q.params
+
+
+def _events(rule: Rule, where: str, rng: str, q: Sql) -> str:
+    """What a rule reads: matching events, or for `unit: change` the first line of each change."""
+    if rule.unit != "change" or rule.type not in ("match", "threshold", "sequence"):
+        return f"current_events WHERE {where} AND {rng}"
+    gap = q.bind(int(CHANGE_GAP.total_seconds()))
+    clustered = clustered_sql(f"(SELECT * FROM current_events WHERE {where} AND {rng})", gap)
+    return f"{clustered} WHERE seq = change_id"
+
+
+def _with_change_lines(rule: Rule, sql: str, since: datetime | None, until: datetime, q: Sql) -> str:
+    """A `unit: change` rule found changes by their first lines: its findings' seqs become every
+    line of those changes (the evidence), clustered the same way over the same events."""
+    wheres = [where_sql(s.where, q, rule.timezone) for s in rule.steps] or [where_sql(rule.where, q, rule.timezone)]
+    rng = _range(q, since, until, lookback=rule.window)
+    gap = q.bind(int(CHANGE_GAP.total_seconds()))
+    lines = clustered_sql(f"(SELECT * FROM current_events WHERE ({' OR '.join(wheres)}) AND {rng})", gap)
+    return f"""
+        WITH found AS (SELECT row_number() OVER () AS rid, * FROM ({sql})),
+        firsts AS (SELECT rid, unnest(seqs) AS first_line FROM found),
+        lines AS (SELECT change_id, seq, ts FROM {lines})
+        SELECT any_value(f.group_key) AS group_key, any_value(f.first_ts) AS first_ts,
+               any_value(f.last_ts) AS last_ts, any_value(f.n) AS n, list(l.seq ORDER BY l.ts, l.seq) AS seqs
+        FROM found f JOIN firsts x ON x.rid = f.rid JOIN lines l ON l.change_id = x.first_line
+        GROUP BY f.rid ORDER BY first_ts, group_key"""
+
+
+def _range(q: Sql, since: datetime | None, until: datetime, lookback: timedelta | None = None) -> str:
+    lo = ""
+    if since is not None:
+        start = since - lookback if lookback else since
+        lo = f"ts >= {q.bind(start)} AND "
+    return f"{lo}ts < {q.bind(until)}"
+
+
+def _match(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    key = _group(rule)
+    where = where_sql(rule.where, q, rule.timezone)
+    rng = _range(q, since, until)
+    gap = q.bind(int(rule.cooldown.total_seconds()))
+    # consecutive matches of a group closer than the cooldown are one finding
+    return f"""
+        WITH m AS (SELECT seq, ts, {key} AS g FROM {_events(rule, where, rng, q)}),
+        c AS (SELECT *, sum(CASE WHEN prev IS NULL OR epoch(ts) - epoch(prev) > {gap} THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY g ORDER BY ts, seq) AS cluster
+              FROM (SELECT *, lag(ts) OVER (PARTITION BY g ORDER BY ts, seq) AS prev FROM m))
+        SELECT g AS group_key, min(ts) AS first_ts, max(ts) AS last_ts, count(*) AS n,
+               list(seq ORDER BY ts, seq) AS seqs
+        FROM c GROUP BY g, cluster ORDER BY first_ts, group_key"""
+
+
+def _windowed(rule: Rule, since: datetime | None, until: datetime, q: Sql, measure: str) -> str:
+    """Shared shape of threshold and distinct: qualifying rows, clustered, with their events."""
+    key = _group(rule)
+    assert rule.window is not None
+    where = where_sql(rule.where, q, rule.timezone)
+    rng = _range(q, since, until, lookback=rule.window)
+    window = _interval(rule.window)
+    need = q.bind(rule.count)
+    gap = q.bind(int((rule.cooldown + rule.window).total_seconds()))
+    start = q.bind(since) if since is not None else "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+    extra = f", {field_sql(rule.field, rule.timezone)} AS v" if rule.field else ""
+    # Clusters of qualifying rows are cut where two are more than `gap` apart. They are found
+    # from their starts (one lag, then a join with the few starts) rather than numbered by a
+    # running sum over every row: the same rows, 0.5-0.9 s less per rule over 2M failed logins.
+    # Peers (equal ts) are never cut apart, so ordering by ts alone is enough.
+    return f"""
+        WITH m AS (SELECT seq, ts, {key} AS g{extra} FROM {_events(rule, where, rng, q)}),
+        w AS (SELECT g, ts, {measure} OVER (PARTITION BY g ORDER BY ts
+                  RANGE BETWEEN {window} PRECEDING AND CURRENT ROW) AS k FROM m),
+        q AS (SELECT g, ts, k FROM w WHERE k >= {need} AND ts >= {start}),
+        starts AS (SELECT g, ts AS first_q, lead(ts) OVER (PARTITION BY g ORDER BY ts) AS next_q
+                   FROM (SELECT g, ts, lag(ts) OVER (PARTITION BY g ORDER BY ts) AS prev FROM q)
+                   WHERE prev IS NULL OR epoch(ts) - epoch(prev) > {gap}),
+        f AS (SELECT s.g, s.first_q, min(q.ts) - {window} AS lo, max(q.ts) AS hi, max(q.k) AS peak
+              FROM starts s JOIN q ON q.g = s.g AND q.ts >= s.first_q AND (s.next_q IS NULL OR q.ts < s.next_q)
+              GROUP BY s.g, s.first_q)
+        SELECT f.g AS group_key, min(m.ts) AS first_ts, max(m.ts) AS last_ts, count(*) AS n,
+               list(m.seq ORDER BY m.ts, m.seq) AS seqs, any_value(f.peak) AS peak
+        FROM f JOIN m ON m.g = f.g AND m.ts >= f.lo AND m.ts <= f.hi
+        GROUP BY f.g, f.first_q ORDER BY first_ts, group_key"""
+
+
+def _threshold(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    return _windowed(rule, since, until, q, "count(*)")
+
+
+def _distinct(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    return _windowed(rule, since, until, q, "count(DISTINCT v)")
+
+
+def _sequence(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    """Steps in order, each `count` times, all within `window` of the last step's event.
+
+    For every event of step i (i > 1), take the `count` most recent events of step i-1 that
+    qualified before it (greedy: latest first is optimal) and carry the earliest start of that
+    chain; the last step's event is a match when its chain started within the window.
+    """
+    key = _group(rule)
+    assert rule.window is not None
+    window = _interval(rule.window)
+    rng = _range(q, since, until, lookback=rule.window)
+    ctes = []
+    for i, step in enumerate(rule.steps):
+        ctes.append(f"s{i} AS (SELECT seq, ts, {key} AS g FROM {_events(rule, where_sql(step.where, q, rule.timezone), rng, q)})")
+    # chain 0: every step-0 event starts a chain of itself
+    ctes.append("c0 AS (SELECT seq, ts, g, ts AS start, [seq] AS chain FROM s0)")
+    for i in range(1, len(rule.steps)):
+        need = q.bind(rule.steps[i - 1].count)
+        ctes.append(f"""c{i} AS (
+            SELECT seq, ts, g, min(p_start) AS start, list_distinct(flatten(list(p_chain))) || [seq] AS chain FROM (
+                SELECT b.seq, b.ts, b.g, p.start AS p_start, p.chain AS p_chain,
+                       row_number() OVER (PARTITION BY b.seq ORDER BY p.ts DESC, p.seq DESC) AS r,
+                       count(*) OVER (PARTITION BY b.seq) AS available
+                FROM s{i} b JOIN c{i - 1} p ON p.g = b.g AND p.ts <= b.ts AND p.seq <> b.seq
+                     AND p.ts >= b.ts - {window})
+            WHERE r <= {need} AND available >= {need}
+            GROUP BY seq, ts, g)""")
+    last = len(rule.steps) - 1
+    need_last = q.bind(rule.steps[last].count)
+    start = q.bind(since) if since is not None else "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+    gap = q.bind(int(rule.cooldown.total_seconds()))
+    ctes.append(f"""hits AS (SELECT * FROM c{last} WHERE ts - start <= {window} AND ts >= {start})""")
+    # the last step may need several events too: count hits per group in the window
+    ctes.append(f"""enough AS (SELECT *, count(*) OVER (PARTITION BY g ORDER BY ts
+                    RANGE BETWEEN {window} PRECEDING AND CURRENT ROW) AS k FROM hits)""")
+    ctes.append(f"""cl AS (SELECT *, sum(CASE WHEN prev IS NULL OR epoch(ts) - epoch(prev) > {gap} THEN 1 ELSE 0 END)
+                    OVER (PARTITION BY g ORDER BY ts, seq) AS cluster
+                    FROM (SELECT *, lag(ts) OVER (PARTITION BY g ORDER BY ts, seq) AS prev FROM enough WHERE k >= {need_last}))""")
+    return ("WITH " + ",\n".join(ctes) + """
+        SELECT g AS group_key, min(start) AS first_ts, max(ts) AS last_ts,
+               len(list_distinct(flatten(list(chain)))) AS n,
+               list_sort(list_distinct(flatten(list(chain)))) AS seqs
+        FROM cl GROUP BY g, cluster ORDER BY first_ts, group_key""")
+
+
+def _first_seen(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    """A value new for its group, once the group's baseline is learned: nothing is new in the
+    first `learning` of the group's history (over all stored events, not only the range)."""
+    key = _group(rule)
+    vkey = _group(rule, rule.group_by + rule.value)
+    assert rule.baseline is not None
+    baseline = q.bind(int(rule.baseline.total_seconds()))
+    where = where_sql(rule.where, q, rule.timezone)
+    rng = _range(q, since, until, lookback=rule.baseline)
+    start = q.bind(since) if since is not None else "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+    known = f"prev_g IS NOT NULL AND epoch(ts) - epoch(prev_g) <= {baseline}" if rule.group_by else "TRUE"
+    learning = q.bind(int(rule.learning.total_seconds()))
+    where_all = where_sql(rule.where, q, rule.timezone)
+    return f"""
+        WITH m AS (SELECT seq, ts, {key} AS g, {vkey} AS gv FROM current_events WHERE {where} AND {rng}),
+        born AS (SELECT {key} AS g, min(ts) AS born FROM current_events WHERE {where_all} GROUP BY 1),
+        x AS (SELECT *, lag(ts) OVER (PARTITION BY gv ORDER BY ts, seq) AS prev_v,
+                        lag(ts) OVER (PARTITION BY g ORDER BY ts, seq) AS prev_g FROM m)
+        SELECT gv AS group_key, ts AS first_ts, ts AS last_ts, 1 AS n, [seq] AS seqs
+        FROM x JOIN born USING (g)
+        WHERE ts >= {start} AND (prev_v IS NULL OR epoch(ts) - epoch(prev_v) > {baseline})
+              AND {known} AND epoch(ts) - epoch(born) >= {learning}
+        ORDER BY ts, seq"""
+
+
+def learning_sql(rule: Rule, until: datetime) -> tuple[str, list[Any]]:
+    """For a first_seen rule: its groups, how many are still learning at `until`, and when the
+    last of them stops learning."""
+    q = Sql()
+    where = where_sql(rule.where, q, rule.timezone)
+    learning = q.bind(int(rule.learning.total_seconds()))
+    end = q.bind(until)
+    sql = f"""SELECT count(*) AS groups, count(*) FILTER (WHERE epoch({end}) - epoch(born) < {learning}) AS learning,
+                     min(born) AS first_born, max(born) + to_seconds({learning}) AS learning_until
+              FROM (SELECT {_group(rule)} AS g, min(ts) AS born FROM current_events
+                    WHERE {where} AND ts < {end} GROUP BY 1)"""
+    return sql, q.params
+
+
+def _absence(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+    """Silences longer than `window` inside the range, and a silence still running at `until`,
+    of groups that had a regular rhythm (`Rule.rhythm`) in the `baseline` (default 7 days)
+    before the silence began. `first_ts` is the group's last event before the silence,
+    `next_ts` its first event after it (NULL: still silent at `until`)."""
+    key = _group(rule)
+    assert rule.window is not None
+    silent = q.bind(int(rule.window.total_seconds()))
+    where = where_sql(rule.where, q, rule.timezone)
+    lookback = rule.baseline or timedelta(days=7)
+    lo = q.bind((since or until - lookback) - lookback)
+    hi = q.bind(until)
+    end = q.bind(until)
+    start = q.bind(since) if since is not None else "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+    recent = q.bind(until - lookback)
+    base = q.bind(int(lookback.total_seconds()))
+    min_events, min_days = q.bind(rule.rhythm.min_events), q.bind(rule.rhythm.min_days)
+    factor = q.bind(float(rule.rhythm.factor))
+    # Two events in one bucket of `window` seconds are less than `window` apart, so a silence
+    # can only lie between the last event of a non-empty bucket and the first of the next: one
+    # row a bucket instead of a window over every event (10M events: 1.4 s -> 0.3 s). The
+    # rhythm is measured on active hours (one row per group and hour), for the same reason.
+    return f"""
+        WITH m AS (SELECT seq, ts, {key} AS g FROM current_events WHERE {where} AND ts >= {lo} AND ts < {hi}),
+        b AS (SELECT g, min(ts) AS first_in, max({{'ts': ts, 'seq': seq}}) AS last_in
+              FROM m GROUP BY g, floor(epoch(ts) / {silent})),
+        x AS (SELECT g, last_in.ts AS ts, last_in.seq AS seq,
+                     lead(first_in) OVER (PARTITION BY g ORDER BY first_in) AS nxt FROM b),
+        gaps AS (SELECT g, ts AS first_ts, nxt AS next_ts, coalesce(nxt, {end}) AS last_ts, seq
+                 FROM x WHERE (nxt IS NOT NULL AND epoch(nxt) - epoch(ts) > {silent} AND nxt >= {start})
+                    OR (nxt IS NULL AND epoch({end}) - epoch(ts) > {silent} AND ts >= {recent})),
+        h AS (SELECT g, hr, c, epoch(hr) - epoch(lag(hr) OVER (PARTITION BY g ORDER BY hr)) AS gap_before
+              FROM (SELECT g, date_trunc('hour', ts) AS hr, count(*) AS c FROM m
+                    WHERE g IN (SELECT g FROM gaps) GROUP BY 1, 2)),
+        rhythm AS (SELECT gp.g, gp.first_ts, sum(h.c) AS events_before,
+                          count(DISTINCT date_trunc('day', h.hr)) AS days_before,
+                          quantile_cont(h.gap_before, 0.9) AS usual_gap
+                   FROM gaps gp JOIN h ON h.g = gp.g AND h.hr <= gp.first_ts
+                        AND epoch(gp.first_ts) - epoch(h.hr) < {base}
+                   GROUP BY gp.g, gp.first_ts)
+        SELECT gp.g AS group_key, gp.first_ts, gp.last_ts, gp.next_ts, 1 AS n, [gp.seq] AS seqs,
+               r.events_before, r.days_before, r.usual_gap,
+               epoch(gp.last_ts) - epoch(gp.first_ts) AS silent_seconds
+        FROM gaps gp JOIN rhythm r ON r.g = gp.g AND r.first_ts = gp.first_ts
+        WHERE r.events_before >= {min_events} AND r.days_before >= {min_days}
+              AND epoch(gp.last_ts) - epoch(gp.first_ts) > {factor} * coalesce(r.usual_gap, 0)
+        ORDER BY gp.first_ts, group_key"""

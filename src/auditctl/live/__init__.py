@@ -1,0 +1,1 @@
+"""Following logs live: the watch loop, a syslog receiver, and alert sinks."""

@@ -1,0 +1,1 @@
+"""The periodic review report: its sections (SQL), building it, and rendering Markdown/HTML with charts."""
