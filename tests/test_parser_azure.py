@@ -317,7 +317,7 @@ _JSON = st.recursive(
     max_leaves=8)
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(deadline=None, database=None)  # max_examples: the profile in conftest.py
 @given(st.fixed_dictionaries(
     {"category": st.sampled_from(["SignInLogs", "AuditLogs", "Administrative"]) | _JSON,
      "operationName": st.sampled_from(["Add member to group", "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE",

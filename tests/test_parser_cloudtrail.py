@@ -375,7 +375,7 @@ _IDENTITY = st.fixed_dictionaries({}, optional={
     "invokedBy": _JSON, "accountId": _JSON, "principalId": _JSON})
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(deadline=None, database=None)  # max_examples: the profile in conftest.py
 @given(st.fixed_dictionaries(
     {"eventName": st.sampled_from(sorted(RULES)) | _JSON},
     optional={**{k: _JSON for k in _KEYS if k != "eventName"}, "userIdentity": _IDENTITY}))

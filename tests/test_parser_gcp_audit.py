@@ -267,7 +267,7 @@ _PROTO = st.fixed_dictionaries(
                                  "response", "status", "resourceName", "serviceName")})
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(deadline=None, database=None)  # max_examples: the profile in conftest.py
 @given(st.fixed_dictionaries({"protoPayload": _PROTO},
                              optional={k: _JSON for k in ("logName", "timestamp", "resource", "operation",
                                                           "insertId")}))

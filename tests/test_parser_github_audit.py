@@ -255,7 +255,7 @@ _JSON = st.recursive(
     max_leaves=8)
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(deadline=None, database=None)  # max_examples: the profile in conftest.py
 @given(st.fixed_dictionaries(
     {"action": st.sampled_from(["org.update_member", "team.add_member", "repo.add_member", "git.clone"]) | _JSON},
     optional={k: _JSON for k in ("actor", "user", "team", "data", "permission", "old_permission", "org",

@@ -280,7 +280,7 @@ _JSON = st.recursive(
     max_leaves=8)
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(deadline=None, database=None)  # max_examples: the profile in conftest.py
 @given(st.fixed_dictionaries({"auditID": _JSON}, optional={
     "stage": st.sampled_from(["RequestReceived", "ResponseStarted", "ResponseComplete",
                               "Panic"]) | _JSON,

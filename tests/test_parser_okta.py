@@ -292,7 +292,7 @@ _JSON = st.recursive(
     max_leaves=8)
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(deadline=None, database=None)  # max_examples: the profile in conftest.py
 @given(st.fixed_dictionaries(
     {"eventType": st.sampled_from(["user.session.start", "group.user_membership.add",
                                    "user.account.privilege.grant", "policy.rule.update"]) | _JSON},
