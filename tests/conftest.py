@@ -125,7 +125,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
         terminalreporter.write_line(
             f"corpus: {len(skipped)} tests skipped: the shared corpus is not beside this checkout "
-            f"(looked for {CORPUS}; set AUDITCTL_TEST_CORPUS); the vendored tests/corpus ran")
+            f"(looked for {CORPUS}; set AUDITCTL_TEST_CORPUS); the conformance tests ran on tests/corpus")
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
