@@ -1,4 +1,5 @@
-# auditctl: `make demo` runs the main job on sample_logs/, `make test` runs the checks.
+# auditctl: `make demo` runs the main job on sample_logs/, `make test` runs the checks (all but the
+# slow end-to-end tests, in two processes); `make test-slow` runs those, and CI runs both.
 # Both create the virtual environment and install the project on first use.
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO := .demo
 AUDITCTL := AUDITCTL_CONFIG=$(DEMO)/config.yaml COLUMNS=200 $(BIN)/auditctl --db $(DEMO)/audit.duckdb
 
-.PHONY: demo test lint docs bench bench-quick bench-large clean
+.PHONY: demo test test-slow lint docs bench bench-quick bench-large clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +58,10 @@ docs: $(STAMP)
 	$(BIN)/python -m auditctl.docs
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -n 2 -m slow
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --lines 1000000

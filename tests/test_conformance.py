@@ -32,11 +32,11 @@ import yaml
 
 from auditctl.ingest.parsing import read_events
 from auditctl.timeutil import parse_iso
-from support import CORPUS, REFERENCE_TIME, registry
+from support import CORE_CORPUS, REFERENCE_TIME, registry
 
-BEATS = CORPUS / "elastic-beats-2019" / "filebeat" / "module"
-AUCOALESCE = CORPUS / "elastic-go-libaudit" / "aucoalesce" / "testdata"
-FALCO = CORPUS / "falcosecurity-falco" / "test" / "trace_files" / "k8s_audit"
+BEATS = CORE_CORPUS / "elastic-beats-2019" / "filebeat" / "module"
+AUCOALESCE = CORE_CORPUS / "elastic-go-libaudit" / "aucoalesce" / "testdata"
+FALCO = CORE_CORPUS / "falcosecurity-falco" / "test" / "trace_files" / "k8s_audit"
 TARGET = 0.98
 
 

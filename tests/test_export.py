@@ -14,7 +14,6 @@ from auditctl.archive.export import ECS_CATEGORY, ECS_TYPE, OCSF
 from auditctl.errors import ExitCode
 from auditctl.ingest.declarative import DeclarativeError, load_declarative
 from auditctl.schema import ACTIONS, CATEGORY_DESCRIPTIONS, COLUMN_NAMES
-from support import SAMPLES
 
 # ECS 8.x allowed values (ecs-field-reference: event.category / event.type)
 ECS_CATEGORIES = {"api", "authentication", "configuration", "database", "driver", "email", "file", "host", "iam",
@@ -40,9 +39,8 @@ def flatten(doc: dict, prefix: str = "") -> dict:
 
 
 @pytest.fixture
-def loaded(cli):
-    assert cli("ingest", str(SAMPLES)).exit_code == 0
-    return cli
+def loaded(loaded_samples):
+    return loaded_samples
 
 
 def test_mapping_tables_cover_the_vocabulary():

@@ -168,6 +168,7 @@ def test_parallel_parse_stores_the_same_events_in_the_same_order(tmp_path, monke
     assert rows(serial_db, reg) == rows(parallel_db, reg)
 
 
+@pytest.mark.slow  # 130,000 lines ingested twice: 6-11 s
 def test_serial_ingest_inserts_small_batches_with_the_same_rows_and_file_size(tmp_path, monkeypatch):
     """Events become Arrow and are inserted at most ARROW_BATCH_BYTES of raw at a time (wide
     records held 1 GB as objects); the store gets the same rows and is no larger (DuckDB

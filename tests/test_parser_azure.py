@@ -8,7 +8,6 @@ Activity Log and of the Microsoft Entra ID SignInLogs and AuditLogs categories.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 
@@ -17,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditctl.ingest.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import read_events
 from auditctl.schema import validate_event
-from auditctl.sources import Source, head_from_bytes, read_head
+from auditctl.sources import Source
 from support import REFERENCE_TIME, SAMPLES, registry
 
 NAME = "azure"
@@ -68,25 +67,6 @@ def parse_bytes(tmp_path, data, name="PT1H.json"):
 
 
 # --- detection --------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("path", [ENTRA, HUB], ids=lambda p: p.name)
-def test_detects_its_samples(path):
-    head = read_head(path)
-    assert parser().detect(head) >= 0.9
-    assert choose_parser(head, registry()).parser.name == NAME
-    assert "resourceId" in parser().explain(head)
-
-
-@pytest.mark.parametrize("data", [
-    b"Mar 16 08:00:00 web01 sshd[4242]: Accepted password for alice from 192.0.2.10 port 52144 ssh2\n",
-    b'{"time":"2026-03-23T08:00:00Z","category":"app","operationName":"GetUser","resourceId":"users/42"}\n',
-    b'{"level":"info","msg":"request served","status":200}\n',
-    bytes(range(256)) * 4,
-    b"",
-], ids=["syslog", "look_alike_keys", "other_json", "binary", "empty"])
-def test_does_not_claim_other_input(data):
-    assert parser().detect(head_from_bytes("x.log", data)) < 0.3
-
 
 # --- Entra ID sign-ins ---------------------------------------------------------------------------
 
@@ -299,16 +279,6 @@ def test_json_lines_sample_as_an_array_document(tmp_path):
         (e.action, e.actor, e.target, e.role) for e in from_lines]
 
 
-def test_gzip_input(tmp_path):
-    path = tmp_path / "PT1H.json.gz"
-    path.write_bytes(gzip.compress(ENTRA.read_bytes()))
-    assert choose_parser(read_head(path), registry()).parser.name == NAME
-    assert [e.action for e in events(path, None)] == [e.action for e in events(ENTRA)]
-    hub = tmp_path / "hub.json.gz"
-    hub.write_bytes(gzip.compress(HUB.read_bytes()))
-    assert [e.origin for e in events(hub, None)] == [e.origin for e in events(HUB)]
-
-
 # --- robustness ----------------------------------------------------------------------------------
 
 _JSON = st.recursive(
@@ -317,7 +287,7 @@ _JSON = st.recursive(
     max_leaves=8)
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(deadline=None, database=None)  # max_examples: the profile in conftest.py
 @given(st.fixed_dictionaries(
     {"category": st.sampled_from(["SignInLogs", "AuditLogs", "Administrative"]) | _JSON,
      "operationName": st.sampled_from(["Add member to group", "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE",

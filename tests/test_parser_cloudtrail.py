@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.schema import validate_event
-from auditctl.sources import Source, head_from_bytes, read_head
+from auditctl.sources import Source, head_from_bytes
 from support import REFERENCE_TIME, SAMPLES, registry
 
 NAME = "cloudtrail"
@@ -66,17 +66,6 @@ def parse_bytes(tmp_path, data: bytes, name="trail.json"):
 
 # --- detection -------------------------------------------------------------------------------
 
-def test_detects_delivered_gzip_file():
-    head = read_head(DELIVERED)
-    assert parser().detect(head) >= 0.9
-    assert "Records" in parser().explain(head)
-    assert choose_parser(head, registry()).parser.name == NAME
-
-
-def test_detects_json_lines():
-    assert parser().detect(read_head(JSONL)) >= 0.9
-
-
 def test_detects_a_document_cut_by_the_head_size():
     doc = {"Records": [record(requestParameters={"userName": f"user{i:04}", "pad": "x" * 200})
                        for i in range(400)]}
@@ -86,21 +75,6 @@ def test_detects_a_document_cut_by_the_head_size():
     assert len(head.data) == 64 * 1024
     assert parser().detect(head) >= 0.9
     assert choose_parser(head, registry()).parser.name == NAME
-
-
-@pytest.mark.parametrize("data", [
-    b"Mar 14 09:12:03 web1 sshd[4123]: Failed password for root from 198.51.100.7 port 52144\n",
-    b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a1",'
-    b'"stage":"ResponseComplete","verb":"get","requestURI":"/api/v1/pods"}\n',
-    # S3 event notifications also use {"Records": [...]} with eventSource/eventName
-    b'{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",'
-    b'"eventTime":"2026-03-14T10:00:00.000Z","eventName":"ObjectCreated:Put"}]}',
-    b'{"level":"info","msg":"request served","status":200}\n',
-    bytes(range(256)) * 4,
-    b"",
-], ids=["syslog", "k8s_audit", "s3_notification", "other_json", "binary", "empty"])
-def test_does_not_claim_other_formats(data):
-    assert parser().detect(head_from_bytes("x.log", data)) < 0.3
 
 
 # --- the delivered document ------------------------------------------------------------------
@@ -202,15 +176,6 @@ def test_service_principal_has_no_source_ip():
 
 # --- one record a line ----------------------------------------------------------------------
 
-def test_json_lines_keep_line_numbers_and_raw_lines():
-    evs = events(JSONL)
-    lines = JSONL.read_text().splitlines()
-    assert len(evs) == len(lines) == 16
-    for ev in evs:
-        assert ev.raw == lines[ev.line - 1] and ev.origin is None
-        assert validate_event(ev) == []
-
-
 def test_json_lines_mapping():
     evs = events(JSONL)
     login = by_action(evs, "ConsoleLogin")
@@ -230,13 +195,6 @@ def test_json_lines_mapping():
     assert by_action(evs, "UpdateUser").attrs["new_user_name"] == "svc-reporting"
     assert by_action(evs, "DeleteAccessKey").action == "user_modified"
     assert by_action(evs, "CreateBucket").action == "log"
-
-
-def test_malformed_line_is_kept_unparsed():
-    bad = [e for e in events(JSONL) if e.action == "unparsed"]
-    assert len(bad) == 1
-    assert bad[0].line == 14 and bad[0].category == "other"
-    assert bad[0].attrs["reason"].startswith("cloudtrail: invalid JSON")
 
 
 def test_insights_event_is_not_the_call():
@@ -308,12 +266,6 @@ def test_eventbridge_wrapper_line(tmp_path):
 
 # --- other shapes and inputs ------------------------------------------------------------------
 
-def test_gzip_input(tmp_path):
-    path = tmp_path / "trail.json.gz"
-    path.write_bytes(gzip.compress(JSONL.read_bytes()))
-    assert [e.action for e in events(path, None)] == [e.action for e in events(JSONL)]
-
-
 def test_concatenated_documents_one_a_line(tmp_path):
     doc1 = orjson.dumps({"Records": [record(), record("DeleteUser")]})
     doc2 = orjson.dumps({"Records": [record("AddUserToGroup")]})
@@ -375,7 +327,7 @@ _IDENTITY = st.fixed_dictionaries({}, optional={
     "invokedBy": _JSON, "accountId": _JSON, "principalId": _JSON})
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(deadline=None, database=None)  # max_examples: the profile in conftest.py
 @given(st.fixed_dictionaries(
     {"eventName": st.sampled_from(sorted(RULES)) | _JSON},
     optional={**{k: _JSON for k in _KEYS if k != "eventName"}, "userIdentity": _IDENTITY}))

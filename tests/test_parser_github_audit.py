@@ -8,7 +8,6 @@ samples use the fields GitHub documents for audit log events (the common fields 
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 
@@ -17,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditctl.ingest.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import read_events
 from auditctl.schema import validate_event
-from auditctl.sources import Source, head_from_bytes, read_head
+from auditctl.sources import Source, head_from_bytes
 from support import REFERENCE_TIME, SAMPLES, registry
 
 NAME = "github_audit"
@@ -54,25 +53,6 @@ def parse_bytes(tmp_path, data, name="audit.json"):
 
 
 # --- detection --------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("path", [JSONL, PAGE], ids=lambda p: p.name)
-def test_detects_its_samples(path):
-    head = read_head(path)
-    assert parser().detect(head) >= 0.9
-    assert choose_parser(head, registry()).parser.name == NAME
-    assert "GitHub" in parser().explain(head)
-
-
-@pytest.mark.parametrize("data", [
-    b"Mar 16 08:00:00 web01 sshd[4242]: Accepted password for alice from 192.0.2.10 port 52144 ssh2\n",
-    b'{"level":"info","ts":1710144131.4,"msg":"login succeeded","event":"session.login","actor":"alice"}\n',
-    b'{"action":"Login","actor":{"id":1},"created_at":1710144131000}\n',
-    bytes(range(256)) * 4,
-    b"",
-], ids=["syslog", "app_json", "action_object_actor", "binary", "empty"])
-def test_does_not_claim_other_input(data):
-    assert parser().detect(head_from_bytes("x.log", data)) < 0.3
-
 
 def test_older_export_without_org_keys_is_only_a_guess():
     head = head_from_bytes("x.log", b'{"action":"repo.create","actor":"a","created_at":1583763373109}\n')
@@ -190,22 +170,6 @@ def test_timestamps(tmp_path, stamp, iso):
 
 # --- shapes and bad records --------------------------------------------------------------------
 
-def test_json_lines_keep_line_numbers_and_raw_lines():
-    evs = events(JSONL)
-    lines = JSONL.read_text().splitlines()
-    assert len(evs) == len(lines) == 25  # one event per record, nothing dropped
-    for ev in evs:
-        assert ev.raw == lines[ev.line - 1] and ev.origin is None
-        assert validate_event(ev) == []
-
-
-def test_malformed_line_is_kept_unparsed():
-    bad = [e for e in events(JSONL) if e.action == "unparsed"]
-    assert len(bad) == 1
-    assert bad[0].line == 21 and bad[0].category == "other"
-    assert bad[0].attrs["reason"].startswith("github_audit: invalid JSON")
-
-
 def test_api_page_array_one_event_per_item():
     evs = events(PAGE)
     items = json.loads(PAGE.read_text())
@@ -240,13 +204,6 @@ def test_non_object_items_and_one_array_a_line(tmp_path):
         (2, None, "group_member_added")]
 
 
-def test_gzip_input(tmp_path):
-    path = tmp_path / "audit_stream.jsonl.gz"
-    path.write_bytes(gzip.compress(JSONL.read_bytes()))
-    assert choose_parser(read_head(path), registry()).parser.name == NAME
-    assert [e.action for e in events(path, None)] == [e.action for e in events(JSONL)]
-
-
 # --- robustness --------------------------------------------------------------------------------
 
 _JSON = st.recursive(
@@ -255,7 +212,7 @@ _JSON = st.recursive(
     max_leaves=8)
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(deadline=None, database=None)  # max_examples: the profile in conftest.py
 @given(st.fixed_dictionaries(
     {"action": st.sampled_from(["org.update_member", "team.add_member", "repo.add_member", "git.clone"]) | _JSON},
     optional={k: _JSON for k in ("actor", "user", "team", "data", "permission", "old_permission", "org",

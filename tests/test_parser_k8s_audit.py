@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 
 from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.schema import validate_event
-from auditctl.sources import Source, head_from_bytes, read_head
+from auditctl.sources import Source, read_head
 from support import CORPUS, REFERENCE_TIME, SAMPLES, registry
 
 NAME = "k8s_audit"
@@ -55,26 +54,6 @@ def parse_bytes(tmp_path, data: bytes, name="audit.json"):
 
 
 # --- detection -------------------------------------------------------------------------------
-
-def test_detects_sample():
-    head = read_head(SAMPLE)
-    assert parser().detect(head) >= 0.9
-    assert "auditID" in parser().explain(head)
-
-
-@pytest.mark.parametrize("data", [
-    b"Mar 14 09:12:03 web1 sshd[4123]: Accepted publickey for deploy from 10.0.0.9 port 4022\n",
-    orjson.dumps({"eventVersion": "1.09", "eventSource": "iam.amazonaws.com",
-                  "eventName": "CreateUser", "eventTime": "2026-03-14T10:00:00Z"}) + b"\n",
-    # a core Kubernetes Event (kubectl get events -o json): kind Event, but not an audit event
-    orjson.dumps({"kind": "Event", "apiVersion": "v1", "metadata": {"name": "web.17b"},
-                  "reason": "Pulled", "message": "Container image pulled"}) + b"\n",
-    bytes(range(256)) * 4,
-    b"",
-], ids=["syslog", "cloudtrail", "core_event", "binary", "empty"])
-def test_does_not_claim_other_formats(data):
-    assert parser().detect(head_from_bytes("x.log", data)) < 0.3
-
 
 # --- mapping on the sample --------------------------------------------------------------------
 
@@ -149,19 +128,7 @@ def test_unauthenticated_requests_and_other_outcomes():
     assert (panic.outcome, panic.attrs["stage"]) == ("failure", "Panic")
 
 
-def test_malformed_line_is_kept_unparsed():
-    bad = [e for e in events(SAMPLE) if e.action == "unparsed"]
-    assert [e.line for e in bad] == [29]
-    assert bad[0].attrs["reason"].startswith("k8s_audit: invalid JSON")
-
-
 # --- other shapes and inputs ------------------------------------------------------------------
-
-def test_gzip_input(tmp_path):
-    path = tmp_path / "audit.log.gz"
-    path.write_bytes(gzip.compress(SAMPLE.read_bytes()))
-    assert [e.action for e in events(path, None)] == [e.action for e in events(SAMPLE)]
-
 
 def test_event_list_on_one_line_and_pretty_printed(tmp_path):
     items = [audit(), audit("delete", "serviceaccounts", name="bot"), {"foo": 1}]
@@ -280,7 +247,7 @@ _JSON = st.recursive(
     max_leaves=8)
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(deadline=None, database=None)  # max_examples: the profile in conftest.py
 @given(st.fixed_dictionaries({"auditID": _JSON}, optional={
     "stage": st.sampled_from(["RequestReceived", "ResponseStarted", "ResponseComplete",
                               "Panic"]) | _JSON,
