@@ -223,3 +223,12 @@ def test_watch_reports_invalid_events_and_stores_nothing_of_that_file(cli, tmp_p
     assert f"{files['outcome']}: parser loose emitted an invalid event at line 2: " \
            f"{BAD['outcome'][1]}; nothing from this file was stored" in result.output
     assert _count(cli) == 0
+
+
+def test_an_error_is_one_line_however_long_and_whatever_its_path_holds(cli, tmp_path):
+    """A long path is not wrapped by the terminal's width, and `[...]` in it is not markup."""
+    deep = tmp_path / ("a-rather-long-folder-name-" * 6) / "[prod] auth.log"
+    result = cli("ingest", str(deep))
+    assert result.exit_code != 0
+    naming = [ln for ln in result.output.splitlines() if "auth.log" in ln]
+    assert len(naming) == 1 and naming[0].startswith("error: ") and str(deep) in naming[0], result.output

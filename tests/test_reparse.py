@@ -12,9 +12,8 @@ import pytest
 
 from auditctl.store import Store
 from auditctl.store import events as store_events
-from support import SAMPLES
+from support import CORPUS, SAMPLES
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 AUTH = CORPUS / "elastic-beats-2019/filebeat/module/system/auth/test/auth-ubuntu1204.log"  # 1,000 lines
 SMALL = SAMPLES / "syslog" / "auth.log"  # 61 syslog records, one unparsed
 WIDE = ["--since", "2000-01-01", "--until", "2100-01-01"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from auditctl import __version__
 from auditctl.cli.common import State, err, set_state
@@ -79,5 +80,5 @@ def main() -> None:
     try:
         app()
     except UsageError as exc:  # pragma: no cover - raised outside a command
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(int(ExitCode.USAGE))

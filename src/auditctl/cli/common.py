@@ -11,12 +11,13 @@ from typing import Any, TypeVar
 import duckdb
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from auditctl.config import Config, load_config
 from auditctl.errors import AuditctlError, ExitCode
 from auditctl.roles import Identity, Role
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, however long: never wrapped
 
 
 @dataclass
@@ -70,12 +71,12 @@ def handles_errors(func: F) -> F:
 
 
 def fail(message: str, code: ExitCode = ExitCode.ERROR) -> None:
-    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(int(code))
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 _current = State()

@@ -7,6 +7,7 @@ import sys
 
 import orjson
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from auditctl.cli.common import err, fail, state, warn
@@ -24,7 +25,7 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: DocFormat 
     cfg = state().config
     files, missing = expand_paths(paths)
     for m in missing:
-        err.print(f"[red]error:[/] {m}: no such file, directory or matching glob", highlight=False)
+        err.print(f"[red]error:[/] {escape(m)}: no such file, directory or matching glob", highlight=False)
     registry = load_registry(cfg.parsers_dirs)
     for w in registry.warnings:
         warn(w)
