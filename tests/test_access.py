@@ -496,3 +496,17 @@ def test_records_this_run_wrote_itself_are_not_taken_for_an_earlier_runs(secured
     assert first.exit_code == again.exit_code == 0, first.output + again.output
     assert "earlier run" not in first.output + again.output
     assert secured.rows("SELECT count(*) FROM checkpoints WHERE note LIKE '%adopted%'") == [(0,)]
+
+
+def test_every_guarded_command_has_a_role_and_an_unlisted_one_is_refused():
+    """`guarded` fails closed: a command the role table forgot is refused for everyone, so a
+    new command cannot slip past access control by omission."""
+    import re
+
+    cli_dir = Path(roles.__file__).parent / "cli"
+    guarded = {name for path in cli_dir.glob("*.py")
+               for name in re.findall(r'@guarded\("([^"]+)"\)', path.read_text())}
+    assert guarded and guarded <= set(roles.COMMAND_ROLES), guarded - set(roles.COMMAND_ROLES)
+    admin = Identity("root", 0, frozenset({"root"}))
+    with pytest.raises(roles.AccessDenied, match="no entry in auditctl's role table"):
+        roles.require("frobnicate", admin, roles.Role.ADMIN, None)

@@ -41,7 +41,8 @@ class Role(IntEnum):
             raise ConfigError(f"unknown role {text!r}: choose admin, auditor or viewer") from None
 
 
-# The least role each command needs. Commands that touch no stored data are open to everyone.
+# The least role each guarded command needs. A guarded command missing here is refused (fail
+# closed). Commands that touch no stored data (`parsers`, `access whoami|check`) are not guarded.
 COMMAND_ROLES: dict[str, Role] = {
     "search": Role.VIEWER, "stats": Role.VIEWER, "rules list": Role.VIEWER, "rules validate": Role.VIEWER,
     "findings": Role.AUDITOR, "report": Role.AUDITOR, "verify": Role.AUDITOR, "export": Role.AUDITOR,
@@ -138,8 +139,9 @@ class AccessDenied(AuditctlError):
 
 def require(command: str, identity: Identity, role: Role | None, config_path: Path | None) -> None:
     needed = COMMAND_ROLES.get(command)
-    if needed is None:
-        return
+    if needed is None:  # fail closed: a guarded command the role table forgot is refused, not open
+        raise AccessDenied(f"`{command}` has no entry in auditctl's role table (roles.COMMAND_ROLES): "
+                           "refused for everyone until one is added")
     where = f"access.roles in {config_path}" if config_path else "access.roles in the config"
     if role is None:
         raise AccessDenied(f"user {identity.user} has no auditctl role: ask an admin to add the user or one of "
