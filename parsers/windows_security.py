@@ -63,17 +63,18 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import orjson
 
+from auditctl.ingest.jsonrecords import iso_time
 from auditctl.ingest.rawbytes import decode_record, loads_json
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import GZIP_MAGIC, Head, Source, SourceError
-from auditctl.timeutil import parse_iso
 
 NAME = "windows_security"
 SECURITY_PROVIDER = "microsoft-windows-security-auditing"
@@ -389,13 +390,8 @@ def _outcome_of(keywords: Any) -> str | None:
     return None
 
 
-def _time(value: Any, source: Source):
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_iso(value, source.tz)
-    except ValueError:
-        return None
+def _time(value: Any, source: Source) -> datetime | None:
+    return iso_time(value, source.tz)
 
 
 def _int(value: Any) -> int | None:
