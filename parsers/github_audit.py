@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditctl.ingest.jsonrecords import JsonRecordsParser, json_text, text_or_none
+from auditctl.ingest.jsonrecords import JsonRecordsParser, as_dict, json_text, text_or_none
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head
 from auditctl.timeutil import from_epoch, parse_iso
@@ -158,7 +158,7 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
     if name is None:
         return unparsed_event(raw, "github_audit: record has no action (not a GitHub audit event)",
                               line=line, origin=origin, app=APP)
-    data = rec.get("data") if isinstance(rec.get("data"), dict) else {}
+    data = as_dict(rec.get("data"))
     attrs: dict[str, Any] = {}
     for key, attr in _ATTRS:
         value = rec.get(key)
