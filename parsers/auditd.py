@@ -536,6 +536,7 @@ def _build(records: list[_Record], raw: str) -> Event:
             action == "group_modified" and rtype == "USER_MGMT"):
         role = _clean(f.get("grp")) or _clean(f.get("group"))
     elif rtype in ("ROLE_ASSIGN", "USER_ROLE_CHANGE", "ROLE_REMOVE"):
+        names: tuple[str, ...]
         if rtype == "ROLE_REMOVE":
             names = ("old-role", "old-seuser", "old-context")
         else:
@@ -590,9 +591,9 @@ def _build(records: list[_Record], raw: str) -> Event:
     if op:
         attrs["op"] = op
     for k in _SYSCALL_ATTRS:
-        v = sc.get(k)
-        if v is not None and v not in _NO_VALUE and k not in attrs:
-            attrs[k] = v
+        value = sc.get(k)
+        if value is not None and value not in _NO_VALUE and k not in attrs:
+            attrs[k] = value
     for k, v in enr.items():
         if k not in _ENRICHED_SKIP and v not in _NO_ID and k not in attrs:
             attrs[k] = v

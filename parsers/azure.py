@@ -52,11 +52,10 @@ from typing import Any
 import orjson
 
 from auditctl.ingest.addresses import is_ip
-from auditctl.ingest.jsonrecords import JsonRecordsParser, as_dict, text_or_none
+from auditctl.ingest.jsonrecords import JsonRecordsParser, as_dict, iso_time, json_text, text_or_none
 from auditctl.ingest.k8s import audit_event, is_audit_event
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head
-from auditctl.timeutil import parse_iso
 
 NAME = "azure"
 _AU, _UM, _PC, _POL, _PA, _DA, _SYS = (
@@ -150,10 +149,8 @@ _CATEGORY_RE = re.compile(r'"[cC]ategory"\s*:\s*"')
 _TIME_RE = re.compile(r'"time"\s*:\s*"\d{4}-\d\d-\d\d')
 
 
-def _s(value: Any) -> str | None:
-    """Text, or None for null/blank: the format writes null for "no value", so "-" or "None"
-    is a value."""
-    return text_or_none(value)
+# null is "no value"; any text ("-", "None") is a value
+_s = text_or_none
 
 
 _d = as_dict
@@ -186,13 +183,7 @@ def _ip(value: Any) -> str | None:
     return text if text and is_ip(text) else None
 
 
-def _time(value: Any):
-    if isinstance(value, str) and value:
-        try:
-            return parse_iso(value)
-        except ValueError:
-            return None
-    return None
+_time = iso_time
 
 
 def _body(value: Any) -> dict[str, Any]:
@@ -464,8 +455,8 @@ class AzureParser(JsonRecordsParser):
     wrappers = ("records",)
 
     def score(self, head: Head) -> tuple[float, str]:
-        text = head.text
-        if not text.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+        text = json_text(head)
+        if text is None:
             return 0.0, ""
         if _RESOURCE_ID_RE.search(text) and _OPERATION_RE.search(text):
             if _CATEGORY_RE.search(text) and _TIME_RE.search(text):

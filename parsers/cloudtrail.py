@@ -33,12 +33,11 @@ from typing import Any
 import orjson
 
 from auditctl.ingest.addresses import is_ip
-from auditctl.ingest.jsonrecords import read_document, split_document
+from auditctl.ingest.jsonrecords import as_dict, iso_time, read_document, split_document
 from auditctl.ingest.rawbytes import decode_record, loads_json
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
-from auditctl.timeutil import parse_iso
 
 # --- event-name table -------------------------------------------------------------------------
 # eventName -> (category, action, target keys, role keys, resource keys); keys name fields of
@@ -204,7 +203,7 @@ def _identity(ui: Any, attrs: dict[str, Any]) -> str | None:
     if name == _HIDDEN:
         attrs["user_name_hidden"] = True
         name = None
-    issuer = ctx.get("sessionIssuer") if isinstance(ctx.get("sessionIssuer"), dict) else {}
+    issuer = as_dict(ctx.get("sessionIssuer"))
 
     if kind == "IAMUser":
         return name or (arn.rsplit("/", 1)[-1] if arn and ":user/" in arn else None)
@@ -235,7 +234,7 @@ def _identity(ui: Any, attrs: dict[str, Any]) -> str | None:
             attrs["identity_provider"] = provider
         return name
     if kind == "IdentityCenterUser":
-        on_behalf = ui.get("onBehalfOf") if isinstance(ui.get("onBehalfOf"), dict) else {}
+        on_behalf = as_dict(ui.get("onBehalfOf"))
         store = _s(on_behalf.get("identityStoreArn"))
         if store:
             attrs["identity_store_arn"] = store
@@ -245,13 +244,7 @@ def _identity(ui: Any, attrs: dict[str, Any]) -> str | None:
     return name or arn or _s(ui.get("principalId")) or invoked_by
 
 
-def _time(value: Any):
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_iso(value)
-    except ValueError:
-        return None
+_time = iso_time
 
 
 def _record_event(rec: dict[str, Any], raw: str, line: int | None, origin: str | None) -> Event:

@@ -45,10 +45,9 @@ import re
 from typing import Any
 
 from auditctl.ingest.addresses import is_ip
-from auditctl.ingest.jsonrecords import JsonRecordsParser, as_dict, text_or_none
+from auditctl.ingest.jsonrecords import JsonRecordsParser, as_dict, iso_time, json_text, text_or_none
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head
-from auditctl.timeutil import parse_iso
 
 NAME = "gcp_audit"
 AUDIT_LOG_TYPE = "type.googleapis.com/google.cloud.audit.AuditLog"
@@ -116,23 +115,15 @@ _AUDIT_LOG_NAME_RE = re.compile(r'"logName"\s*:\s*"[^"]*/logs/cloudaudit\.google
 _METHOD_RE = re.compile(r'"methodName"\s*:\s*"')
 
 
-def _s(value: Any) -> str | None:
-    """Text, or None for null/blank: the format writes null for "no value", so "-" or "None"
-    is a value."""
-    return text_or_none(value)
+# null is "no value"; any text ("-", "None") is a value
+_s = text_or_none
 
 
 _d = as_dict
 
 
 
-def _time(value: Any):
-    if isinstance(value, str) and value:
-        try:
-            return parse_iso(value)
-        except ValueError:
-            return None
-    return None
+_time = iso_time
 
 
 def _service_account(name: Any) -> str | None:
@@ -337,8 +328,8 @@ class GcpAuditParser(JsonRecordsParser):
     wrappers = ("entries",)
 
     def score(self, head: Head) -> tuple[float, str]:
-        text = head.text
-        if not text.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+        text = json_text(head)
+        if text is None:
             return 0.0, ""
         if _PROTO_RE.search(text):
             if _AUDIT_TYPE_RE.search(text) or _AUDIT_LOG_NAME_RE.search(text):

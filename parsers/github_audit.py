@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditctl.ingest.jsonrecords import JsonRecordsParser, text_or_none
+from auditctl.ingest.jsonrecords import JsonRecordsParser, as_dict, json_text, text_or_none
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head
 from auditctl.timeutil import from_epoch, parse_iso
@@ -134,10 +134,8 @@ _GH_RE = re.compile(r'"(?:_document_id|actor_location|actor_ip|org_id|business_i
                     r'programmatic_access_type|operation_type)"\s*:')
 
 
-def _s(value: Any) -> str | None:
-    """Text, or None for null/blank: the format writes null for "no value", so "-" or "None"
-    is a value."""
-    return text_or_none(value)
+# null is "no value"; any text ("-", "None") is a value
+_s = text_or_none
 
 
 def _time(value: Any):
@@ -160,7 +158,7 @@ def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None)
     if name is None:
         return unparsed_event(raw, "github_audit: record has no action (not a GitHub audit event)",
                               line=line, origin=origin, app=APP)
-    data = rec.get("data") if isinstance(rec.get("data"), dict) else {}
+    data = as_dict(rec.get("data"))
     attrs: dict[str, Any] = {}
     for key, attr in _ATTRS:
         value = rec.get(key)
@@ -241,8 +239,8 @@ class GitHubAuditParser(JsonRecordsParser):
     map_record = staticmethod(_record)
 
     def score(self, head: Head) -> tuple[float, str]:
-        text = head.text
-        if not text.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+        text = json_text(head)
+        if text is None:
             return 0.0, ""
         if _ACTION_RE.search(text) and _ACTOR_RE.search(text) and _TIME_RE.search(text):
             if _GH_RE.search(text):

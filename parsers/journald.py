@@ -23,22 +23,18 @@ Otherwise systemd's catalogued unit messages, by MESSAGE_ID (resource = UNIT / U
 and everything else -> system/log. A line that is not JSON, not an object, or has none of
 __REALTIME_TIMESTAMP, __CURSOR and MESSAGE is kept as an unparsed event.
 
-The syslog plugin is loaded from `syslog.py` beside this file (the same folder in a checkout and
-in the installed wheel) and cached; without it every entry is system/log.
+The mapping is `auditctl.ingest.authlog.interpret`, the library module the syslog plugin uses.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
 
+from auditctl.ingest.authlog import interpret
 from auditctl.ingest.rawbytes import loads_json
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
@@ -55,31 +51,6 @@ _ATTR_FIELDS = (("PRIORITY", "severity", True), ("SYSLOG_FACILITY", "facility", 
                 ("MESSAGE_ID", "message_id", False), ("_AUDIT_SESSION", "audit_session", True),
                 ("_AUDIT_LOGINUID", "audit_loginuid", True),
                 ("_AUDIT_TYPE_NAME", "audit_type", False))
-_SYSLOG_MODULE = "auditctl_journald_syslog"
-_interpret: Callable[[str | None, str], Event | None] | None = None
-_loaded = False
-
-
-def _syslog_interpret() -> Callable[[str | None, str], Event | None] | None:
-    """The syslog plugin's `interpret(app, msg)`, loaded once from the sibling syslog.py."""
-    global _interpret, _loaded
-    if _loaded:
-        return _interpret
-    _loaded = True
-    module: ModuleType | None = sys.modules.get(_SYSLOG_MODULE)
-    path = Path(__file__).with_name("syslog.py")
-    if module is None and path.is_file():
-        try:
-            spec = importlib.util.spec_from_file_location(_SYSLOG_MODULE, path)
-            if spec is not None and spec.loader is not None:
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[_SYSLOG_MODULE] = module
-                spec.loader.exec_module(module)
-        except Exception:  # a broken sibling must not break journald parsing
-            sys.modules.pop(_SYSLOG_MODULE, None)
-            module = None
-    _interpret = getattr(module, "interpret", None) if module is not None else None
-    return _interpret
 
 
 def _value(value: Any) -> str | None:
@@ -152,7 +123,6 @@ class JournaldParser(Parser):
         return 0.0, f"{hits} of the first {len(lines)} lines are journal entries"
 
     def parse(self, source: Source) -> Iterator[Event]:
-        interpret = _syslog_interpret()
         loads = loads_json
         for number, text in source.lines():
             stripped = text.strip()
@@ -169,13 +139,13 @@ class JournaldParser(Parser):
                 yield unparsed_event(text, "journald: not a journal entry (no __REALTIME_TIMESTAMP, "
                                      "__CURSOR or MESSAGE)", line=number)
                 continue
-            ev = self._event(doc, interpret)
+            ev = self._event(doc)
             ev.raw = text
             ev.line = number
             yield ev
 
     @staticmethod
-    def _event(entry: dict[str, Any], interpret: Callable[[str | None, str], Event | None] | None) -> Event:
+    def _event(entry: dict[str, Any]) -> Event:
         app = _value(entry.get("SYSLOG_IDENTIFIER")) or _value(entry.get("_COMM")) or None
         raw_message = entry.get("MESSAGE")
         message = _value(raw_message)
@@ -190,7 +160,7 @@ class JournaldParser(Parser):
         if "MESSAGE" in entry and raw_message is None:
             attrs["message_omitted"] = True  # larger than journalctl's field limit
         msg = message.strip() if message else ""
-        ev = interpret(app, msg) if interpret is not None and msg else None
+        ev = interpret(app, msg) if msg else None
         if ev is None:
             known = UNIT_MESSAGES.get(attrs.get("message_id", ""))
             if known is not None:

@@ -498,11 +498,11 @@ def _compile_mapping(spec: Any, index: int) -> Mapping:
         raise fail("when", "must map dotted paths to a value or a list of values")
     when = []
     for path, allowed in when_spec.items():
-        values = allowed if isinstance(allowed, list) else [allowed]
-        if not isinstance(path, str) or not path or not values or any(
-                isinstance(v, dict | list) or v is None for v in values):
+        options = allowed if isinstance(allowed, list) else [allowed]
+        if not isinstance(path, str) or not path or not options or any(
+                isinstance(v, dict | list) or v is None for v in options):
             raise fail(f"when.{path}", "must be a dotted path with a value or a list of values")
-        when.append((_Path(path), frozenset(_key(v) for v in values)))
+        when.append((_Path(path), frozenset(_key(v) for v in options)))
 
     fields_spec = spec.get("fields")
     if not isinstance(fields_spec, dict) or not fields_spec:

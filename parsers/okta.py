@@ -33,10 +33,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditctl.ingest.jsonrecords import JsonRecordsParser, as_dict, text_or_none
+from auditctl.ingest.jsonrecords import JsonRecordsParser, as_dict, iso_time, json_text, text_or_none
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head
-from auditctl.timeutil import parse_iso
 
 NAME = "okta"
 APP = "okta"
@@ -102,8 +101,8 @@ _ALT_ID_RE = re.compile(r'"alternateId"\s*:')
 _OKTA_KEYS_RE = re.compile(r'"(?:displayMessage|legacyEventType|authenticationContext|debugContext)"\s*:')
 
 
-def _s(value: Any) -> str | None:
-    return text_or_none(value)
+# null is "no value"; any text ("-", "None") is a value
+_s = text_or_none
 
 
 def _id(value: Any) -> str | None:
@@ -114,13 +113,7 @@ def _id(value: Any) -> str | None:
 _d = as_dict
 
 
-def _time(value: Any):
-    if isinstance(value, str) and value:
-        try:
-            return parse_iso(value)
-        except ValueError:
-            return None
-    return None
+_time = iso_time
 
 
 def _record(rec: dict[str, Any], raw: str, line: int | None, origin: str | None) -> Event:
@@ -245,8 +238,8 @@ class OktaParser(JsonRecordsParser):
     map_record = staticmethod(_record)
 
     def score(self, head: Head) -> tuple[float, str]:
-        text = head.text
-        if not text.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+        text = json_text(head)
+        if text is None:
             return 0.0, ""
         if _EVENT_TYPE_RE.search(text) and _PUBLISHED_RE.search(text):
             if _ALT_ID_RE.search(text) and _OKTA_KEYS_RE.search(text):

@@ -63,17 +63,18 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import orjson
 
+from auditctl.ingest.jsonrecords import as_dict, iso_time
 from auditctl.ingest.rawbytes import decode_record, loads_json
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import GZIP_MAGIC, Head, Source, SourceError
-from auditctl.timeutil import parse_iso
 
 NAME = "windows_security"
 SECURITY_PROVIDER = "microsoft-windows-security-auditing"
@@ -389,13 +390,8 @@ def _outcome_of(keywords: Any) -> str | None:
     return None
 
 
-def _time(value: Any, source: Source):
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_iso(value, source.tz)
-    except ValueError:
-        return None
+def _time(value: Any, source: Source) -> datetime | None:
+    return iso_time(value, source.tz)
 
 
 def _int(value: Any) -> int | None:
@@ -471,7 +467,7 @@ def _common_attrs(data: dict[str, Any], attrs: dict[str, Any], kerberos: bool) -
     _set(attrs, "outbound_user", get("TargetOutboundUserName"))
 
 
-def _resolve(kind: str, eid: int, data: dict[str, Any], attrs: dict[str, Any]):
+def _resolve(kind: str, eid: int | None, data: dict[str, Any], attrs: dict[str, Any]):
     """(actor, target, role, resource, session, src_ip text) for one event of this kind."""
     get = data.get
     actor = target = role = resource = None
@@ -706,13 +702,14 @@ def _build(eid: int | None, provider: str | None, channel: str | None, data: dic
             rule = RULES.get(eid)
         elif not prov and channel in (None, "Security"):
             rule = RULES.get(eid) or EVENTLOG_RULES.get(eid)
+    title: str | None
     if rule is not None:
         category, action, default, kind, title = rule
         _common_attrs(data, attrs, kind == CRED and eid != 4776)
         actor, target, role, resource, session, ip_text = _resolve(kind, eid, data, attrs)
     else:
         category, action, default, kind = "system", "log", "unknown", SUBJECT
-        title = OTHER_TITLES.get(eid) if prov in ("", SECURITY_PROVIDER) else None
+        title = OTHER_TITLES.get(eid) if eid is not None and prov in ("", SECURITY_PROVIDER) else None
         _common_attrs(data, attrs, False)
         actor, resource, session, ip_text = _generic(data, attrs)
         target = role = None
@@ -857,6 +854,8 @@ def _parse_evtx(source: Source) -> Iterator[Event]:
                 raise
             yield unparsed_event(str(exc) or "panic", f"{NAME}: the evtx reader crashed; "
                                  "the rest of the file could not be read")
+            break
+        if rec is None:  # the stub says Optional; PyO3 ends the iteration with StopIteration instead
             break
         errors_in_a_row = 0
         try:
@@ -1055,19 +1054,20 @@ def _parse_xml(source: Source, first: bytes) -> Iterator[Event]:
 def _winlogbeat_event(doc: dict[str, Any], winlog: dict[str, Any], raw: str, line: int,
                       source: Source) -> Event:
     eid = _event_id(winlog.get("event_id"))
-    ev_section = doc.get("event") if isinstance(doc.get("event"), dict) else {}
+    ev_section = as_dict(doc.get("event"))
     if eid is None:
         eid = _event_id(ev_section.get("code"))
     if eid is None:
         return unparsed_event(raw, f"{NAME}: Winlogbeat event without winlog.event_id", line=line)
-    data = winlog.get("event_data")
-    has_data = isinstance(data, dict)
+    event_data = winlog.get("event_data")
+    has_data = isinstance(event_data, dict)
+    data = as_dict(event_data)
     if not has_data:
-        data = winlog.get("user_data") if isinstance(winlog.get("user_data"), dict) else {}
+        data = as_dict(winlog.get("user_data"))
         data = {k: v for k, v in data.items() if k != "xml_name"}  # Winlogbeat's name of the wrapper
         has_data = bool(data)
-    host_section = doc.get("host") if isinstance(doc.get("host"), dict) else {}
-    process = winlog.get("process") if isinstance(winlog.get("process"), dict) else {}
+    host_section = as_dict(doc.get("host"))
+    process = as_dict(winlog.get("process"))
     outcome = _outcome_of(winlog.get("keywords"))
     if outcome is None and ev_section.get("outcome") in ("success", "failure"):
         outcome = ev_section["outcome"]
@@ -1078,10 +1078,10 @@ def _winlogbeat_event(doc: dict[str, Any], winlog: dict[str, Any], raw: str, lin
         pid=_int(process.get("pid")), record_id=_int(winlog.get("record_id")), outcome_hint=outcome,
         raw=raw, line=line, origin=None, rendered=doc.get("message"))
     if not has_data:  # ECS fields written by Winlogbeat's security module
-        user = doc.get("user") if isinstance(doc.get("user"), dict) else {}
-        group = doc.get("group") if isinstance(doc.get("group"), dict) else {}
-        src = doc.get("source") if isinstance(doc.get("source"), dict) else {}
-        tgt = user.get("target") if isinstance(user.get("target"), dict) else {}
+        user = as_dict(doc.get("user"))
+        group = as_dict(doc.get("group"))
+        src = as_dict(doc.get("source"))
+        tgt = as_dict(user.get("target"))
         ev.actor = ev.actor or _s(user.get("name"))
         ev.target = ev.target or _s(tgt.get("name"))
         ev.role = ev.role or _s(group.get("name"))
@@ -1101,12 +1101,15 @@ NXLOG_META = frozenset({
     "Category", "SourceModuleName", "SourceModuleType", "UserID", "AccountType"})
 
 
+_AUDIT_OUTCOMES = {"AUDIT_SUCCESS": "success", "AUDIT_FAILURE": "failure"}
+
+
 def _nxlog_event(doc: dict[str, Any], raw: str, line: int, source: Source) -> Event:
     eid = _event_id(doc.get("EventID"))
     if eid is None:
         return unparsed_event(raw, f"{NAME}: NXLog event without a numeric EventID", line=line)
     event_type = doc.get("EventType")
-    outcome = {"AUDIT_SUCCESS": "success", "AUDIT_FAILURE": "failure"}.get(event_type)
+    outcome = _AUDIT_OUTCOMES.get(event_type) if isinstance(event_type, str) else None
     if outcome is None:
         outcome = _outcome_of(doc.get("Keywords"))
     return _build(

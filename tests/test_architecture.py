@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "auditctl.where", "auditctl.sources", "auditctl.plugins", "auditctl.roles",
                 "auditctl.config", "auditctl.stamps", "auditctl")),
     ("store", ("auditctl.store",)),
-    ("ingest", ("auditctl.ingest",)),
+    ("ingest", ("auditctl.ingest", "auditctl.testing")),  # testing: golden checks for parser plugins
     ("integrity", ("auditctl.integrity",)),
     ("access", ("auditctl.access",)),
     ("detect", ("auditctl.detect",)),

@@ -9,7 +9,8 @@ import orjson
 
 from auditctl.ingest.parsing import read_events
 from auditctl.sources import Source, head_from_bytes
-from support import REFERENCE_TIME, SAMPLES, event_dict, registry
+from auditctl.testing import event_dict
+from support import REFERENCE_TIME, SAMPLES, registry
 
 NAME = "journald"
 SAMPLE = SAMPLES / NAME / "journal.json"

@@ -84,3 +84,28 @@ def test_built_wheel_carries_and_loads_the_builtin_parsers(tmp_path):
                          timeout=120, check=True).stdout.splitlines()
     assert Path(out[0]) == target / "auditctl" / "builtin_parsers"
     assert "syslog" in out[1] and "k8s_audit" in out[1]
+
+
+def test_a_user_plugin_gets_the_builtins_golden_checks(tmp_path):
+    """auditctl.testing, as a third-party parser's tests would use it."""
+    from auditctl import testing
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "vendorfmt.py").write_text(ENTRY_PLUGIN.replace(
+        "class Vendor(LineParser):", "class Vendor(LineParser):\n    def detect(self, head):\n"
+        "        return 0.9 if head.text.startswith('vendor ') else 0.0\n"))
+    parser = load_registry([tmp_path / "plugins"], entry_points=False).get("vendorfmt")
+    sample, golden = tmp_path / "sample.log", tmp_path / "golden" / "sample.log.jsonl"
+    sample.write_text("vendor one\nvendor two\n")
+    with pytest.raises(AssertionError, match="no golden file"):
+        testing.assert_matches_golden(parser, sample, golden)
+    assert testing.regenerate_golden(parser, sample, golden) == 2
+    testing.assert_matches_golden(parser, sample, golden)
+    testing.assert_valid_events(parser, sample)
+    testing.assert_detects(parser, sample)
+    testing.assert_does_not_detect(parser, ROOT / "sample_logs" / "syslog" / "auth.log")
+    sample.write_text("vendor one\nvendor 2\n")
+    with pytest.raises(AssertionError, match=r"event 1 \(line 2\) differs.*message: got 'vendor 2'"):
+        testing.assert_matches_golden(parser, sample, golden)
+    with pytest.raises(AssertionError, match=r"below 0\.3"):
+        testing.assert_detects(parser, ROOT / "sample_logs" / "syslog" / "auth.log")

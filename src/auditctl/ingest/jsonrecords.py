@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar
 
 import orjson
@@ -22,6 +23,7 @@ from auditctl.ingest.rawbytes import decode_record, loads_json
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
+from auditctl.timeutil import parse_iso
 
 _DOC_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:\[|\{\s*\r?\n)")
 MapRecord = Callable[[dict[str, Any], str, "int | None", "str | None"], "Event | list[Event]"]
@@ -39,6 +41,24 @@ def text_or_none(value: Any, empty: frozenset[str] = NO_TEXT) -> str | None:
         return None
     text = (value if isinstance(value, str) else str(value)).strip()
     return None if text in empty else text
+
+
+def iso_time(value: Any, tz: tzinfo = UTC) -> datetime | None:
+    """An ISO 8601 / RFC 3339 string as an aware UTC time (naive stamps in `tz`); None for a
+    missing, empty or non-string value or a stamp that does not parse."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_iso(value, tz)
+    except ValueError:
+        return None
+
+
+def json_text(head: Head) -> str | None:
+    """The head's text if it starts like a JSON object or array (after a BOM and blanks), else
+    None: the first check of a JSON format's `score`."""
+    text = head.text
+    return text if text.lstrip("\ufeff \t\r\n").startswith(("{", "[")) else None
 
 
 def as_dict(value: Any) -> dict[str, Any]:
