@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from auditctl import testing
 from auditctl.ingest.discovery import PluginRegistry, load_registry
+from auditctl.schema import Event
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_logs"
@@ -48,3 +51,22 @@ def query(db: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def parser_and_reader(name: str) -> tuple[Callable[[], Any], Callable[..., list[Event]]]:
+    """A parser test's `parser()` (the built-in `name`) and `events(path)` (its events of a
+    file, at the goldens' reference time; `forced=` another parser, or None to detect)."""
+    def parser() -> Any:
+        return registry().get(name)
+
+    def events(path: Path, forced: str | None = name, **kwargs: Any) -> list[Event]:
+        from auditctl.ingest.parsing import read_events
+
+        return read_events(path, registry(), forced, reference_time=REFERENCE_TIME, **kwargs)
+
+    return parser, events
+
+
+def nth_original(events: list[Event], word: str, n: int = 0) -> Event:
+    """The n-th event whose `original_action` is `word` (the source's own word)."""
+    return [e for e in events if e.original_action == word][n]

@@ -16,10 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditctl.ingest.parsing import read_events
 from auditctl.schema import validate_event
 from auditctl.sources import Source
-from support import REFERENCE_TIME, SAMPLES, registry
+from support import SAMPLES, nth_original, parser_and_reader
 
 NAME = "azure"
 ENTRA = SAMPLES / NAME / "entra_PT1H.json"
@@ -30,16 +29,10 @@ RG = f"/subscriptions/{SUB}/resourceGroups/rg-payments"
 LEE_OID = "9b8a7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"
 
 
-def parser():
-    return registry().get(NAME)
+parser, events = parser_and_reader(NAME)
 
 
-def events(path, forced=NAME):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME)
-
-
-def by_op(evs, op, n=0):
-    return [e for e in evs if e.original_action == op][n]
+by_op = nth_original
 
 
 def sign_in(code=0, category="SignInLogs", **props):

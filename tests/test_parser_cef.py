@@ -6,21 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditctl.ingest.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import choose_parser
 from auditctl.sources import read_head
-from support import REFERENCE_TIME, SAMPLES, registry
+from support import SAMPLES, parser_and_reader, registry
 
 NAME = "cef"
 BARE = SAMPLES / NAME / "arcsight.cef"
 WRAPPED = SAMPLES / NAME / "syslog-forwarded.log"
 
 
-def parser():
-    return registry().get(NAME)
-
-
-def events(path, forced=NAME):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME)
+parser, events = parser_and_reader(NAME)
 
 
 def one(tmp_path, line: str):

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditctl.ingest.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import choose_parser
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes
-from support import REFERENCE_TIME, SAMPLES, registry
+from support import SAMPLES, nth_original, parser_and_reader, registry
 
 NAME = "cloudtrail"
 DELIVERED = (SAMPLES / NAME
@@ -30,16 +30,10 @@ ACCT = "111122223333"
 RULES = sys.modules[type(registry().get(NAME)).__module__].RULES  # the plugin's event-name table
 
 
-def parser():
-    return registry().get(NAME)
+parser, events = parser_and_reader(NAME)
 
 
-def events(path, forced=NAME):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME)
-
-
-def by_action(evs, name, n=0):
-    return [e for e in evs if e.original_action == name][n]
+by_action = nth_original
 
 
 def record(name="CreateUser", **fields):

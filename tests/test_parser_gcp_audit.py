@@ -15,10 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditctl.ingest.parsing import read_events
 from auditctl.schema import validate_event
 from auditctl.sources import Source
-from support import REFERENCE_TIME, SAMPLES, registry
+from support import SAMPLES, nth_original, parser_and_reader
 
 NAME = "gcp_audit"
 JSONL = SAMPLES / NAME / "cloudaudit_sink.jsonl"
@@ -28,16 +27,10 @@ CI = f"ci-deployer@{PROJECT}.iam.gserviceaccount.com"
 BACKUP = f"backup-agent@{PROJECT}.iam.gserviceaccount.com"
 
 
-def parser():
-    return registry().get(NAME)
+parser, events = parser_and_reader(NAME)
 
 
-def events(path, forced=NAME):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME)
-
-
-def by_method(evs, method, n=0):
-    return [e for e in evs if e.original_action == method][n]
+by_method = nth_original
 
 
 def entry(method="SetIamPolicy", log="activity", **proto):

@@ -16,26 +16,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditctl.ingest.parsing import read_events
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes
-from support import REFERENCE_TIME, SAMPLES, registry
+from support import SAMPLES, nth_original, parser_and_reader
 
 NAME = "github_audit"
 JSONL = SAMPLES / NAME / "audit_stream.jsonl"
 PAGE = SAMPLES / NAME / "enterprise_api_page.json"
 
 
-def parser():
-    return registry().get(NAME)
+parser, events = parser_and_reader(NAME)
 
 
-def events(path, forced=NAME):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME)
-
-
-def by_action(evs, name, n=0):
-    return [e for e in evs if e.original_action == name][n]
+by_action = nth_original
 
 
 def audit_event(action="org.add_member", **fields):

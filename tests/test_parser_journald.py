@@ -10,19 +10,14 @@ import orjson
 from auditctl.ingest.parsing import read_events
 from auditctl.sources import Source, head_from_bytes
 from auditctl.testing import event_dict
-from support import REFERENCE_TIME, SAMPLES, registry
+from support import REFERENCE_TIME, SAMPLES, parser_and_reader, registry
 
 NAME = "journald"
 SAMPLE = SAMPLES / NAME / "journal.json"
 AUTH_LOG = SAMPLES / "syslog" / "auth.log"
 
 
-def parser():
-    return registry().get(NAME)
-
-
-def events(path, forced=NAME):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME)
+parser, events = parser_and_reader(NAME)
 
 
 def entry(**fields):

@@ -10,22 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditctl.ingest.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import choose_parser
 from auditctl.schema import validate_event
 from auditctl.sources import Source, read_head
-from support import CORPUS, REFERENCE_TIME, SAMPLES, registry
+from support import CORPUS, SAMPLES, parser_and_reader, registry
 
 NAME = "k8s_audit"
 SAMPLE = SAMPLES / NAME / "audit.log"
 FALCO = CORPUS / "falcosecurity-falco" / "test" / "trace_files" / "k8s_audit"
 
 
-def parser():
-    return registry().get(NAME)
-
-
-def events(path, forced=NAME):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME)
+parser, events = parser_and_reader(NAME)
 
 
 def at(line):

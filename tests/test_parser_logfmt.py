@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditctl.ingest.parsing import read_events
 from auditctl.sources import head_from_bytes
-from support import REFERENCE_TIME, SAMPLES, registry
+from support import SAMPLES, parser_and_reader
 
 NAME = "logfmt"
 GRAFANA = SAMPLES / NAME / "grafana.log"
@@ -24,12 +23,7 @@ GRAFANA_LOGIN = {"mappings": [{
 }]}
 
 
-def parser():
-    return registry().get(NAME)
-
-
-def events(path, forced=NAME, **kwargs):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME, **kwargs)
+parser, events = parser_and_reader(NAME)
 
 
 def one(tmp_path, line: str, **kwargs):

@@ -15,26 +15,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditctl.ingest.parsing import read_events
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes
-from support import REFERENCE_TIME, SAMPLES, registry
+from support import SAMPLES, nth_original, parser_and_reader
 
 NAME = "okta"
 JSONL = SAMPLES / NAME / "system_log.jsonl"
 PAGE = SAMPLES / NAME / "logs_api_page.json"
 
 
-def parser():
-    return registry().get(NAME)
+parser, events = parser_and_reader(NAME)
 
 
-def events(path, forced=NAME):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME)
-
-
-def by_type(evs, etype, n=0):
-    return [e for e in evs if e.original_action == etype][n]
+by_type = nth_original
 
 
 def log_event(etype="user.session.start", **fields):

@@ -6,20 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditctl.ingest.parsing import read_events
-from support import REFERENCE_TIME, SAMPLES, registry
+from support import SAMPLES, parser_and_reader
 
 NAME = "postgres"
 DEBIAN = SAMPLES / NAME / "postgresql-16-main.log"
 RDS = SAMPLES / NAME / "rds-postgresql.log"
 
 
-def parser():
-    return registry().get(NAME)
-
-
-def events(path, forced=NAME):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME)
+parser, events = parser_and_reader(NAME)
 
 
 def parse_text(tmp_path, text: str):

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditctl.ingest.parsing import read_events
-from support import CORPUS, REFERENCE_TIME, SAMPLES, registry
+from support import CORPUS, SAMPLES, parser_and_reader
 
 NAME = "web_access"
 NGINX = SAMPLES / NAME / "nginx-access.log"
@@ -18,12 +17,7 @@ COMBINED = (b'10.1.2.3 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif 
             b'"http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"\n')
 
 
-def parser():
-    return registry().get(NAME)
-
-
-def events(path, forced=NAME):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME)
+parser, events = parser_and_reader(NAME)
 
 
 def one(tmp_path, line: bytes):

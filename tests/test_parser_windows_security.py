@@ -28,11 +28,11 @@ import pytest
 
 from auditctl.config import Config
 from auditctl.ingest.ingester import Ingester, expand_paths
-from auditctl.ingest.parsing import choose_parser, read_events
+from auditctl.ingest.parsing import choose_parser
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes, open_source, read_head
 from auditctl.store import Store
-from support import CORPUS, REFERENCE_TIME, SAMPLES, registry
+from support import CORPUS, SAMPLES, nth_original, parser_and_reader, registry
 
 evtx = pytest.importorskip("evtx")
 
@@ -46,16 +46,10 @@ HAYABUSA = CORPUS / "yamato-hayabusa-sample-evtx" / "EVTX-to-MITRE-Attack"
 NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 
 
-def parser():
-    return registry().get(NAME)
+parser, events = parser_and_reader(NAME)
 
 
-def events(path, forced=NAME, **kwargs):
-    return read_events(path, registry(), forced, reference_time=REFERENCE_TIME, **kwargs)
-
-
-def one(evs, code, n=0):
-    return [e for e in evs if e.original_action == code][n]
+one = nth_original
 
 
 def write(tmp_path, name, data):
