@@ -70,3 +70,18 @@ def parser_and_reader(name: str) -> tuple[Callable[[], Any], Callable[..., list[
 def nth_original(events: list[Event], word: str, n: int = 0) -> Event:
     """The n-th event whose `original_action` is `word` (the source's own word)."""
     return [e for e in events if e.original_action == word][n]
+
+
+# go-libaudit's ECS categories (for the auditd conformance tests) -> the categories of ours that mean the same.
+ECS_MEANING = {
+    "authentication": {"authentication"},
+    "session": {"authentication"},
+    "iam": {"user_management", "permission_change"},
+    "configuration": {"policy_change"},
+    "process": {"system", "privileged_action"},
+    "file": {"system"},
+    "network": {"system"},
+    "host": {"system"},
+    "intrusion_detection": {"system"},
+}
+NO_NAME = {"unset", "(invalid user)", "(unknown)", "?"}

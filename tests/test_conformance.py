@@ -32,7 +32,7 @@ import yaml
 
 from auditctl.ingest.parsing import read_events
 from auditctl.timeutil import parse_iso
-from support import CORE_CORPUS, REFERENCE_TIME, registry
+from support import CORE_CORPUS, ECS_MEANING, NO_NAME, REFERENCE_TIME, registry
 
 BEATS = CORE_CORPUS / "elastic-beats-2019" / "filebeat" / "module"
 AUCOALESCE = CORE_CORPUS / "elastic-go-libaudit" / "aucoalesce" / "testdata"
@@ -165,21 +165,6 @@ def test_filebeat_auditd_goldens():
             if meaning and main:
                 tally.check("category", sorted(meaning), ev.category, where, ok=ev.category in meaning)
     finish(tally, 300)
-
-
-# ECS categories (as go-libaudit assigns them) -> the categories of ours that mean the same.
-ECS_MEANING = {
-    "authentication": {"authentication"},
-    "session": {"authentication"},
-    "iam": {"user_management", "permission_change"},
-    "configuration": {"policy_change"},
-    "process": {"system", "privileged_action"},
-    "file": {"system"},
-    "network": {"system"},
-    "host": {"system"},
-    "intrusion_detection": {"system"},
-}
-NO_NAME = {"unset", "(invalid user)", "(unknown)", "?"}
 
 
 def test_go_libaudit_aucoalesce_goldens(tmp_path):

@@ -28,7 +28,7 @@ from auditctl.ingest.parsing import read_events
 from auditctl.schema import validate_event
 from auditctl.sources import Source
 from auditctl.timeutil import parse_iso
-from support import CORPUS, REFERENCE_TIME, SAMPLES, registry
+from support import CORPUS, ECS_MEANING, NO_NAME, REFERENCE_TIME, SAMPLES, registry
 
 AUDIT_LOG = SAMPLES / "auditd" / "audit.log"
 ENRICHED_LOG = SAMPLES / "auditd" / "audit-enriched.log"
@@ -405,21 +405,6 @@ def test_corpus_auparse_goldens_agree():
         print("  DISAGREE", d)
     assert total >= 200
     assert rate >= 0.97  # decoding is exact; a miss here is a tokenizer bug
-
-
-# ECS categories (as go-libaudit assigns them) -> the categories of ours that mean the same.
-ECS_MEANING = {
-    "authentication": {"authentication"},
-    "session": {"authentication"},
-    "iam": {"user_management", "permission_change"},
-    "configuration": {"policy_change"},
-    "process": {"system", "privileged_action"},
-    "file": {"system"},
-    "network": {"system"},
-    "host": {"system"},
-    "intrusion_detection": {"system"},
-}
-NO_NAME = {"unset", "(invalid user)", "(unknown)", "?"}
 
 
 def test_corpus_aucoalesce_goldens_agree():
