@@ -104,11 +104,14 @@ def test_paths_lose_their_middle_so_file_names_stay_apart(shell):
     for name in ("test.log", "secure-rhel7.log", "auth-ubuntu1204.log"):
         shell("ingest", "--year", "2018", str(corpus_path(f"{AUTH_DIR}/{name}")))
     narrow = shell("stats", "--by", "source", "--format", "table", width=80)
-    assert max(len(line) for line in narrow.splitlines()) <= 80 and "/w…/secure-rhel7.log" in narrow
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    cells = {line.split()[0] for line in narrow.splitlines() if line.startswith("/")}
+    assert len(cells) == 3 and all("…" in cell and cell.endswith(".log") for cell in cells)
     out = shell("stats", "--by", "source", "--format", "table", width=100)
     for name in ("/test/test.log", "/secure-rhel7.log", "/auth-ubuntu1204.log"):
         assert name in out
-    assert out.count("…") == 3 and "/work/shared" in out
+    top = "/" + corpus_path(AUTH_DIR).absolute().parts[1]
+    assert out.count("…") == 3 and top in out
     assert elide_middle("/var/log/nginx/archive/2026/auth.log.1", 21) == "/var/log/…/auth.log.1"
     assert elide_middle("/var/log/nginx/archive/2026/auth.log.1", 26).endswith("…/2026/auth.log.1")
     assert elide_middle("/var/log/nginx/archive/2026/auth.log.1", 26).startswith("/var/log")
