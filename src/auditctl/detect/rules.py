@@ -53,6 +53,7 @@ def severity_rank(severity: str) -> int:
 class Step:
     where: dict[str, Any]
     count: int = 1
+    sql: str = ""  # a compiled condition (Sigma) instead of `where`
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,26 @@ class Rhythm:
 
 
 DEFAULT_LEARNING = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class SigmaInfo:
+    """What a rule compiled from Sigma keeps of its source, for listings and findings."""
+
+    id: str
+    level: str
+    logsource: str
+    kind: str = "rule"  # rule | event_count | value_count | temporal | temporal_ordered | value_sum
+    falsepositives: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    author: str = ""
+    license: str = ""
+    status: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "level": self.level, "logsource": self.logsource, "kind": self.kind,
+                "falsepositives": list(self.falsepositives), "references": list(self.references),
+                "author": self.author, "license": self.license, "status": self.status}
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,12 @@ class Rule:
     unit: str = "event"  # event | change
     learning: timedelta = DEFAULT_LEARNING  # first_seen
     rhythm: Rhythm = Rhythm()  # absence
+    # Compiled SQL instead of the `where` language (Sigma rules): the condition, the JSON group
+    # key expression (instead of `group_by`) and the distinct value (instead of `field`).
+    sql: str = ""
+    sql_group: str = ""
+    sql_value: str = ""
+    sigma: SigmaInfo | None = None
 
     @property
     def summary(self) -> str:

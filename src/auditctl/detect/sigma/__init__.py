@@ -1,0 +1,1 @@
+"""Sigma rules: read with pySigma, compiled to DuckDB SQL by our backend, run as auditctl rules."""

@@ -1,0 +1,150 @@
+"""Where a Sigma field's value lives in our events, as DuckDB SQL.
+
+A Sigma rule names fields the way the source writes them (`TargetUserName`, `eventName`,
+`objectRef.resource`, auditd's `a0`). Our parsers keep those values: Windows EventData and
+System fields in `attrs` under their own names, JSON sources (CloudTrail, Okta, GitHub,
+Azure, GCP, Kubernetes) verbatim in `raw`, auditd records verbatim in `raw` with the decoded
+argv, record types and paths in `attrs`. A *family* says how a field is found for a kind of
+source; the logsource table (`logsources`) says which family a Sigma logsource uses.
+
+A field resolves to a `FieldSql`: a text expression, or (`multi`) a list expression whose
+elements are each tested, the field matching when any element does (a Sigma field over an
+auditd event's several records, or a JSON array).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9_@$-]+$")
+_AUDITD_ARG = re.compile(r"^a(\d+)$")
+
+
+@dataclass(frozen=True)
+class FieldSql:
+    expr: str
+    multi: bool = False  # expr is a list of text; the field matches when any element does
+
+
+def sql_text(value: str) -> str:
+    """A SQL string literal (single quotes doubled; DuckDB strings have no backslash escapes)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def json_path(dotted: str) -> str:
+    """`a.b.c` as a JSON path with every key quoted, so keys with odd characters stay keys."""
+    keys = [k for k in dotted.split(".") if k]
+    return "$" + "".join("." + (k if _SAFE_KEY.match(k) else '"' + k.replace('"', '\\"') + '"') for k in keys)
+
+
+def attrs_field(name: str) -> str:
+    return f"json_extract_string(attrs, {sql_text(json_path_key(name))})"
+
+
+def json_path_key(name: str) -> str:
+    """One attrs key (which may itself contain dots) as a JSON path."""
+    return '$."' + name.replace('"', '\\"') + '"'
+
+
+def raw_field(dotted: str) -> str:
+    return f"json_extract_string(raw, {sql_text(json_path(dotted))})"
+
+
+def _coalesce(exprs: list[str]) -> str:
+    return exprs[0] if len(exprs) == 1 else "coalesce(" + ", ".join(exprs) + ")"
+
+
+# Columns every family can name with a leading `@` (the pipelines use these for the
+# logsource restriction: `@parser`, `@app`).
+COLUMN_FIELDS = frozenset({"parser", "app", "host", "actor", "target", "role", "resource", "src_ip", "user_agent",
+                           "action", "category", "outcome", "original_action", "session", "message", "raw"})
+
+
+def resolve(family: str, name: str) -> FieldSql:
+    """The SQL for Sigma field `name` (after the pipeline's renames) in `family`."""
+    if name.startswith("@") and name[1:] in COLUMN_FIELDS:
+        return FieldSql(name[1:])
+    alternatives = name.split("|")  # a pipeline rename may offer alternatives: first present wins
+    if len(alternatives) > 1:
+        parts = [resolve(family, alt) for alt in alternatives]
+        if any(p.multi for p in parts):
+            raise ValueError(f"field {name!r}: alternatives cannot be list fields")
+        return FieldSql(_coalesce([p.expr for p in parts]))
+    return _FAMILIES[family](name)
+
+
+def _windows(name: str) -> FieldSql:
+    return FieldSql(attrs_field(name))
+
+
+def _attrs(name: str) -> FieldSql:
+    return FieldSql(attrs_field(name))
+
+
+def _json_raw(name: str) -> FieldSql:
+    return FieldSql(raw_field(name))
+
+
+def _azure(name: str) -> FieldSql:
+    # Azure exports spell the same key operationName (REST, Event Hub) or OperationName
+    # (Log Analytics): try both first-letter cases of the top-level key.
+    head, _, rest = name.partition(".")
+    spellings = dict.fromkeys([head, head[:1].lower() + head[1:], head[:1].upper() + head[1:]])
+    return FieldSql(_coalesce([raw_field(h + ("." + rest if rest else "")) for h in spellings]))
+
+
+def _auditd(name: str) -> FieldSql:
+    """auditd: one event holds several records (SYSCALL, EXECVE, PATH...): a field matches when
+    any record has it. `type` is the record types, `aN` the decoded EXECVE argument N."""
+    if name == "type":
+        return FieldSql("CAST(json_extract_string(attrs, '$.records[*]') AS VARCHAR[])", multi=True)
+    arg = _AUDITD_ARG.match(name)
+    if arg:
+        return FieldSql(f"json_extract_string(attrs, '$.argv[{int(arg.group(1))}]')")
+    if not re.match(r"^[A-Za-z0-9_-]+$", name):
+        raise ValueError(f"field {name!r} is not an auditd field name")
+    # key=value anywhere in the records, quoted or not; the enriched part after \x1d included
+    pattern = sql_text(rf"(?:^|[\s\x1d]){name}=(\"[^\"]*\"|[^\s\x1d]*)")
+    return FieldSql(f"list_transform(regexp_extract_all(raw, {pattern}, 1), lambda v: trim(v, '\"'))", multi=True)
+
+
+def _auditd_process(name: str) -> FieldSql:
+    """Linux process_creation read from auditd execve events (Sysmon for Linux field names)."""
+    mapped = {
+        "Image": "json_extract_string(attrs, '$.exe')",
+        "CommandLine": "array_to_string(CAST(json_extract_string(attrs, '$.argv[*]') AS VARCHAR[]), ' ')",
+        "CurrentDirectory": "json_extract_string(attrs, '$.cwd')",
+        "User": "actor",
+        "LogonId": "json_extract_string(attrs, '$.auid')",
+        "ProcessId": "CAST(pid AS VARCHAR)",
+        "ParentProcessId": "json_extract_string(attrs, '$.ppid')",
+    }
+    if name in mapped:
+        return FieldSql(mapped[name])
+    return _auditd(name)
+
+
+def _web(name: str) -> FieldSql:
+    """Web server access logs in W3C/Sigma `webserver` names."""
+    mapped = {
+        "c-ip": "src_ip", "cs-method": attrs_field("method"), "sc-status": attrs_field("status"),
+        "cs-uri-stem": "split_part(resource, '?', 1)", "cs-uri": "resource",
+        "cs-uri-query": "nullif(substr(resource, strpos(resource, '?') + 1), substr(resource, 1, 0))",
+        "c-uri": "resource", "cs-user-agent": "user_agent", "c-useragent": "user_agent",
+        "cs-referer": attrs_field("referer"), "cs-host": attrs_field("vhost"), "cs-version": attrs_field("protocol"),
+        "sc-bytes": attrs_field("bytes"), "cs-username": "actor",
+    }
+    return FieldSql(mapped.get(name) or attrs_field(name))
+
+
+_FAMILIES = {
+    "windows": _windows,
+    "auditd": _auditd,
+    "auditd_process": _auditd_process,
+    "syslog": _attrs,
+    "json": _json_raw,
+    "azure": _azure,
+    "web": _web,
+}
+FAMILIES = tuple(_FAMILIES)
