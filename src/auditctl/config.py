@@ -42,6 +42,7 @@ class Config:
     rules_dirs: list[str] = field(default_factory=list)
     disabled_rules: list[str] = field(default_factory=list)
     rule_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sigma: list[str] = field(default_factory=list)  # Sigma rule files/folders; "bundled" = the shipped set
     alert_sinks: list[dict[str, Any]] = field(default_factory=list)
     retention: dict[str, Any] = field(default_factory=dict)
     archive_dir: Path | None = None  # default: beside the database, <db>.archive
@@ -73,7 +74,7 @@ class Config:
         return dict(self.parser_options.get(parser, {}))
 
 
-_KNOWN = {"db", "timezone", "parsers_dirs", "parsers", "batch_size", "workers", "lock_wait_seconds",
+_KNOWN = {"sigma", "db", "timezone", "parsers_dirs", "parsers", "batch_size", "workers", "lock_wait_seconds",
           "signing_key", "key_name", "checkpoint_file", "rules", "alerts", "retention", "access",
           "memory_limit"}
 
@@ -121,6 +122,12 @@ def load_config(path: Path | None = None, *, db_override: str | Path | None = No
     if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
         raise ConfigError(f"{cfg_path}: rules.overrides maps a rule id to the fields to change")
     cfg.rule_overrides = overrides
+    sigma = data.get("sigma") or []
+    if isinstance(sigma, str):
+        sigma = [sigma]
+    if not isinstance(sigma, list) or not all(isinstance(p, str) for p in sigma):
+        raise ConfigError(f"{cfg_path}: sigma is a list of Sigma rule files or folders (or \"bundled\")")
+    cfg.sigma = list(sigma)
     retention = data.get("retention") or {}
     if not isinstance(retention, dict):
         raise ConfigError(f"{cfg_path}: retention is a mapping (default, policies, legal_hold, archive_dir)")

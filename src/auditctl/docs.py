@@ -188,6 +188,25 @@ def rules_page(path: Path = RULES_YAML) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def sigma_page() -> str:
+    """The Sigma logsources auditctl reads, from `detect.sigma.logsources` (the table the pipelines use)."""
+    from auditctl.detect.sigma.logsources import LOGSOURCES
+
+    out = [GENERATED_NOTE.format(source="`src/auditctl/detect/sigma/logsources.py`"), "",
+           "# Sigma logsources", "",
+           "Each Sigma `logsource` auditctl can run, the events it selects (parser, and for Windows the channel "
+           "and event ids, as conditions added to the rule), the field family that finds the rule's fields "
+           "(see [Sigma rules](../guides/sigma.md#how-fields-are-found)) and the field renames. A rule for any "
+           "other logsource is skipped with the reason `no parser here reads logsource ...`.", "",
+           "| product | category | service | family | selects | renames |", "|---|---|---|---|---|---|"]
+    for ls in LOGSOURCES:
+        product, category, service = (f"`{k}`" if k else "" for k in ls.key)
+        select = "; ".join(f"`{k}` in {_cell(', '.join(map(str, v)))}" for k, v in ls.select.items())
+        renames = "; ".join(f"`{k}` → `{v}`" for k, v in ls.renames.items() if k != v)
+        out.append(f"| {product} | {category} | {service} | {ls.family} | {select} | {_cell(renames)} |")
+    return "\n".join(out) + "\n"
+
+
 # -- the parsers ----------------------------------------------------------------------------------
 
 def _registry() -> Any:
@@ -319,6 +338,7 @@ def pages() -> dict[str, str]:
     """Every whole generated page: path relative to the checkout -> its text."""
     infos = _builtin(_registry())
     out = {"docs/reference/cli.md": cli_page(), "docs/reference/rules.md": rules_page(),
+           "docs/reference/sigma.md": sigma_page(),
            "docs/parsers/index.md": parsers_index(infos)}
     out.update({f"docs/parsers/{i.name}.md": parser_page(i) for i in infos})
     return out

@@ -45,6 +45,7 @@ class Role(IntEnum):
 # closed). Commands that touch no stored data (`parsers`, `access whoami|check`) are not guarded.
 COMMAND_ROLES: dict[str, Role] = {
     "search": Role.VIEWER, "stats": Role.VIEWER, "rules list": Role.VIEWER, "rules validate": Role.VIEWER,
+    "rules coverage": Role.VIEWER,
     "findings": Role.AUDITOR, "report": Role.AUDITOR, "verify": Role.AUDITOR, "export": Role.AUDITOR,
     "retention status": Role.AUDITOR, "keys show": Role.AUDITOR,
     "ingest": Role.ADMIN, "watch": Role.ADMIN, "check": Role.ADMIN, "checkpoint": Role.ADMIN,

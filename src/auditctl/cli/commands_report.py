@@ -10,10 +10,11 @@ from typing import Annotated
 import orjson
 import typer
 
-from auditctl.cli.common import handles_errors, state, warn
+from auditctl.cli.common import SigmaOpt, announce_skipped, handles_errors, state, warn
 from auditctl.cli.guard import guarded, note_results, reader, shown, writer
 from auditctl.cli.ingesting import ingest_paths
-from auditctl.detect.rules import SEVERITIES, configured_rules, severity_rank
+from auditctl.detect.rules import SEVERITIES, severity_rank
+from auditctl.detect.ruleset import active_rules
 from auditctl.errors import ExitCode, UsageError
 from auditctl.files import atomic_write_text
 from auditctl.integrity import keys
@@ -36,6 +37,7 @@ def report(
     fail_on: Annotated[str | None, typer.Option("--fail-on", help=f"Exit 3 after writing when a new finding is at or above this severity ({', '.join(SEVERITIES)}).", show_default=False)] = None,
     ingest: Annotated[list[str] | None, typer.Option("--ingest", help="Ingest these paths first (repeatable), so one cron line does everything.", show_default=False)] = None,
     rules: Annotated[list[Path] | None, typer.Option("--rules", "-r", help="Extra rule files or directories for the checks.", show_default=False)] = None,
+    sigma: SigmaOpt = None,
 ) -> None:
     """Write the periodic review: changes, logins, findings, what changed since last time, integrity."""
     if fmt not in FORMATS:
@@ -58,6 +60,8 @@ def report(
         raise UsageError(str(exc)) from None
     if start >= end:
         raise UsageError("the period is empty: --since must be before --until")
+    active = active_rules(cfg, rules, sigma=sigma or ())
+    announce_skipped(active)
     st = state()
     admin = st.role == Role.ADMIN
     failed_ingest = False
@@ -67,11 +71,11 @@ def report(
         failed_ingest = not ingest_paths(ingest, quiet=output is None)
     if admin:  # signs a new checkpoint, stores findings and the state the next report compares with
         key = keys.signing_key(cfg, warn)
-        inputs = ReportInputs(kind, start, end, configured_rules(cfg, rules), key, key.verifier, cfg.checkpoints_path)
+        inputs = ReportInputs(kind, start, end, active.rules, key, key.verifier, cfg.checkpoints_path)
         with writer() as store:
             doc = build_report(store, inputs, now)
     else:  # a reader's report: the latest checkpoint, findings computed but not stored
-        inputs = ReportInputs(kind, start, end, configured_rules(cfg, rules), None, keys.verifier_key(cfg), cfg.checkpoints_path)
+        inputs = ReportInputs(kind, start, end, active.rules, None, keys.verifier_key(cfg), cfg.checkpoints_path)
         with reader() as store:
             doc = build_report(store, inputs, now)
     with reader() as store:  # an admin sees sealed values in plaintext

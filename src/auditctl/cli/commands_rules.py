@@ -12,11 +12,12 @@ from typing import Annotated
 import orjson
 import typer
 
-from auditctl.cli.common import handles_errors, state
+from auditctl.cli.common import SigmaOpt, announce_skipped, handles_errors, state
 from auditctl.cli.guard import guarded, note_results, reader, shown, writer
 from auditctl.cli.output import Format, default_format, render_rows
 from auditctl.config import Config
-from auditctl.detect.rules import SEVERITIES, configured_rules, load_file
+from auditctl.detect.rules import SEVERITIES, Rule, load_file
+from auditctl.detect.ruleset import ActiveRules, active_rules, is_sigma_file
 from auditctl.detect.runner import CheckResult, Finding, learning_text, list_findings, run_checks
 from auditctl.errors import ExitCode, UsageError
 from auditctl.store import Store
@@ -47,9 +48,16 @@ def _severity(value: str | None) -> str | None:
 
 
 def finding_rows(findings: Sequence[Finding]) -> list[dict]:
-    return [{"id": f.id, "severity": f.severity, "rule": f.rule_id, "status": f.status,
+    return [{"id": f.id, "severity": f.severity, "rule": _rule_cell(f), "status": f.status,
              "group": ", ".join(f"{k}={'(unknown)' if v is None else v}" for k, v in f.group_key.items()) or "-",
              "first": f.first_ts, "last": f.last_ts, "count": f.count, "title": f.title} for f in findings]
+
+
+def _rule_cell(f: Finding) -> str:
+    """A native rule's id reads well; a Sigma rule's is a UUID: show its title, then the id's head."""
+    if f.detail and "sigma" in f.detail:
+        return f"{f.title} (sigma {f.rule_id[:8]})"
+    return f.rule_id
 
 
 def revealed_findings(store: Store, found: list[Finding]) -> list[Finding]:
@@ -90,6 +98,7 @@ def render_findings(findings: Sequence[Finding], fmt: Format, caption: str, tota
 @guarded("check")
 def check(
     rules: RulesOpt = None,
+    sigma: SigmaOpt = None,
     no_builtin: NoBuiltinOpt = False,
     since: Annotated[str | None, typer.Option("--since", help="From this time (default: where the last check ended; all history the first time).", show_default=False)] = None,
     until: Annotated[str | None, typer.Option("--until", help="Up to this time (default: now).", show_default=False)] = None,
@@ -100,11 +109,12 @@ def check(
     """Run the detection rules over the stored events and record their findings."""
     cfg = state().config
     fail_on = _severity(fail_on)
-    active = configured_rules(cfg, rules, builtin=not no_builtin)
+    active = active_rules(cfg, rules, builtin=not no_builtin, sigma=sigma or ())
+    announce_skipped(active)
     with writer() as store:
         start = _when(since, "--since", cfg) if since else store.last_check_until()
         end = _when(until, "--until", cfg) or datetime.now(UTC)
-        result = run_checks(store, active, start, end)
+        result = run_checks(store, active.rules, start, end)
     fmt = fmt or default_format()
     total = len(result.findings)
     failing = bool(fail_on and result.at_or_above(fail_on))
@@ -157,28 +167,83 @@ def findings(
 @rules_app.command("list")
 @handles_errors
 @guarded("rules list")
-def rules_list(rules: RulesOpt = None, no_builtin: NoBuiltinOpt = False, fmt: FormatOpt = None) -> None:
-    """The active rules: id, severity, type, what fires them, tags and where they come from."""
+def rules_list(rules: RulesOpt = None, sigma: SigmaOpt = None, no_builtin: NoBuiltinOpt = False,
+               fmt: FormatOpt = None) -> None:
+    """The active rules: id, severity, type, what fires them, tags and where they come from; Sigma
+    rules with their level, logsource and false positives."""
     cfg = state().config
-    active = configured_rules(cfg, rules, builtin=not no_builtin)
-    rows = [{"id": r.id, "severity": r.severity, "type": r.type, "fires on": r.summary, "title": r.title,
-             "tags": ", ".join(r.tags), "origin": r.origin} for r in active]
+    active = active_rules(cfg, rules, builtin=not no_builtin, sigma=sigma or ())
+    announce_skipped(active)
+    rows = [rule_row(r) for r in active.rules] + [rule_row(r, note="(only in correlations)")
+                                                    for r in active.sigma.bases]
     fmt = fmt or default_format()
     render_rows(rows, fmt, columns=["id", "severity", "type", "fires on", "title"] if fmt == Format.TABLE else None,
                 optional=("type", "title"))
 
 
+def rule_row(rule: Rule, note: str = "") -> dict:
+    sig = rule.sigma
+    kind = f"sigma {sig.kind}" if sig else rule.type
+    fires = f"{sig.logsource}: {'match' if sig.kind == 'rule' else rule.summary}" if sig else rule.summary
+    return {"id": rule.id, "severity": rule.severity, "type": kind, "fires on": f"{fires} {note}".strip(),
+            "title": rule.title, "tags": ", ".join(rule.tags), "origin": rule.origin,
+            **({"level": sig.level, "logsource": sig.logsource, "falsepositives": list(sig.falsepositives),
+                "author": sig.author} if sig else {})}
+
+
+@rules_app.command("coverage")
+@handles_errors
+@guarded("rules coverage")
+def rules_coverage(rules: RulesOpt = None, sigma: SigmaOpt = None, no_builtin: NoBuiltinOpt = False,
+                   all_rules: Annotated[bool, typer.Option("--all", help="List every rule, not only those that can match.")] = False,
+                   fmt: FormatOpt = None) -> None:
+    """Which loaded rules can match the stored events: per rule, the stored events of its logsource
+    and those its condition matches; a summary per logsource."""
+    from auditctl.detect.coverage import coverage
+
+    cfg = state().config
+    active = active_rules(cfg, rules, builtin=not no_builtin, sigma=sigma or ())
+    announce_skipped(active)
+    with reader() as store:
+        found = coverage(store, active.rules + active.sigma.bases)
+    rows = [c.to_json() for c in found if all_rules or c.in_scope]
+    can = sum(1 for c in found if c.in_scope)
+    caption = (f"{can:,} of {len(found):,} rules have stored events of their logsource; "
+               f"{sum(1 for c in found if c.matching):,} match stored events now")
+    fmt = fmt or default_format()
+    render_rows(rows, fmt, caption=caption,
+                columns=["id", "logsource", "events_in_scope", "events_matching", "title"] if fmt == Format.TABLE else None,
+                optional=("title",))
+
+
 @rules_app.command("validate")
 @handles_errors
 @guarded("rules validate")
-def rules_validate(files: Annotated[list[Path], typer.Argument(help="Rule files or directories.", show_default=False)]) -> None:
-    """Check rule files; each error names the file, the rule id and the field (exit 2)."""
+def rules_validate(files: Annotated[list[Path], typer.Argument(help="Rule files or directories (native or Sigma).", show_default=False)]) -> None:
+    """Check rule files; each error names the file, the rule id and the field (exit 2). Sigma files:
+    every rule compiles or is listed with the reason it cannot run here, then the counts per logsource."""
     from auditctl.detect.rules import iter_rule_files
+    from auditctl.detect.sigma.load import load_sigma
 
-    count = 0
+    count, sigma_files = 0, []
     for path in iter_rule_files(files):
-        count += len(load_file(path))
-    typer.echo(f"{count} rule(s) valid")
+        if is_sigma_file(path):
+            sigma_files.append(path)
+        else:
+            count += len(load_file(path))
+    if not sigma_files:
+        typer.echo(f"{count} rule(s) valid")
+        return
+    loaded = load_sigma(sigma_files)
+    announce_skipped(ActiveRules([], loaded), every=True)
+    for logsource, n in loaded.by_logsource().items():
+        typer.echo(f"  {logsource}: {n['compiled']} compiled, {n['skipped']} skipped")
+    compiled = len(loaded.rules) + len(loaded.bases)
+    typer.echo(f"{count} native rule(s) valid; Sigma: {len(sigma_files)} file(s), {compiled} rule(s) compiled, "
+               f"{len(loaded.skipped)} skipped")
+    broken = [s for s in loaded.skipped if s.reason.startswith(("invalid", "not a Sigma", "cannot read"))]
+    if broken:
+        raise UsageError(f"{len(broken)} Sigma rule(s) or file(s) are invalid (listed above)")
 
 
 def register(app: typer.Typer) -> None:

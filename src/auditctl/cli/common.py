@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import duckdb
 import typer
@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from auditctl.config import Config, load_config
+from auditctl.detect.ruleset import ActiveRules
 from auditctl.errors import AuditctlError, ExitCode
 from auditctl.roles import Identity, Role
 
@@ -96,3 +97,18 @@ def state() -> State:
     return _state()
 
 
+SigmaOpt = Annotated[list[str] | None, typer.Option("--sigma", help="Sigma rule file or folder (repeatable); `bundled` is the shipped SigmaHQ set. Adds to the config's `sigma:` list.", show_default=False)]
+
+
+def announce_skipped(active: ActiveRules, *, every: bool = False) -> None:
+    """One line on stderr per Sigma rule that cannot run for a reason a user can act on (invalid,
+    unsupported construct); rules for logsources no parser here reads are counted in one line
+    (`every` lists them too)."""
+    uncollected = [s for s in active.skipped if s.reason.startswith("no parser here reads")]
+    for s in active.skipped:
+        if every or s not in uncollected:
+            typer.echo(s.line, err=True)
+    if uncollected and not every:
+        kinds = len({s.logsource for s in uncollected})
+        typer.echo(f"sigma: {len(uncollected)} rule(s) for {kinds} logsource(s) no parser here reads were not loaded "
+                   "(`auditctl rules validate PATH` lists them)", err=True)

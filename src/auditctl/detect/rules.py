@@ -83,6 +83,7 @@ class SigmaInfo:
     author: str = ""
     license: str = ""
     status: str = ""
+    scope_sql: str = ""  # SQL selecting the events of its logsource (coverage), without the detection
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "level": self.level, "logsource": self.logsource, "kind": self.kind,

@@ -35,18 +35,21 @@ class Finding:
     seqs: list[int]
     tags: list[str] = field(default_factory=list)
     status: str = "stored"  # new | updated | stored
+    detail: dict[str, Any] | None = None  # the rule's provenance: {"sigma": {...}} for a Sigma rule
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "rule": self.rule_id, "severity": self.severity, "title": self.title,
                 "group": self.group_key, "first": self.first_ts.isoformat() if self.first_ts else None,
                 "last": self.last_ts.isoformat() if self.last_ts else None, "count": self.count,
-                "seqs": self.seqs, "tags": self.tags, "status": self.status}
+                "seqs": self.seqs, "tags": self.tags, "status": self.status,
+                **({"detail": self.detail} if self.detail else {})}
 
     @classmethod
     def from_row(cls, row: dict[str, Any], status: str = "stored") -> Finding:
         return cls(int(row["id"]), row["rule_id"], row["severity"], row["title"], orjson.loads(row["group_key"]),
                    row["first_ts"], row["last_ts"], int(row["count"]), list(row["seqs"] or []),
-                   list(row.get("tags") or []), status)
+                   list(row.get("tags") or []), status,
+                   orjson.loads(row["detail"]) if row.get("detail") else None)
 
 
 @dataclass
@@ -159,15 +162,20 @@ class _Merger:
                     self.updates[int(row["id"])] = row
                     status = "updated"
                 return Finding(int(row["id"]), rule.id, rule.severity, rule.title, orjson.loads(key), lo, hi,
-                               len(merged), merged, list(rule.tags), status)
+                               len(merged), merged, list(rule.tags), status, _detail(rule))
         row = {"id": self.next_id, "rule_id": rule.id, "severity": rule.severity, "title": rule.title,
                "group_key": key, "first_ts": first, "last_ts": last, "count": len(seqs), "seqs": seqs,
-               "created_at": self.now, "updated_at": self.now, "check_run": self.run_id, "tags": list(rule.tags)}
+               "created_at": self.now, "updated_at": self.now, "check_run": self.run_id, "tags": list(rule.tags),
+               "detail": orjson.dumps(_detail(rule)).decode() if rule.sigma else None}
         self.next_id += 1
         self.inserts.append(row)
         self.by_group.setdefault(key, []).append(row)
         return Finding(row["id"], rule.id, rule.severity, rule.title, orjson.loads(key), first, last, len(seqs),
-                       seqs, list(rule.tags), "new")
+                       seqs, list(rule.tags), "new", _detail(rule))
+
+
+def _detail(rule: Rule) -> dict[str, Any] | None:
+    return {"sigma": rule.sigma.to_json()} if rule.sigma else None
 
 
 def list_findings(store: Store, **filters: Any) -> list[Finding]:

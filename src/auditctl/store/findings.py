@@ -16,11 +16,12 @@ _FINDINGS_SCHEMA = pa.schema([
     ("group_key", pa.string()), ("first_ts", pa.timestamp("us", tz="UTC")), ("last_ts", pa.timestamp("us", tz="UTC")),
     ("count", pa.int64()), ("seqs", pa.list_(pa.int64())), ("created_at", pa.timestamp("us", tz="UTC")),
     ("updated_at", pa.timestamp("us", tz="UTC")), ("check_run", pa.int64()), ("tags", pa.list_(pa.string())),
+    ("detail", pa.string()),
 ])
 
 
 _FINDING_COLS = ("id, rule_id, severity, title, group_key, first_ts, last_ts, count, seqs, created_at, "
-                 "updated_at, check_run, tags")
+                 "updated_at, check_run, tags, detail")
 
 
 def _findings_where(ids: Sequence[int], rules: Sequence[str], severities: Sequence[str],

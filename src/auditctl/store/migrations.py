@@ -9,7 +9,7 @@ from auditctl.errors import AuditctlError
 from auditctl.schema import COLUMNS
 from auditctl.store.connection import Connection, first_row
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 # Long free text compresses better with zstd than with DuckDB's default FSST/dictionary
@@ -105,6 +105,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE IF NOT EXISTS superseded (
             first_seq BIGINT, last_seq BIGINT, by_first_seq BIGINT, by_last_seq BIGINT, file_id BIGINT,
             superseded_at TIMESTAMPTZ, reason VARCHAR)""",
+    ),
+    (
+        # findings say which rule made them beyond its id: for a Sigma rule its id, level,
+        # logsource, false positives and references (JSON; NULL for native rules)
+        "ALTER TABLE findings ADD COLUMN IF NOT EXISTS detail JSON",
     ),
 )
 
