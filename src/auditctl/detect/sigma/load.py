@@ -136,12 +136,12 @@ class _QuietRE2(RE2RegexEngine):
     def compile(self, pattern: str, flags: int = 0) -> RegexPattern:
         import re
 
-        import re2  # type: ignore[import-untyped]
+        import re2
 
         prefix = "".join(c for f, c in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s")) if flags & f)
         options = re2.Options()
         options.log_errors = False
-        return re2.compile(f"(?{prefix}){pattern}" if prefix else pattern, options)  # type: ignore[no-any-return]
+        return re2.compile(f"(?{prefix}){pattern}" if prefix else pattern, options)
 
 
 @cache
