@@ -176,3 +176,13 @@ def test_a_store_of_schema_8_gains_the_findings_detail_column(cli, trail, rules_
     cols = {r[0] for r in query(cli.db, "SELECT column_name FROM information_schema.columns "
                                         "WHERE table_name = 'findings'")}
     assert "detail" in cols
+
+
+def test_a_record_its_parser_could_not_read_does_not_stop_a_cloudtrail_rule(cli, rules_dir):
+    """sample_logs' CloudWatch export ends with a cut-off record: it is kept (unparsed, parser
+    cloudtrail) and is not JSON; the JSON field lookups treat it as having no fields."""
+    export = Path(__file__).resolve().parents[1] / "sample_logs" / "cloudtrail" / "cloudwatch-export.jsonl"
+    assert cli("ingest", str(export)).exit_code == 0
+    assert query(cli.db, "SELECT count(*) FROM events WHERE parser = 'cloudtrail' AND NOT json_valid(raw)")[0][0] >= 1
+    result = cli("check", "--no-builtin", "--sigma", str(rules_dir / "stop_logging.yml"), "--format", "json")
+    assert result.exit_code == 0, result.output

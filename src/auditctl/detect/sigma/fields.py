@@ -48,7 +48,8 @@ def json_path_key(name: str) -> str:
 
 
 def raw_field(dotted: str) -> str:
-    return f"json_extract_string(raw, {sql_text(json_path(dotted))})"
+    # try(): a record its parser could not read (kept as `unparsed`, same parser) may not be JSON
+    return f"try(json_extract_string(raw, {sql_text(json_path(dotted))}))"
 
 
 def _coalesce(exprs: list[str]) -> str:
