@@ -118,7 +118,8 @@ def deliver(cfg: SinkConfig, alert: dict[str, Any]) -> None:
             if cfg.format == "json":
                 line = json.dumps(alert, sort_keys=True)
             else:
-                line = (f"ALERT {alert['severity'].upper():8} {alert['rule']}  {alert['group_text']}  "
+                rule = f"{alert['title']} (sigma {alert['rule'][:8]})" if "sigma" in alert else alert["rule"]
+                line = (f"ALERT {alert['severity'].upper():8} {rule}  {alert['group_text']}  "
                         f"count={alert['count']}  {alert['first']} .. {alert['last']}  ({alert['status']})")
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
@@ -184,4 +185,5 @@ def alert_from_finding(f: Any) -> dict[str, Any]:
     group_text = ", ".join(f"{k}={'(unknown)' if v is None else v}" for k, v in f.group_key.items()) or "-"
     return {"finding": f.id, "rule": f.rule_id, "title": f.title, "severity": f.severity, "status": f.status,
             "group": f.group_key, "group_text": group_text, "count": f.count,
-            "first": f.first_ts.isoformat(), "last": f.last_ts.isoformat(), "tags": f.tags, "seqs": f.seqs[:50]}
+            "first": f.first_ts.isoformat(), "last": f.last_ts.isoformat(), "tags": f.tags, "seqs": f.seqs[:50],
+            **({"sigma": f.detail["sigma"]} if getattr(f, "detail", None) and "sigma" in f.detail else {})}

@@ -79,8 +79,14 @@ def _windows(name: str) -> FieldSql:
     return FieldSql(attrs_field(name))
 
 
-def _attrs(name: str) -> FieldSql:
-    return FieldSql(attrs_field(name))
+_SYSLOG_COLUMNS = {"host": "host", "hostname": "host", "Hostname": "host", "program": "app", "app": "app",
+                   "pid": "CAST(pid AS VARCHAR)", "user": "actor", "User": "actor", "message": "message",
+                   "msg": "message", "src_ip": "src_ip"}
+
+
+def _syslog(name: str) -> FieldSql:
+    """syslog / auth.log / journald: the header's fields are columns, the rest are in attrs."""
+    return FieldSql(_SYSLOG_COLUMNS.get(name) or attrs_field(name))
 
 
 def _json_raw(name: str) -> FieldSql:
@@ -143,7 +149,7 @@ _FAMILIES = {
     "windows": _windows,
     "auditd": _auditd,
     "auditd_process": _auditd_process,
-    "syslog": _attrs,
+    "syslog": _syslog,
     "json": _json_raw,
     "azure": _azure,
     "web": _web,
