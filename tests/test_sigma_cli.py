@@ -186,3 +186,14 @@ def test_a_record_its_parser_could_not_read_does_not_stop_a_cloudtrail_rule(cli,
     assert query(cli.db, "SELECT count(*) FROM events WHERE parser = 'cloudtrail' AND NOT json_valid(raw)")[0][0] >= 1
     result = cli("check", "--no-builtin", "--sigma", str(rules_dir / "stop_logging.yml"), "--format", "json")
     assert result.exit_code == 0, result.output
+
+
+def test_report_runs_sigma_rules_and_shows_their_false_positives(cli, trail, rules_dir):
+    cli("ingest", str(trail))
+    result = cli("report", "--since", "2026-03-01", "--until", "2026-03-02", "--format", "md",
+                 "--sigma", str(rules_dir / "stop_logging.yml"))
+    assert result.exit_code == 0, result.output
+    md = result.stdout
+    assert "**AWS CloudTrail Important Change** (`4db60cc0-36fb-42b7-9b58-a5b53019fb74`" in md
+    assert ("Sigma rule, level medium, product=aws service=cloudtrail; false positives: Valid change in a Trail"
+            in md)

@@ -106,6 +106,15 @@ def auth_context(a: dict[str, Any]) -> str:
             + (f"; they mention {a['summary_repeats']:,} repeats." if a.get("summary_repeats") else "."))
 
 
+def _h_sigma(item: dict[str, Any]) -> str:
+    sigma = (item.get("detail") or {}).get("sigma")
+    if not sigma:
+        return ""
+    fps = "; ".join(sigma["falsepositives"]) or "none listed"
+    return (f'<p class="muted">Sigma {escape(sigma["kind"])}, level {escape(sigma["level"])}, '
+            f'{escape(sigma["logsource"])}; false positives: {escape(fps)}</p>')
+
+
 def findings_text(f: dict[str, Any]) -> str:
     c = f.get("counts", {})
     if not c:
@@ -195,6 +204,10 @@ def to_markdown(doc: dict[str, Any]) -> str:
         for i in items:
             out += [f"- **{i['title']}** (`{i['rule']}`, finding {i['id']}, {_status(i)}): "
                     f"{_group(i['group'])}; {i['count']} event(s), {_when(i['first'])} to {_when(i['last'])}"]
+            sigma = (i.get("detail") or {}).get("sigma")
+            if sigma:  # a Sigma rule says what else can fire it: the reviewer weighs the finding with it
+                out.append(f"  - Sigma {sigma['kind']}, level {sigma['level']}, {sigma['logsource']}; false positives: "
+                           f"{_md_cell('; '.join(sigma['falsepositives']) or 'none listed')}")
             for e in i["evidence"]:
                 out.append(f"  - {_when(e['ts'])} {e['host'] or ''} {e['action']} {e['outcome']}: "
                            f"{_md_cell((e['message'] or '')[:140])}")
@@ -333,7 +346,7 @@ def to_html(doc: dict[str, Any]) -> str:
         parts.append(f'<div class="finding"><p><span class="sev {escape(i["severity"])}">{escape(i["severity"])}</span> '
                      f'<b>{escape(i["title"])}</b> <code>{escape(i["rule"])}</code> finding {i["id"]}'
                      f' ({escape(_status(i))}): {escape(_group(i["group"]))}; {i["count"]} event(s), '
-                     f'{escape(_when(i["first"]))} to {escape(_when(i["last"]))}</p>{evidence}</div>')
+                     f'{escape(_when(i["first"]))} to {escape(_when(i["last"]))}</p>{_h_sigma(i)}{evidence}</div>')
     c = doc["changes_since_previous"]
     parts.append(f"<h2>{TITLES['changes_since_previous']}</h2>")
     if c["baseline"]:
