@@ -341,10 +341,15 @@ def _compile_correlation(corr: SigmaCorrelationRule, collection: SigmaCollection
     rule = Rule(id=_rule_id(corr), title=corr.title or _rule_id(corr), severity=_severity(corr), type=rule_type,
                 description=" ".join((corr.description or "").split()), tags=tuple(str(t) for t in corr.tags),
                 group_by=tuple(corr.group_by or ()), count=need, window=timedelta(seconds=corr.timespan.seconds),
-                field="value" if value else None, steps=steps, origin=_source(corr),
+                field=_fieldref(corr) if kind == "value_count" else ("rule" if kind == "temporal" else None), steps=steps, origin=_source(corr),
                 sql=" OR ".join(f"({c})" for c in conds), sql_group=group, sql_value=value,
                 sigma=_info(corr, kind, " OR ".join(f"({b.sigma.scope_sql})" for b in base_rules if b.sigma)))
     return rule, [id(b) for b in bases]
+
+
+def _fieldref(corr: SigmaCorrelationRule) -> str | None:
+    ref = getattr(corr.condition, "fieldref", None)
+    return ref if isinstance(ref, str) else None
 
 
 def _threshold(cond: SigmaCorrelationCondition, kind: str, rules: int) -> int | str:
