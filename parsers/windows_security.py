@@ -1,11 +1,12 @@
-"""Windows Security event log: `.evtx` files, exported Event XML, Winlogbeat and NXLog JSON lines.
+"""Windows event logs of every channel: `.evtx` files, exported Event XML, evtx_dump, Winlogbeat and NXLog JSON.
 
-Three shapes of the same records are read, each detected on its own:
+The Security log and the others (Sysmon, PowerShell, System, Task Scheduler, Defender, Firewall,
+WMI, ...) in four shapes of the same records, each detected on its own:
 
 * `.evtx` binary files (header magic `ElfFile\\0`), read with the `evtx` package (a maintained
   Rust EVTX reader; no binary parsing here). `raw` = the record as the reader renders it in JSON,
   `origin` = `record <n>`, the record's number in the file's own record header (a filtered
-  "Save as" export renumbers records 1, 2, 3 ...; the event's EventRecordID is attrs.event_record_id),
+  "Save as" export renumbers records 1, 2, 3 ...; the event's EventRecordID is attrs.EventRecordID),
   `line` None. A record the reader cannot decode becomes an
   unparsed event whose `raw` is the reader's error message (the record's bytes cannot be
   rendered). An `.evtx` file is read whole: ingest resumes files by byte offset, which means
@@ -17,43 +18,89 @@ Three shapes of the same records are read, each detected on its own:
   `<Event>...</Event>` is cut out of the byte stream and parsed on its own with the stdlib
   ElementTree, so a broken record becomes one unparsed event and the others still parse;
   `raw` = the record's text verbatim, `line` = its first line. Text outside any record (other
-  than the XML declaration and an `<Events>` wrapper) is kept as unparsed.
+  than the XML declaration and an `<Events>` wrapper) is kept as unparsed. XML reads a CR LF
+  inside a value as LF; a line break and indentation alone inside an element are a
+  pretty-printer's layout of an empty element (as the evtx package writes it) and read as "".
+* The evtx reader's JSON, as `evtx_dump` writes it: one `{"Event": {"System": ..., "EventData":
+  ...}}` a line (`-o jsonl`), or indented documents from a `{` line to a `}` line, each after
+  a `Record <n>` line (`-o json`; `origin` = `record <n>`). `raw` = the document's lines
+  verbatim, `line` = its first line. A document cut short by the end of the file is unparsed.
 * JSON lines from Winlogbeat (`winlog.event_id`, `winlog.channel`, `winlog.event_data` /
   `winlog.user_data`, `@timestamp`; ECS `user.*`/`source.ip`/`group.name` fill in when
   `event_data` is absent) and NXLog `im_msvistalog` + `to_json()` (flat `EventID`, `SourceName`,
   `Channel`, `Hostname`, `EventTime` (local time of the agent: read in the configured time zone),
   `EventType`, and the event's data fields as top-level keys). `raw` = the line.
 
-Field choices (the event-id table is `RULES`):
+The record's own fields, for rules (Sigma's Windows rules name them) -- attrs hold:
+- every EventData `<Data Name=...>` and every UserData leaf (nested ones flattened) under its own
+  name, with its text exactly as written: "-" stays "-", an empty element is "" (the evtx
+  reader's typed values, numbers and booleans, as their XML text; an empty element with
+  attributes only, `<Error Code="15007"/>`, as a dict of them). Unnamed `<Data>` elements are
+  param1, param2 ... (as Winlogbeat names them), and `Data` holds the texts of param1, param2 ...
+  joined by newlines whenever they are all the event data says (besides `Binary`): the event's
+  data as a whole, which Sigma rules for classic events (PowerShell 400/800, MSSQL, ESENT) match
+  with `Data|contains`. (Winlogbeat cannot tell unnamed from named param1 ..., so the Service
+  Control Manager's named param1 ... get a `Data` too, from every shape alike.)
+- the System values, under these names: `EventID` (number), `Channel`, `Provider` (the provider's
+  Name), `EventRecordID` (number), `Computer`, `Level`, `Task`, `Opcode`, `Version` (numbers),
+  `Keywords` (hex text, `0x8020000000000000`), `ExecutionProcessID` and `ExecutionThreadID`
+  (System/Execution, numbers), `SecurityUserID` (System/Security UserID, a SID). Only what the
+  record has: classic events have no Opcode, Version or Execution. Winlogbeat writes Level,
+  Task, Opcode and Keywords as rendered names ("Info", "Logon"), so from Winlogbeat those four are
+  absent; NXLog gives no Level (its Keywords, a signed number, become the hex text).
+- a name clash between a data field and a System value: the identity (EventID, Channel, Provider,
+  EventRecordID) keeps its name and the data field moves to `data.<name>` (1108's UserData
+  EventID; 104's Channel, the log that was cleared); any other System value yields to the data
+  field and moves to `System.<name>` (Sysmon 4's Version is Sysmon's version).
+- derived keys in snake_case: actor_domain/actor_sid, target_domain/target_sid,
+  group_domain/group_sid, logon_type with logon_type_name, status/sub_status with a short
+  meaning, workstation, process_name, authentication_package, logon_process, src_port,
+  command_line, event_record_id, channel (when not Security); privileged_group = true for
+  Administrators, Domain Admins, Enterprise Admins and Schema Admins (by name or well-known SID).
+"-" is Windows' "no value" for the columns below (actor, src_ip, ... stay empty) and in the
+derived keys; any other spelling, such as a group called "None", is a name.
+
+Security log (the event-id table is `RULES`):
 - Logon events (4624, 4625, 4634, 4647, 4776, 4768, 4769, 4771, 4778, 4779): `actor` = the
   account that logs on (TargetUserName; AccountName for 4778/4779), as `actor` is for sshd logins;
   the reporting account (SubjectUserName, usually the machine account) goes to attrs.subject_user.
 - Everything else: `actor` = SubjectUserName, `target` = the account acted on (TargetUserName,
   OldTargetUserName for a rename, the member for group membership: the CN of MemberName when it
   is a distinguished name, else MemberSid), `role` = the group (TargetUserName of group events)
-  or the privileges (4672 PrivilegeList, 4704/4705, 4717/4718).
-- attrs: actor_domain/actor_sid, target_domain/target_sid, group_domain/group_sid, logon_type
-  with logon_type_name, status/sub_status with a short meaning, workstation, process_name,
-  authentication_package, logon_process, src_port, event_record_id; privileged_group = true for
-  Administrators, Domain Admins, Enterprise Admins and Schema Admins (by name or well-known SID).
-- attrs also hold the record's own fields under their own names, for rules to refer to: every
-  EventData `<Data Name=...>` (unnamed ones as param1, param2 ...; `Binary`), every UserData leaf,
-  and the System identity EventID, Channel, Provider, EventRecordID. Values are the XML text
-  (typed values of the evtx reader as text); "-" and empty are null ("-" is Windows' "no value";
-  any other spelling, such as a group called "None", is a name).
-- `host` = Computer, `app` = the provider (Microsoft-Windows-Security-Auditing or
-  Microsoft-Windows-Eventlog), `pid` = the logging process (System/Execution ProcessID),
-  `session` = TargetLogonId for logon events, SubjectLogonId otherwise, `src_ip` = IpAddress
-  (`-` dropped, loopback kept, `::ffff:a.b.c.d` written as `a.b.c.d`), `original_action` = the
-  event id as text.
+  or the privileges (4672 PrivilegeList, 4704/4705, 4717/4718), `resource` = the object: the new
+  or exiting process (4688 NewProcessName, 4689 ProcessName), the service (4697), the scheduled
+  task (4698-4702 TaskName), the registry key or object (4657, 4663 ObjectName), the program of a
+  filtered connection (5156/5157 Application: which address is the source depends on Direction,
+  so src_ip stays empty), the log cleared (104 Channel).
+- `host` = Computer, `app` = the provider, `pid` = the logging process (System/Execution
+  ProcessID), `session` = TargetLogonId for logon events, SubjectLogonId otherwise, `src_ip` =
+  IpAddress (`-` dropped, loopback kept, `::ffff:a.b.c.d` written as `a.b.c.d`),
+  `original_action` = the event id as text.
 - `outcome` from the Keywords audit bits (Audit Success / Audit Failure; Winlogbeat `keywords`,
   NXLog `EventType`); without them, the table's default (4625/4771 failure; 4768/4769/4776 by
   `Status` 0x0) or unknown.
-- Event ids not in the table (and any event of another provider) -> system/log, actor =
-  SubjectUserName when there is one, original_action = the id. `CHANNEL_RULES` names some events
-  of other channels (Sysmon, Service Control Manager, PowerShell, RDP 1149) and picks their
-  resource; only 7000/7009/7034 (service start failed / service died) and 1149 (RDP
-  authentication succeeded) get another category or action.
+- Event ids not in the table -> system/log, actor = SubjectUserName when there is one.
+
+Other channels (`CHANNEL_RULES`, by provider and event id; the table below): Sysmon's events each
+get their own action (process_start, network_connect, file_write, registry_change, module_load,
+process_access, pipe_created, dns_query, wmi_subscription ...), with actor = User (DOMAIN\\name,
+split; SourceUser for 8 and 10), session = LogonId, src_ip = SourceIp, resource = the object
+(Image, TargetFilename, TargetObject, DestinationIp, QueryName ...). Tampering with the audit
+trail lands in policy_change: Sysmon stopped or reconfigured (4, 16: audit_config_changed),
+Defender's real-time protection or scanning switched off (5001, 5010, 5012:
+audit_config_changed) or its configuration changed (5007, 5004: policy_changed, resource = the
+new value), a log cleared (System 104: log_cleared), firewall rules and settings changed
+(policy_changed). Services: installed (7045 and Security 4697: service_installed), start type
+changed (7040: service_modified), entered the running or stopped state (7036, by its English
+param2: service_start / service_stop, else log), failed (7000-7034). Scheduled tasks: registered,
+updated, disabled, deleted (106, 140, 142, 141; Security 4698-4702: task_created,
+task_modified, task_deleted) and run (100, 110, 129, 200, 201; task_run, 201's outcome from
+ResultCode). PowerShell: module logging 4103 (actor from ContextInfo's "User = " line), script
+blocks 4104 (resource = Path), classic engine start 400 and pipeline 800 (resource =
+HostApplication / CommandLine, actor = UserId, from the details in Data): script_run. Defender
+detections and remediations (1006-1008, 1015, 1116-1119, 1121/1122): malware_detected, outcome
+= the remediation's result, actor = Detection User, resource = Path. RDP 1149: authenticate.
+Any other event of any channel -> system/log, its fields kept.
 """
 
 from __future__ import annotations
@@ -65,7 +112,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from xml.etree import ElementTree as ET
 
 import orjson
@@ -95,6 +142,11 @@ GROUP = "group"          # actor = Subject, role = TargetUserName (the group)
 MEMBER = "member"        # GROUP + target = the member
 OBJECT = "object"        # actor = Subject, resource = ObjectName / ShareName
 SUBJECT = "subject"      # actor = Subject only
+PROCESS = "process"      # 4688/4689: actor = Subject, resource = NewProcessName / ProcessName
+SERVICE = "service"      # 4697: actor = Subject, resource = ServiceName
+TASK = "task"            # 4698-4702: actor = Subject, resource = TaskName
+WFP = "wfp"              # 5156/5157: resource = Application (which side is the source depends on Direction)
+CLEARED = "cleared"      # 1102/104: actor = Subject, resource = the log cleared (104's Channel)
 
 _AU, _UM, _PC, _POL, _PA, _DA, _SYS = (
     "authentication", "user_management", "permission_change", "policy_change",
@@ -163,6 +215,18 @@ RULES: dict[int, _Rule] = {
     4663: (_DA, "access", "success", OBJECT, "An attempt was made to access an object"),
     5140: (_DA, "access", "success", OBJECT, "A network share object was accessed"),
     5145: (_DA, "access", "success", OBJECT, "A network share object was checked for access"),
+    # processes, services, scheduled tasks, registry, connections
+    4688: (_SYS, "process_start", "success", PROCESS, "A new process has been created"),
+    4689: (_SYS, "process_end", "success", PROCESS, "A process has exited"),
+    4697: (_SYS, "service_installed", "success", SERVICE, "A service was installed in the system"),
+    4698: (_SYS, "task_created", "success", TASK, "A scheduled task was created"),
+    4699: (_SYS, "task_deleted", "success", TASK, "A scheduled task was deleted"),
+    4700: (_SYS, "task_modified", "success", TASK, "A scheduled task was enabled"),
+    4701: (_SYS, "task_modified", "success", TASK, "A scheduled task was disabled"),
+    4702: (_SYS, "task_modified", "success", TASK, "A scheduled task was updated"),
+    4657: (_SYS, "registry_change", "success", OBJECT, "A registry value was modified"),
+    5156: (_SYS, "network_connect", "success", WFP, "The Windows Filtering Platform has permitted a connection"),
+    5157: (_SYS, "network_connect", "failure", WFP, "The Windows Filtering Platform has blocked a connection"),
     # the machine
     4608: (_SYS, "service_start", "success", SUBJECT, "Windows is starting up"),
     4609: (_SYS, "service_stop", "success", SUBJECT, "Windows is shutting down"),
@@ -170,8 +234,8 @@ RULES: dict[int, _Rule] = {
 # Events of the Eventlog service itself (in the Security channel, and 104 in System).
 EVENTLOG_RULES: dict[int, _Rule] = {
     1100: (_POL, "audit_config_changed", "success", SUBJECT, "The event logging service has shut down"),
-    1102: (_POL, "log_cleared", "success", SUBJECT, "The audit log was cleared"),
-    104: (_POL, "log_cleared", "success", SUBJECT, "An event log was cleared"),
+    1102: (_POL, "log_cleared", "success", CLEARED, "The audit log was cleared"),
+    104: (_POL, "log_cleared", "success", CLEARED, "An event log was cleared"),
 }
 # Short descriptions of some unmapped ids, for the message only.
 OTHER_TITLES: dict[int, str] = {
@@ -181,16 +245,12 @@ OTHER_TITLES: dict[int, str] = {
     4656: "A handle to an object was requested",
     4660: "An object was deleted",
     4673: "A privileged service was called",
-    4688: "A new process has been created",
-    4689: "A process has exited",
     4798: "A user's local group membership was enumerated",
     4799: "A security-enabled local group membership was enumerated",
     4902: "The Per-user audit policy table was created",
     5024: "The Windows Firewall Service has started successfully",
     5033: "The Windows Firewall Driver has started successfully",
     5152: "The Windows Filtering Platform has blocked a packet",
-    5156: "The Windows Filtering Platform has permitted a connection",
-    5157: "The Windows Filtering Platform has blocked a connection",
     1101: "Audit events have been dropped by the transport",
     1104: "The security log is now full",
     1105: "Event log automatic backup",
@@ -198,45 +258,167 @@ OTHER_TITLES: dict[int, str] = {
 }
 _LOGON_KINDS = frozenset({LOGON, SESSION, CRED})
 
-# Other channels' providers. Their events keep every field in attrs; the table only names them
-# and picks the resource. system/log unless the meaning is plain: a service that failed to start
-# (7000, 7009) or died (7034), an RDP authentication that succeeded (1149). 7045/4697 "a service
-# was installed" stays system/log: installing is not starting it, and no other action fits.
+# Other channels, by provider (lower case) and event id. Every field is kept in attrs whatever the
+# row says: a row names the event, gives its meaning, and says where the resource and the actor
+# are, each the first of its fields that has a value. A field written "Field:Key" is the value on
+# the `Key = value` (or `Key=value`) line inside Field, as PowerShell writes its context ("Data" is
+# the classic events' unnamed data, see _unnamed_data); an actor written DOMAIN\name is split.
+# Outcome "result": success when ResultCode is 0, else failure. Action "state" (7036): the
+# service's new state (param2) picks service_start or service_stop.
+class ChannelRule(NamedTuple):
+    category: str
+    action: str
+    outcome: str
+    title: str
+    resource: tuple[str, ...] = ()
+    actor: tuple[str, ...] = ()
+
+
 SYSMON = "microsoft-windows-sysmon"
 SCM = "service control manager"
+EVENTLOG_SERVICE = "eventlog"
 RDP = "microsoft-windows-terminalservices-remoteconnectionmanager"
-_ChannelRule = tuple[str, str, str, str, str | None]  # category, action, outcome, title, resource field
-CHANNEL_RULES: dict[tuple[str, int], _ChannelRule] = {
-    (SYSMON, 1): (_SYS, "log", "unknown", "Process created", "Image"),
-    (SYSMON, 2): (_SYS, "log", "unknown", "A process changed a file creation time", "TargetFilename"),
-    (SYSMON, 3): (_SYS, "log", "unknown", "Network connection", "Image"),
-    (SYSMON, 5): (_SYS, "log", "unknown", "Process terminated", "Image"),
-    (SYSMON, 6): (_SYS, "log", "unknown", "Driver loaded", "ImageLoaded"),
-    (SYSMON, 7): (_SYS, "log", "unknown", "Image loaded", "ImageLoaded"),
-    (SYSMON, 8): (_SYS, "log", "unknown", "CreateRemoteThread", "TargetImage"),
-    (SYSMON, 10): (_SYS, "log", "unknown", "Process accessed", "TargetImage"),
-    (SYSMON, 11): (_SYS, "log", "unknown", "File created", "TargetFilename"),
-    (SYSMON, 12): (_SYS, "log", "unknown", "Registry key or value created or deleted", "TargetObject"),
-    (SYSMON, 13): (_SYS, "log", "unknown", "Registry value set", "TargetObject"),
-    (SYSMON, 14): (_SYS, "log", "unknown", "Registry key or value renamed", "TargetObject"),
-    (SYSMON, 15): (_SYS, "log", "unknown", "File stream created", "TargetFilename"),
-    (SYSMON, 17): (_SYS, "log", "unknown", "Pipe created", "PipeName"),
-    (SYSMON, 18): (_SYS, "log", "unknown", "Pipe connected", "PipeName"),
-    (SYSMON, 22): (_SYS, "log", "unknown", "DNS query", "QueryName"),
-    (SYSMON, 23): (_SYS, "log", "unknown", "File deleted", "TargetFilename"),
-    (SCM, 7000): (_SYS, "service_start", "failure", "A service failed to start", "param1"),
-    (SCM, 7009): (_SYS, "service_start", "failure",
-                  "A timeout was reached while waiting for a service to connect", "param2"),
-    (SCM, 7034): (_SYS, "service_stop", "failure", "A service terminated unexpectedly", "param1"),
-    (SCM, 7040): (_SYS, "log", "unknown", "The start type of a service was changed", "param1"),
-    (SCM, 7045): (_SYS, "log", "unknown", "A service was installed in the system", "ServiceName"),
-    (RDP, 1149): (_AU, "authenticate", "success", "Remote Desktop Services: user authentication succeeded",
-                  None),
-    ("microsoft-windows-powershell", 4103): (_SYS, "log", "unknown", "PowerShell module logging", None),
-    ("microsoft-windows-powershell", 4104): (_SYS, "log", "unknown", "PowerShell script block", "Path"),
-    ("powershell", 400): (_SYS, "log", "unknown", "PowerShell engine started", None),
-    ("powershell", 403): (_SYS, "log", "unknown", "PowerShell engine stopped", None),
-    ("powershell", 800): (_SYS, "log", "unknown", "PowerShell pipeline executed", None),
+POWERSHELL = "microsoft-windows-powershell"
+POWERSHELL_CORE = "powershellcore"
+POWERSHELL_CLASSIC = "powershell"
+TASK_SCHEDULER = "microsoft-windows-taskscheduler"
+DEFENDER = "microsoft-windows-windows defender"
+FIREWALL = "microsoft-windows-windows firewall with advanced security"
+WMI = "microsoft-windows-wmi-activity"
+
+_R = ChannelRule
+_USER, _IMAGE, _FILE, _REG, _TASK = ("User",), ("Image",), ("TargetFilename",), ("TargetObject",), ("TaskName",)
+_SVC, _RULE = ("param1",), ("RuleName",)
+_THREAT, _DETECTED_BY = ("Path",), ("Detection User", "User")
+_SCRIPT = (_SYS, "script_run")
+_PS_MODULE = _R(*_SCRIPT, "success", "PowerShell pipeline executed (module logging)", ("ContextInfo:Command Name",),
+                ("ContextInfo:User",))
+_PS_BLOCK = _R(*_SCRIPT, "unknown", "PowerShell script block", ("Path",))
+_FW = (_POL, "policy_changed", "success")
+CHANNEL_RULES: dict[tuple[str, int], ChannelRule] = {
+    # Sysmon (Microsoft-Windows-Sysmon/Operational)
+    (SYSMON, 1): _R(_SYS, "process_start", "success", "Process created", _IMAGE, _USER),
+    (SYSMON, 2): _R(_SYS, "file_write", "success", "A process changed a file creation time", _FILE, _USER),
+    (SYSMON, 3): _R(_SYS, "network_connect", "success", "Network connection", ("DestinationIp",), _USER),
+    (SYSMON, 4): _R(_POL, "audit_config_changed", "success", "Sysmon service state changed", ("State",)),
+    (SYSMON, 5): _R(_SYS, "process_end", "success", "Process terminated", _IMAGE, _USER),
+    (SYSMON, 6): _R(_SYS, "module_load", "success", "Driver loaded", ("ImageLoaded",)),
+    (SYSMON, 7): _R(_SYS, "module_load", "success", "Image loaded", ("ImageLoaded",), _USER),
+    (SYSMON, 8): _R(_SYS, "process_access", "success", "CreateRemoteThread", ("TargetImage",), ("SourceUser",)),
+    (SYSMON, 9): _R(_DA, "access", "success", "RawAccessRead", ("Device",), _USER),
+    (SYSMON, 10): _R(_SYS, "process_access", "success", "Process accessed", ("TargetImage",), ("SourceUser",)),
+    (SYSMON, 11): _R(_SYS, "file_write", "success", "File created", _FILE, _USER),
+    (SYSMON, 12): _R(_SYS, "registry_change", "success", "Registry key or value created or deleted", _REG, _USER),
+    (SYSMON, 13): _R(_SYS, "registry_change", "success", "Registry value set", _REG, _USER),
+    (SYSMON, 14): _R(_SYS, "registry_change", "success", "Registry key or value renamed", _REG, _USER),
+    (SYSMON, 15): _R(_SYS, "file_write", "success", "File stream created", _FILE, _USER),
+    (SYSMON, 16): _R(_POL, "audit_config_changed", "success", "Sysmon configuration changed", ("Configuration",)),
+    (SYSMON, 17): _R(_SYS, "pipe_created", "success", "Pipe created", ("PipeName",), _USER),
+    (SYSMON, 18): _R(_SYS, "pipe_created", "success", "Pipe connected", ("PipeName",), _USER),
+    (SYSMON, 19): _R(_SYS, "wmi_subscription", "success", "WMI event filter registered", ("Name",), _USER),
+    (SYSMON, 20): _R(_SYS, "wmi_subscription", "success", "WMI event consumer registered", ("Name",), _USER),
+    (SYSMON, 21): _R(_SYS, "wmi_subscription", "success", "WMI consumer bound to a filter", ("Consumer",), _USER),
+    (SYSMON, 22): _R(_SYS, "dns_query", "success", "DNS query", ("QueryName",), _USER),
+    (SYSMON, 23): _R(_SYS, "file_delete", "success", "File deleted (archived)", _FILE, _USER),
+    (SYSMON, 24): _R(_SYS, "log", "unknown", "Clipboard changed", _IMAGE, _USER),
+    (SYSMON, 25): _R(_SYS, "process_access", "success", "Process image tampered with", _IMAGE, _USER),
+    (SYSMON, 26): _R(_SYS, "file_delete", "success", "File deleted", _FILE, _USER),
+    (SYSMON, 27): _R(_SYS, "file_write", "failure", "Executable file creation blocked", _FILE, _USER),
+    (SYSMON, 28): _R(_SYS, "file_delete", "failure", "File shredding blocked", _FILE, _USER),
+    (SYSMON, 29): _R(_SYS, "file_write", "success", "Executable file detected", _FILE, _USER),
+    (SYSMON, 255): _R(_SYS, "log", "unknown", "Sysmon error", ("ID",)),
+    # Service Control Manager and the Event log service (System)
+    (SCM, 7000): _R(_SYS, "service_start", "failure", "A service failed to start", _SVC),
+    (SCM, 7001): _R(_SYS, "service_start", "failure", "A service depends on a service that failed to start", _SVC),
+    (SCM, 7009): _R(_SYS, "service_start", "failure",
+                    "A timeout was reached while waiting for a service to connect", ("param2",)),
+    (SCM, 7022): _R(_SYS, "service_start", "failure", "A service hung on starting", _SVC),
+    (SCM, 7023): _R(_SYS, "service_stop", "failure", "A service terminated with an error", _SVC),
+    (SCM, 7024): _R(_SYS, "service_stop", "failure", "A service terminated with a service-specific error", _SVC),
+    (SCM, 7031): _R(_SYS, "service_stop", "failure", "A service terminated unexpectedly (recovery follows)", _SVC),
+    (SCM, 7034): _R(_SYS, "service_stop", "failure", "A service terminated unexpectedly", _SVC),
+    (SCM, 7035): _R(_SYS, "log", "unknown", "A control was sent to a service", _SVC),
+    (SCM, 7036): _R(_SYS, "state", "success", "A service changed state", _SVC),
+    (SCM, 7040): _R(_SYS, "service_modified", "success", "The start type of a service was changed", _SVC),
+    (SCM, 7045): _R(_SYS, "service_installed", "success", "A service was installed in the system", ("ServiceName",)),
+    (EVENTLOG_SERVICE, 6005): _R(_SYS, "service_start", "success", "The Event log service was started"),
+    (EVENTLOG_SERVICE, 6006): _R(_SYS, "service_stop", "success", "The Event log service was stopped"),
+    # Remote Desktop (actor Param1, domain Param2, source address Param3)
+    (RDP, 1149): _R(_AU, "authenticate", "success", "Remote Desktop Services: user authentication succeeded"),
+    # PowerShell: Operational (and PowerShell 7's PowerShellCore/Operational), classic "Windows PowerShell"
+    (POWERSHELL, 4103): _PS_MODULE,
+    (POWERSHELL, 4104): _PS_BLOCK,
+    (POWERSHELL, 4105): _R(_SYS, "log", "unknown", "PowerShell script block invocation started", ("ScriptBlockId",)),
+    (POWERSHELL, 4106): _R(_SYS, "log", "unknown", "PowerShell script block invocation completed", ("ScriptBlockId",)),
+    (POWERSHELL, 40961): _R(_SYS, "log", "unknown", "PowerShell console is starting up"),
+    (POWERSHELL, 40962): _R(_SYS, "log", "unknown", "PowerShell console is ready for user input"),
+    (POWERSHELL_CORE, 4103): _PS_MODULE,
+    (POWERSHELL_CORE, 4104): _PS_BLOCK,
+    (POWERSHELL_CLASSIC, 400): _R(*_SCRIPT, "success", "PowerShell engine started", ("Data:HostApplication",)),
+    (POWERSHELL_CLASSIC, 403): _R(_SYS, "log", "unknown", "PowerShell engine stopped", ("Data:HostApplication",)),
+    (POWERSHELL_CLASSIC, 600): _R(_SYS, "log", "unknown", "PowerShell provider started", ("Data:ProviderName",)),
+    (POWERSHELL_CLASSIC, 800): _R(*_SCRIPT, "success", "PowerShell pipeline executed",
+                                  ("Data:CommandLine", "Data:HostApplication"), ("Data:UserId",)),
+    # Task Scheduler (Microsoft-Windows-TaskScheduler/Operational)
+    (TASK_SCHEDULER, 106): _R(_SYS, "task_created", "success", "Scheduled task registered", _TASK, ("UserContext",)),
+    (TASK_SCHEDULER, 140): _R(_SYS, "task_modified", "success", "Scheduled task updated", _TASK, ("UserName",)),
+    (TASK_SCHEDULER, 141): _R(_SYS, "task_deleted", "success", "Scheduled task deleted", _TASK, ("UserName",)),
+    (TASK_SCHEDULER, 142): _R(_SYS, "task_modified", "success", "Scheduled task disabled", _TASK, ("UserName",)),
+    (TASK_SCHEDULER, 100): _R(_SYS, "task_run", "success", "Scheduled task started", _TASK, ("UserContext",)),
+    (TASK_SCHEDULER, 110): _R(_SYS, "task_run", "success", "Scheduled task launched by a user", _TASK,
+                              ("UserContext",)),
+    (TASK_SCHEDULER, 129): _R(_SYS, "task_run", "success", "Scheduled task process created", _TASK),
+    (TASK_SCHEDULER, 200): _R(_SYS, "task_run", "success", "Scheduled task action started", _TASK),
+    (TASK_SCHEDULER, 201): _R(_SYS, "task_run", "result", "Scheduled task action completed", _TASK),
+    (TASK_SCHEDULER, 102): _R(_SYS, "task_run", "success", "Scheduled task finished", _TASK, ("UserContext",)),
+    # Microsoft Defender Antivirus (Microsoft-Windows-Windows Defender/Operational)
+    (DEFENDER, 1006): _R(_SYS, "malware_detected", "unknown", "A scan found malware", _THREAT, _DETECTED_BY),
+    (DEFENDER, 1007): _R(_SYS, "malware_detected", "success", "Action taken against malware", _THREAT, _DETECTED_BY),
+    (DEFENDER, 1008): _R(_SYS, "malware_detected", "failure", "Action against malware failed", _THREAT,
+                         _DETECTED_BY),
+    (DEFENDER, 1009): _R(_SYS, "log", "unknown", "An item was restored from quarantine", _THREAT, _DETECTED_BY),
+    (DEFENDER, 1013): _R(_SYS, "log", "unknown", "The malware detection history was deleted", (), _DETECTED_BY),
+    (DEFENDER, 1015): _R(_SYS, "malware_detected", "unknown", "Suspicious behavior detected", _THREAT, _DETECTED_BY),
+    (DEFENDER, 1116): _R(_SYS, "malware_detected", "unknown", "Malware or unwanted software detected", _THREAT,
+                         _DETECTED_BY),
+    (DEFENDER, 1117): _R(_SYS, "malware_detected", "success", "Action taken against malware or unwanted software",
+                         _THREAT, _DETECTED_BY),
+    (DEFENDER, 1118): _R(_SYS, "malware_detected", "failure", "Action against malware failed (non-critical)",
+                         _THREAT, _DETECTED_BY),
+    (DEFENDER, 1119): _R(_SYS, "malware_detected", "failure", "Action against malware failed (critical)", _THREAT,
+                         _DETECTED_BY),
+    (DEFENDER, 1121): _R(_SYS, "malware_detected", "success", "Attack surface reduction rule blocked an operation",
+                         _THREAT, _DETECTED_BY),
+    (DEFENDER, 1122): _R(_SYS, "malware_detected", "unknown", "Attack surface reduction rule audited an operation",
+                         _THREAT, _DETECTED_BY),
+    (DEFENDER, 3002): _R(_SYS, "log", "failure", "Real-time protection encountered an error and failed",
+                         ("Feature Name",)),
+    (DEFENDER, 5000): _R(_POL, "audit_config_changed", "success", "Real-time protection was enabled"),
+    (DEFENDER, 5001): _R(_POL, "audit_config_changed", "success", "Real-time protection was disabled"),
+    (DEFENDER, 5004): _R(_POL, "policy_changed", "success", "Real-time protection configuration changed",
+                         ("Feature Name",)),
+    (DEFENDER, 5007): _R(_POL, "policy_changed", "success", "Antimalware configuration changed",
+                         ("New Value", "Old Value")),
+    (DEFENDER, 5010): _R(_POL, "audit_config_changed", "success",
+                         "Scanning for malware and unwanted software was disabled"),
+    (DEFENDER, 5012): _R(_POL, "audit_config_changed", "success", "Scanning for viruses was disabled"),
+    (DEFENDER, 5013): _R(_POL, "policy_changed", "failure", "Tamper protection blocked a change", ("Value",)),
+    (DEFENDER, 5101): _R(_SYS, "log", "unknown", "The antimalware platform is expired"),
+    # Windows Defender Firewall (…/Firewall); Windows 11 logs the same changes under new ids
+    **{(FIREWALL, eid): _R(*_FW, "A rule was added to the firewall exception list", _RULE)
+       for eid in (2004, 2071, 2097)},
+    **{(FIREWALL, eid): _R(*_FW, "A rule was changed in the firewall exception list", _RULE) for eid in (2005, 2073)},
+    **{(FIREWALL, eid): _R(*_FW, "A rule was deleted from the firewall exception list", _RULE) for eid in (2006, 2052)},
+    **{(FIREWALL, eid): _R(*_FW, "A firewall setting was changed") for eid in (2002, 2003, 2082, 2083)},
+    (FIREWALL, 2008): _R(*_FW, "Firewall Group Policy settings were changed"),
+    **{(FIREWALL, eid): _R(*_FW, "The firewall was reset to its default configuration") for eid in (2032, 2060)},
+    **{(FIREWALL, eid): _R(*_FW, "All rules were deleted from the firewall configuration") for eid in (2033, 2059)},
+    # WMI (Microsoft-Windows-WMI-Activity/Operational)
+    (WMI, 5857): _R(_SYS, "log", "unknown", "A WMI provider was started", ("ProviderPath",)),
+    (WMI, 5858): _R(_SYS, "log", "failure", "A WMI operation failed", ("Operation",), _USER),
+    (WMI, 5860): _R(_SYS, "log", "unknown", "A temporary WMI event subscription was registered", ("Query",), _USER),
+    (WMI, 5861): _R(_SYS, "wmi_subscription", "success", "A permanent WMI event subscription was registered",
+                    ("CONSUMER",)),
 }
 
 LOGON_TYPES = {
@@ -302,6 +484,8 @@ EVTX_MAGIC = b"ElfFile\x00"
 _XML_EVENT = re.compile(
     rb"<Event\s+xmlns\s*=\s*[\"']http://schemas\.microsoft\.com/win/2004/08/events/event[\"']")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# evtx_dump -o json: indented documents, each after a "Record <n>" line unless told not to write it
+_EVTX_DUMP_JSON = re.compile(rb'\A\s*(?:Record \d+\s*\n\s*)?\{\s*\n\s*"Event"\s*:\s*\{')
 
 
 def _s(value: Any) -> str | None:
@@ -328,6 +512,9 @@ def _text_of(data: bytes) -> bytes:
 
 
 def _json_kind(doc: dict[str, Any]) -> tuple[float, str]:
+    event = doc.get("Event")
+    if isinstance(event, dict) and isinstance(event.get("System"), dict) and "EventID" in event["System"]:
+        return 0.95, "Windows event JSON as the evtx reader and evtx_dump write it (Event.System.EventID)"
     winlog = doc.get("winlog")
     if isinstance(winlog, dict) and "event_id" in winlog:
         channel = winlog.get("channel")
@@ -567,6 +754,17 @@ def _resolve(kind: str, eid: int | None, data: dict[str, Any], attrs: dict[str, 
             rights = _s(get("PrivilegeList")) or _s(get("AccessGranted")) or _s(get("AccessRemoved"))
             if rights:
                 role = ", ".join(_WS.split(rights))
+        elif kind == PROCESS:
+            resource = _s(get("NewProcessName")) or _s(get("ProcessName"))
+            _set(attrs, "command_line", (_s(get("CommandLine")) or "")[:1000])
+        elif kind == SERVICE:
+            resource = _s(get("ServiceName"))
+        elif kind == TASK:
+            resource = _s(get("TaskName"))
+        elif kind == WFP:
+            resource = _s(get("Application"))
+        elif kind == CLEARED:
+            resource = _s(get("Channel"))  # 104: the log that was cleared
         elif kind == OBJECT:
             share = _s(get("ShareName"))
             relative = _s(get("RelativeTargetName"))
@@ -600,21 +798,60 @@ def _generic(data: dict[str, Any], attrs: dict[str, Any]):
     return actor, resource, session, _s(get("IpAddress"))
 
 
-def _channel_fields(prov: str, data: dict[str, Any], attrs: dict[str, Any], actor, session, ip_text):
+@lru_cache(maxsize=64)
+def _key_line(key: str) -> re.Pattern[str]:
+    return re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*=[ \t]*(.*?)[ \t\r]*$", re.M)
+
+
+def _named(spec: str, data: dict[str, Any], attrs: dict[str, Any]) -> str | None:
+    """The value a CHANNEL_RULES field names: a data field, or "Field:Key" (the `Key = value` line
+    inside the field's text; "Data" is the joined unnamed data)."""
+    name, _, key = spec.partition(":")
+    value = attrs.get("Data") if name == "Data" else data.get(name)
+    if not key:
+        return _s(value)
+    if not isinstance(value, str):
+        return None
+    m = _key_line(key).search(value)
+    return _s(m.group(1)) if m else None
+
+
+def _first_named(specs: tuple[str, ...], data: dict[str, Any], attrs: dict[str, Any]) -> str | None:
+    for spec in specs:
+        value = _named(spec, data, attrs)
+        if value is not None:
+            return value
+    return None
+
+
+def _channel_fields(prov: str, rule: ChannelRule, data: dict[str, Any], attrs: dict[str, Any], actor, session,
+                    ip_text):
     """(actor, session, source address, message kind) of a mapped event of another channel."""
     get = data.get
     if prov == RDP:  # 1149: Param1 = user, Param2 = domain, Param3 = client address
         _set(attrs, "actor_domain", get("Param2"))
         return _s(get("Param1")), session, _s(get("Param3")), LOGON
+    user = _first_named(rule.actor, data, attrs)
+    if user:  # DOMAIN\name
+        domain, _, actor = user.rpartition("\\")
+        if domain:
+            attrs.setdefault("actor_domain", domain)
     if prov == SYSMON:
-        user = _s(get("User"))  # DOMAIN\name of the process
-        if actor is None and user:
-            domain, _, actor = user.rpartition("\\")
-            if domain:
-                attrs.setdefault("actor_domain", domain)
         session = session or _s(get("LogonId"))
         ip_text = ip_text or _s(get("SourceIp"))
     return actor, session, ip_text, SUBJECT
+
+
+def _service_state(data: dict[str, Any]) -> tuple[str, str]:
+    """7036's action and title from the state the service entered (param2, English text)."""
+    state = _s(data.get("param2"))
+    action = {"running": "service_start", "stopped": "service_stop"}.get((state or "").lower(), "log")
+    return action, (f"A service entered the {state} state" if state else "A service changed state")
+
+
+def _result_outcome(data: dict[str, Any]) -> str:
+    code = _int(data.get("ResultCode"))
+    return "unknown" if code is None else ("success" if code == 0 else "failure")
 
 
 def _message(title: str, kind: str, action: str, actor, target, role, resource, src_ip,
@@ -646,12 +883,13 @@ def _message(title: str, kind: str, action: str, actor, target, role, resource, 
 
 
 def _field_value(value: Any) -> Any:
-    """An event data value as Windows renders it in XML: text; "-" and empty -> None."""
+    """An event data value as Windows writes it in XML: its text, verbatim ("-" stays "-"; an empty
+    element is ""); the evtx reader's typed values as that text."""
     if value is None:
-        return None
+        return ""
     if isinstance(value, str):
-        return None if value.strip() in _EMPTY else value
-    if isinstance(value, bool):  # the evtx reader's typed values: text as in the XML rendering
+        return value
+    if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
@@ -679,20 +917,68 @@ def _original_fields(data: dict[str, Any], out: dict[str, Any]) -> dict[str, Any
     return out
 
 
+_PARAM = re.compile(r"param(\d+)")
+
+
+def _unnamed_data(attrs: dict[str, Any]) -> None:
+    """`Data`: the texts of param1, param2 ... joined by newlines, when they are all the event data
+    says (besides Binary): classic events' unnamed <Data> elements, which we and Winlogbeat name
+    param1, param2 ..., and the Service Control Manager's named ones, which Winlogbeat cannot tell
+    apart. Sigma rules match such events' data as a whole through the field `Data`."""
+    if "Data" in attrs:
+        return
+    params: list[tuple[int, str]] = []
+    for key, value in attrs.items():
+        m = _PARAM.fullmatch(key)
+        if m is None:
+            if key != "Binary":
+                return
+        elif isinstance(value, str):
+            params.append((int(m.group(1)), value))
+        else:
+            return
+    if params:
+        attrs["Data"] = "\n".join(text for _, text in sorted(params))
+
+
+# System values kept in attrs under these names (numbers as numbers, as EventID is).
+SYSTEM_NUMBERS = frozenset({"EventRecordID", "Version", "Level", "Task", "Opcode", "ExecutionProcessID",
+                            "ExecutionThreadID"})
+
+
+def _system_values(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in SYSTEM_NUMBERS:
+            number = _int(value)
+            value = number if number is not None else _s(value)
+        else:
+            value = _s(value)
+        if value is not None:
+            out[key] = value
+    return out
+
+
 def _build(eid: int | None, provider: str | None, channel: str | None, data: dict[str, Any],
-           *, ts, host, pid, record_id, outcome_hint: str | None, raw: str, line: int | None,
+           *, ts, host, system: dict[str, Any], outcome_hint: str | None, raw: str, line: int | None,
            origin: str | None, rendered: Any = None) -> Event:
     attrs = _original_fields(data, {})
-    for key, value in (("EventID", eid), ("Channel", channel), ("Provider", provider),
-                       ("EventRecordID", record_id)):
-        if value is not None:  # the System value owns the name; a data field of that name moves
+    _unnamed_data(attrs)
+    system = _system_values(system)
+    record_id = system.pop("EventRecordID", None)
+    for key, value in (("EventID", eid), ("Channel", channel), ("Provider", provider), ("EventRecordID", record_id)):
+        if value is not None:  # the event's identity owns the name; a data field of that name moves
             if key in attrs and attrs[key] != value and attrs[key] != str(value):
                 attrs["data." + key] = attrs[key]  # (1108's UserData EventID: the failed event's id)
             attrs[key] = value
-    if record_id is not None:
+    for key, value in system.items():  # other System values yield to a data field of their name
+        same = key not in attrs or attrs[key] == value or attrs[key] == str(value)
+        attrs[key if same else "System." + key] = value  # (Sysmon 4's Version is Sysmon's version)
+    if isinstance(record_id, int):
         attrs["event_record_id"] = record_id
     if channel and channel != "Security":
         attrs["channel"] = channel
+    pid = system.get("ExecutionProcessID")
     prov = (provider or "").lower()
     rule = None
     if eid is not None:
@@ -715,9 +1001,14 @@ def _build(eid: int | None, provider: str | None, channel: str | None, data: dic
         target = role = None
         channel_rule = CHANNEL_RULES.get((prov, eid)) if eid is not None else None
         if channel_rule is not None:
-            category, action, default, title, field = channel_rule
-            resource = _s(data.get(field)) if field else None
-            actor, session, ip_text, kind = _channel_fields(prov, data, attrs, actor, session, ip_text)
+            category, action, default, title = channel_rule[:4]
+            resource = _first_named(channel_rule.resource, data, attrs)
+            actor, session, ip_text, kind = _channel_fields(prov, channel_rule, data, attrs, actor, session,
+                                                            ip_text)
+            if action == "state":
+                action, title = _service_state(data)
+            if default == "result":
+                default = _result_outcome(data)
         title = title or _first_line(rendered) or f"Event {eid}"
     src_ip = None
     if ip_text:
@@ -732,7 +1023,8 @@ def _build(eid: int | None, provider: str | None, channel: str | None, data: dic
         else:
             outcome = default
     return Event(
-        ts=ts, category=category, action=action, outcome=outcome, host=host, app=provider, pid=pid,
+        ts=ts, category=category, action=action, outcome=outcome, host=host, app=provider,
+        pid=pid if isinstance(pid, int) else None,
         actor=actor, target=target, role=role, resource=resource, src_ip=src_ip, session=session,
         message=_message(title, kind, action, actor, target, role, resource, src_ip, attrs, outcome),
         original_action=str(eid) if eid is not None else None, raw=raw, attrs=attrs or None,
@@ -794,20 +1086,37 @@ def _evtx_event(text: str, source: Source, origin_id: Any) -> Event:
     origin = f"record {origin_id}" if origin_id is not None else None
     try:
         doc = loads_json(text)
+    except orjson.JSONDecodeError as exc:
+        return unparsed_event(text, f"{NAME}: evtx record without Event/System: {exc}", origin=origin)
+    return _event_document(doc, text, source, origin, None)
+
+
+def _event_document(doc: Any, raw: str, source: Source, origin: str | None, line: int | None) -> Event:
+    """One record in the evtx reader's JSON rendering ({"Event": {"System": ..., "EventData": ...}}),
+    from an .evtx file or from evtx_dump's JSON output."""
+    try:
         event = doc["Event"]
         system = event["System"]
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        return unparsed_event(text, f"{NAME}: evtx record without Event/System: {exc}", origin=origin)
+        if not isinstance(system, dict):
+            raise TypeError("System is not an object")
+    except (KeyError, TypeError) as exc:
+        return unparsed_event(raw, f"{NAME}: evtx record without Event/System: {exc}", origin=origin, line=line)
     eid = _event_id(system.get("EventID"))
     if eid is None:
-        return unparsed_event(text, f"{NAME}: record without an EventID", origin=origin)
-    record_id = system.get("EventRecordID")
+        return unparsed_event(raw, f"{NAME}: record without an EventID", origin=origin, line=line)
+    provider = system.get("Provider")
+    execution = system.get("Execution")
     return _build(
-        eid, _s(_attr(system.get("Provider"), "Name")), _s(system.get("Channel")), _evtx_data(event),
-        ts=_time(_attr(system.get("TimeCreated"), "SystemTime"), source),
-        host=_s(system.get("Computer")), pid=_int(_attr(system.get("Execution"), "ProcessID")),
-        record_id=record_id if isinstance(record_id, int) else _int(record_id),
-        outcome_hint=_outcome_of(system.get("Keywords")), raw=text, line=None, origin=origin)
+        eid, _s(_attr(provider, "Name")) or _s(_attr(provider, "EventSourceName")), _s(system.get("Channel")),
+        _evtx_data(event), ts=_time(_attr(system.get("TimeCreated"), "SystemTime"), source),
+        host=_s(system.get("Computer")),
+        system={"Computer": system.get("Computer"), "EventRecordID": system.get("EventRecordID"),
+                "Level": system.get("Level"), "Task": system.get("Task"), "Opcode": system.get("Opcode"),
+                "Keywords": system.get("Keywords"), "Version": system.get("Version"),
+                "ExecutionProcessID": _attr(execution, "ProcessID"),
+                "ExecutionThreadID": _attr(execution, "ThreadID"),
+                "SecurityUserID": _attr(system.get("Security"), "UserID")},
+        outcome_hint=_outcome_of(system.get("Keywords")), raw=raw, line=line, origin=origin)
 
 
 def _parse_evtx(source: Source) -> Iterator[Event]:
@@ -891,6 +1200,14 @@ def _local(tag: str) -> str:
     return name
 
 
+def _leaf_text(text: str | None) -> str | None:
+    """An element's text; a line break and indentation alone are a pretty-printer's layout of an
+    empty element (the evtx package writes <Param2>, newline, spaces, </Param2>), not a value."""
+    if text and "\n" in text and text.isspace():
+        return None
+    return text
+
+
 def _xml_fields(elem: ET.Element) -> tuple[dict[str, Any], dict[str, Any]]:
     system: dict[str, Any] = {}
     data: dict[str, Any] = {}
@@ -904,7 +1221,10 @@ def _xml_fields(elem: ET.Element) -> tuple[dict[str, Any], dict[str, Any]]:
                 elif name == "TimeCreated":
                     system["TimeCreated"] = item.get("SystemTime")
                 elif name == "Execution":
-                    system["ProcessID"] = item.get("ProcessID")
+                    system["ExecutionProcessID"] = item.get("ProcessID")
+                    system["ExecutionThreadID"] = item.get("ThreadID")
+                elif name == "Security":
+                    system["SecurityUserID"] = item.get("UserID")
                 else:
                     system[name] = item.text
         elif tag == "EventData":
@@ -916,12 +1236,12 @@ def _xml_fields(elem: ET.Element) -> tuple[dict[str, Any], dict[str, Any]]:
                     if key == "Data":
                         n += 1
                         key = f"param{n}"
-                data[key] = item.text
+                data[key] = _leaf_text(item.text)
         elif tag == "UserData":
             for inner in child:  # the one wrapper element; its leaves by their names
                 for item in inner.iter():
                     if item is not inner and len(item) == 0:
-                        text = item.text
+                        text = _leaf_text(item.text)
                         if item.attrib and not (text and text.strip()):  # <Error Code="15007"/>
                             data[_local(item.tag)] = {"#attributes": dict(item.attrib)}
                         else:
@@ -948,9 +1268,13 @@ def _xml_event(raw_bytes: bytes, source: Source, line: int) -> Event:
     return _build(
         eid, _s(system.get("Provider")), _s(system.get("Channel")), data,
         ts=_time(system.get("TimeCreated"), source), host=_s(system.get("Computer")),
-        pid=_int(system.get("ProcessID")), record_id=_int(system.get("EventRecordID")),
+        system={key: system.get(key) for key in _XML_SYSTEM},
         outcome_hint=_outcome_of(_s(system.get("Keywords"))), raw=raw, line=line, origin=None,
         rendered=system.get("Message"))
+
+
+_XML_SYSTEM = ("Computer", "EventRecordID", "Level", "Task", "Opcode", "Keywords", "Version", "ExecutionProcessID",
+               "ExecutionThreadID", "SecurityUserID")
 
 
 def _junk_events(chunk: bytes, line: int) -> Iterator[Event]:
@@ -1075,8 +1399,11 @@ def _winlogbeat_event(doc: dict[str, Any], winlog: dict[str, Any], raw: str, lin
         eid, _s(winlog.get("provider_name")) or _s(ev_section.get("provider")), _s(winlog.get("channel")),
         data, ts=_time(doc.get("@timestamp"), source),
         host=_s(winlog.get("computer_name")) or _s(host_section.get("name")) or _s(host_section.get("hostname")),
-        pid=_int(process.get("pid")), record_id=_int(winlog.get("record_id")), outcome_hint=outcome,
-        raw=raw, line=line, origin=None, rendered=doc.get("message"))
+        system={"Computer": winlog.get("computer_name"), "EventRecordID": winlog.get("record_id"),
+                "Version": winlog.get("version"), "ExecutionProcessID": process.get("pid"),
+                "ExecutionThreadID": as_dict(process.get("thread")).get("id"),
+                "SecurityUserID": as_dict(winlog.get("user")).get("identifier")},
+        outcome_hint=outcome, raw=raw, line=line, origin=None, rendered=doc.get("message"))
     if not has_data:  # ECS fields written by Winlogbeat's security module
         user = as_dict(doc.get("user"))
         group = as_dict(doc.get("group"))
@@ -1116,32 +1443,76 @@ def _nxlog_event(doc: dict[str, Any], raw: str, line: int, source: Source) -> Ev
         eid, _s(doc.get("SourceName")), _s(doc.get("Channel")),
         {k: v for k, v in doc.items() if k not in NXLOG_META},
         ts=_time(doc.get("EventTime"), source), host=_s(doc.get("Hostname")),
-        pid=_int(doc.get("ExecutionProcessID")), record_id=_int(doc.get("RecordNumber")),
+        system={"Computer": doc.get("Hostname"), "EventRecordID": doc.get("RecordNumber"),
+                "Task": doc.get("Task"), "Opcode": doc.get("OpcodeValue"),
+                "Keywords": _keywords_text(doc.get("Keywords")),
+                "Version": doc.get("Version"), "ExecutionProcessID": doc.get("ExecutionProcessID"),
+                "ExecutionThreadID": doc.get("ExecutionThreadID"), "SecurityUserID": doc.get("UserID")},
         outcome_hint=outcome, raw=raw, line=line, origin=None, rendered=doc.get("Message"))
 
 
-def _json_event(text: str, line: int, source: Source) -> Event:
+def _keywords_text(value: Any) -> Any:
+    """NXLog writes Keywords as a signed 64-bit number; Windows as hex text (0x8020000000000000)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"0x{value & 0xFFFF_FFFF_FFFF_FFFF:x}"
+    return value
+
+
+def _json_event(text: str, line: int, source: Source, origin: str | None = None) -> Event:
     try:
         doc = loads_json(text)
     except orjson.JSONDecodeError as exc:
-        return unparsed_event(text, f"{NAME}: not JSON: {exc}", line=line)
+        return unparsed_event(text, f"{NAME}: not JSON: {exc}", line=line, origin=origin)
     if not isinstance(doc, dict):
-        return unparsed_event(text, f"{NAME}: JSON line is not an object", line=line)
+        return unparsed_event(text, f"{NAME}: JSON line is not an object", line=line, origin=origin)
     try:
         winlog = doc.get("winlog")
         if isinstance(winlog, dict):
             return _winlogbeat_event(doc, winlog, text, line, source)
+        if isinstance(doc.get("Event"), dict):
+            return _event_document(doc, text, source, origin, line)
         if "EventID" in doc:
             return _nxlog_event(doc, text, line, source)
     except Exception as exc:  # a field of an unexpected type: keep the record, say why
-        return unparsed_event(text, f"{NAME}: cannot map record: {type(exc).__name__}: {exc}", line=line)
-    return unparsed_event(text, f"{NAME}: JSON without winlog.event_id or EventID", line=line)
+        return unparsed_event(text, f"{NAME}: cannot map record: {type(exc).__name__}: {exc}", line=line,
+                              origin=origin)
+    return unparsed_event(text, f"{NAME}: JSON without winlog.event_id, Event.System or EventID", line=line,
+                          origin=origin)
+
+
+# evtx_dump -o json writes each record indented over many lines, from a "{" line to a "}" line,
+# after a "Record <n>" line (unless --dont-show-record-number).
+_RECORD_HEADER = re.compile(rb"Record (\d+)")
 
 
 def _parse_json(source: Source) -> Iterator[Event]:
-    for number, text in source.lines():
-        if text.strip():
-            yield _json_event(text, number, source)
+    """JSON lines, and evtx_dump's indented JSON documents (raw = the document's lines verbatim)."""
+    doc: list[bytes] = []  # the lines of an indented document being read, with their endings
+    doc_line = doc_offset = 0
+    origin: str | None = None
+    for number, raw in source.raw_lines(keep_ends=True):
+        text = raw.rstrip(b"\r\n")
+        if doc:
+            doc.append(raw)
+            if text == b"}":
+                yield _json_event(decode_record(b"".join(doc).rstrip(b"\r\n")), doc_line, source, origin)
+                doc, origin = [], None
+            continue
+        if text == b"{":
+            doc, doc_line, doc_offset = [raw], number, source.consumed - len(raw)
+            continue
+        header = _RECORD_HEADER.fullmatch(text.strip())
+        if header:
+            origin = f"record {int(header.group(1))}"
+        elif text.strip():
+            yield _json_event(decode_record(text), number, source)
+            origin = None
+    if doc:
+        if source.complete_lines_only:  # a live file: the writer is still writing this document
+            source.consumed, source.next_line = doc_offset, doc_line
+        else:
+            yield unparsed_event(decode_record(b"".join(doc).rstrip(b"\r\n")),
+                                 f"{NAME}: JSON document cut short at the end of the file", line=doc_line)
 
 
 # --- the plugin -----------------------------------------------------------------------------
@@ -1161,7 +1532,8 @@ def _peek(stream: Any, size: int = 8192) -> bytes:
 
 class WindowsSecurityParser(Parser):
     name = NAME
-    description = "Windows Security event log: .evtx files, Event XML exports, Winlogbeat/NXLog JSON"
+    description = ("Windows event logs of every channel (Security, Sysmon, PowerShell, System, Defender ...): "
+                   ".evtx files, Event XML, evtx_dump, Winlogbeat and NXLog JSON")
     splittable = False  # one parser for binary, XML documents and JSON lines
 
     def score(self, head: Head) -> tuple[float, str]:
@@ -1171,6 +1543,8 @@ class WindowsSecurityParser(Parser):
         text = _text_of(data[:16384]) if data[:2] in _UTF16_BOMS else data[:16384]
         if _XML_EVENT.search(text):
             return 0.95, "Windows Event XML (<Event xmlns=\".../win/2004/08/events/event\">)"
+        if _EVTX_DUMP_JSON.match(text) and b'"System"' in text and b'"EventID"' in text:
+            return 0.95, "Windows event JSON documents as evtx_dump -o json writes them (Event.System.EventID)"
         best, why = 0.0, ""
         for line in head.lines[:10]:
             stripped = line.strip()
@@ -1197,7 +1571,7 @@ class WindowsSecurityParser(Parser):
         if first[:2] in _UTF16_BOMS:
             yield from _parse_xml(source, first)
             return
-        if first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        if first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") or _EVTX_DUMP_JSON.match(first):
             yield from _parse_json(source)
         else:
             yield from _parse_xml(source, first)

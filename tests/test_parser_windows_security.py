@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import shutil
 import sys
 from datetime import UTC, datetime, timedelta, timezone
@@ -274,8 +275,8 @@ def test_winlogbeat_mapping(wlb_events):
     assert (cleared.action, cleared.actor) == ("log_cleared", "backup")
     session = one(wlb_events, "4778")
     assert (session.action, session.actor, session.src_ip) == ("session_start", "it.mlopez", "10.0.12.41")
-    service = one(wlb_events, "7045")  # System channel: no Security meaning of its own
-    assert (service.category, service.action, service.attrs["channel"]) == ("system", "log", "System")
+    service = one(wlb_events, "7045")  # System channel
+    assert (service.category, service.action, service.attrs["channel"]) == ("system", "service_installed", "System")
     assert service.message == "A service was installed in the system: PSEXESVC"
     bad = [e for e in wlb_events if e.action == "unparsed"]
     assert len(bad) == 1 and bad[0].line == 25 and "not JSON" in bad[0].attrs["reason"]
@@ -391,9 +392,8 @@ def xml_records(path: Path) -> list[dict]:
         root = ET.fromstring(rec["data"].encode())
         system = root.find(f"{{{NS}}}System")
         data = {}
-        for item in root.iter(f"{{{NS}}}Data"):
-            if item.get("Name"):
-                data[item.get("Name")] = (item.text or "").strip()
+        for n, item in enumerate(root.iter(f"{{{NS}}}Data"), 1):
+            data[item.get("Name") or f"param{n}"] = (item.text or "").strip()
         user_data = root.find(f"{{{NS}}}UserData")
         for item in (user_data.iter() if user_data is not None else ()):
             if len(item) == 0:  # the leaves of UserData's wrapper element, in any namespace
@@ -413,9 +413,15 @@ def _name(value):
 def expected_names(eid: str, data: dict, provider: str = "Microsoft-Windows-Security-Auditing") -> dict:
     """Who should be actor/target by the documented mapping, straight from the XML."""
     subject, target = _name(data.get("SubjectUserName")), _name(data.get("TargetUserName"))
-    if provider == "Microsoft-Windows-Sysmon":  # User = DOMAIN\name of the process
-        user = _name(data.get("User"))
+    if provider == "Microsoft-Windows-Sysmon":  # User = DOMAIN\name of the process (8, 10: SourceUser)
+        user = _name(data.get("SourceUser" if eid in ("8", "10") else "User"))
         return {"actor": user.rpartition("\\")[2] if user else None}
+    if provider == "Microsoft-Windows-PowerShell" and eid == "4103":  # ContextInfo's "User = DOMAIN\name"
+        m = re.search(r"^\s*User = (.+?)\s*$", data.get("ContextInfo", ""), re.M)
+        return {"actor": m.group(1).rpartition("\\")[2] if m else None}
+    if provider == "PowerShell" and eid == "800":  # the details' "UserId=DOMAIN\name"
+        m = re.search(r"^\s*UserId=(.+?)\s*$", "\n".join(data.values()), re.M)
+        return {"actor": m.group(1).rpartition("\\")[2] if m else None}
     if provider == "Microsoft-Windows-TerminalServices-RemoteConnectionManager":  # 1149: Param1 = user
         return {"actor": _name(data.get("Param1"))}
     if eid in ("4624", "4625", "4634", "4647"):
@@ -553,8 +559,9 @@ CHANNELS = {"Security", "System", "Application", "DNS Server", "Windows PowerShe
 
 
 def _value(text):
-    """What attrs hold for a field's XML text: '-' (Windows' "no value") and empty are null."""
-    return None if text is None or text.strip() in ("", "-") else text
+    """What attrs hold for a field's XML text: the text as written ("-" too); an empty element is ""
+    (as is the evtx package's XML layout of one: a line break and indentation)."""
+    return "" if text is None or ("\n" in text and text.isspace()) else text
 
 
 def _lf(value):
@@ -564,14 +571,31 @@ def _lf(value):
     return value.replace("\r\n", "\n") if isinstance(value, str) else value
 
 
+def system_values(system: ET.Element) -> dict:
+    """The System values attrs keep, under the names the parser's docstring gives them."""
+    def child(tag):
+        return system.find(f"{{{NS}}}{tag}")
+
+    ident = {"EventID": int(child("EventID").text), "Channel": child("Channel").text,
+             "Provider": child("Provider").get("Name"), "EventRecordID": int(child("EventRecordID").text),
+             "Computer": child("Computer").text}
+    for tag in ("Level", "Task", "Opcode", "Version"):
+        if child(tag) is not None and child(tag).text:
+            ident[tag] = int(child(tag).text)
+    if child("Keywords") is not None and child("Keywords").text:
+        ident["Keywords"] = child("Keywords").text
+    for tag, attr, name in (("Execution", "ProcessID", "ExecutionProcessID"),
+                            ("Execution", "ThreadID", "ExecutionThreadID"), ("Security", "UserID", "SecurityUserID")):
+        value = child(tag).get(attr) if child(tag) is not None else None
+        if value:
+            ident[name] = int(value) if name.startswith("Execution") else value
+    return ident
+
+
 def xml_fields(xml: str) -> tuple[dict, dict]:
-    """The System identity and every EventData/UserData field of one record, read with ElementTree."""
+    """The System values and every EventData/UserData field of one record, read with ElementTree."""
     root = ET.fromstring(xml.encode())
-    system = root.find(f"{{{NS}}}System")
-    ident = {"EventID": int(system.find(f"{{{NS}}}EventID").text),
-             "Channel": system.find(f"{{{NS}}}Channel").text,
-             "Provider": system.find(f"{{{NS}}}Provider").get("Name"),
-             "EventRecordID": int(system.find(f"{{{NS}}}EventRecordID").text)}
+    ident = system_values(root.find(f"{{{NS}}}System"))
     fields: dict = {}
     event_data = root.find(f"{{{NS}}}EventData")
     unnamed = 0
@@ -587,13 +611,18 @@ def xml_fields(xml: str) -> tuple[dict, dict]:
     for wrapper in (user_data if user_data is not None else ()):
         for item in wrapper.iter():
             if item is not wrapper and len(item) == 0:
-                empty = _value(item.text) is None
+                empty = not (item.text or "").strip()
                 fields[item.tag.rsplit("}", 1)[-1]] = dict(item.attrib) if empty and item.attrib else _value(item.text)
-    for name in set(fields) & set(ident):  # a data field named like a System value keeps "data.<name>"
-        if fields[name] not in (ident[name], str(ident[name])):
-            fields["data." + name] = fields.pop(name)
-        else:
+    params = {k: v for k, v in fields.items() if k != "Binary"}
+    if params and all(re.fullmatch(r"param\d+", k) for k in params):  # the data as a whole, for Sigma's `Data`
+        fields["Data"] = "\n".join(params[f"param{i}"] for i in range(1, len(params) + 1))
+    for name in set(fields) & set(ident):
+        if fields[name] in (ident[name], str(ident[name])):
             del fields[name]
+        elif name in ("EventID", "Channel", "Provider", "EventRecordID"):  # the identity keeps its name
+            fields["data." + name] = fields.pop(name)
+        else:  # other System values yield to the data field
+            ident["System." + name] = ident.pop(name)
     return ident, fields
 
 
@@ -637,14 +666,23 @@ def test_corpus_xml_rendering_maps_exactly_like_the_evtx_file(tmp_path):
 
 def test_hayabusa_other_channels_keep_their_fields_and_plain_meanings():
     sysmon = one(hayabusa("ID1-CMD executed via sticky key call.evtx"), "1")
-    assert (sysmon.category, sysmon.action, sysmon.actor, sysmon.attrs["actor_domain"]) == (
-        "system", "log", "admmig", "OFFSEC")
+    assert (sysmon.category, sysmon.action, sysmon.outcome, sysmon.actor, sysmon.attrs["actor_domain"]) == (
+        "system", "process_start", "success", "admmig", "OFFSEC")
     assert sysmon.resource == sysmon.attrs["Image"] and sysmon.attrs["ParentImage"]
     assert sysmon.attrs["CommandLine"] and sysmon.attrs["Provider"] == "Microsoft-Windows-Sysmon"
-    script = one(hayabusa("ID4103-4104-Payload download*.evtx"), "4104")
-    assert "New-Object Net.WebClient" in script.attrs["ScriptBlockText"] and script.action == "log"
+    payload = hayabusa("ID4103-4104-Payload download*.evtx")
+    script = one(payload, "4104")
+    assert "New-Object Net.WebClient" in script.attrs["ScriptBlockText"] and script.action == "script_run"
+    module = one(payload, "4103")  # the user from ContextInfo's "User = OFFSEC\admmig" line
+    assert (module.action, module.actor, module.attrs["actor_domain"]) == ("script_run", "admmig", "OFFSEC")
+    sid = "S-1-5-21-4230534742-2542757381-3142984815-1111"  # System/Security UserID
+    assert script.attrs["SecurityUserID"] == module.attrs["SecurityUserID"] == sid
     classic = one(hayabusa("ID800-4103-4104-Service creation*.evtx"), "800")
     assert classic.attrs["param1"].startswith("New-Service") and classic.attrs["Channel"] == "Windows PowerShell"
+    assert (classic.action, classic.actor, classic.resource) == ("script_run", "admmig", classic.attrs["param1"])
+    # the unnamed <Data> as a whole, which Sigma's classic PowerShell rules match (`Data|contains`)
+    assert classic.attrs["Data"] == "\n".join(classic.attrs[f"param{i}"] for i in (1, 2, 3))
+    assert "HostApplication=C:\\Windows\\System32\\WindowsPowerShell" in classic.attrs["Data"]
     timeout = one(hayabusa("ID7009-*.evtx"), "7009")  # the service never reported that it started
     assert (timeout.category, timeout.action, timeout.outcome, timeout.resource) == (
         "system", "service_start", "failure", timeout.attrs["param2"])
@@ -652,13 +690,14 @@ def test_hayabusa_other_channels_keep_their_fields_and_plain_meanings():
     rdp = hayabusa("ID1149-*.evtx")
     assert {(e.category, e.action, e.outcome, e.actor) for e in rdp} == {
         ("authentication", "authenticate", "success", "admmig")}
-    assert rdp[0].src_ip == rdp[0].attrs["Param3"] and rdp[0].attrs["Param2"] is None
+    assert rdp[0].src_ip == rdp[0].attrs["Param3"] and rdp[0].attrs["Param2"] == ""  # an empty element
     dns = one(hayabusa("ID770-*.evtx"), "770")
     assert dns.attrs["param1"].endswith("mimilib.dll") and dns.attrs["Channel"] == "DNS Server"
     spool = one(hayabusa("ID354-808-*.evtx"), "808")
     assert spool.attrs["PluginDllName"].endswith("mimispool.dll") and spool.attrs["ErrorCode"] == "0x7e"
     sql = one(hayabusa("ID15457-*.evtx"), "15457")
     assert [sql.attrs[f"param{i}"] for i in (1, 2, 3)] == ["show advanced options", "1", "1"]
+    assert sql.attrs["Data"] == "show advanced options\n1\n1"
 
 
 def test_winlogbeat_and_nxlog_keep_the_event_data_under_its_names(wlb_events, tmp_path):
@@ -672,12 +711,14 @@ def test_winlogbeat_and_nxlog_keep_the_event_data_under_its_names(wlb_events, tm
     attrs = evs[0].attrs
     assert (attrs["TargetUserName"], attrs["SubStatus"], attrs["IpAddress"]) == ("mallory", "0xC0000064",
                                                                                   "198.51.100.9")
-    assert attrs["SubjectUserName"] is None  # "-"
+    assert attrs["SubjectUserName"] == "-" and attrs["TargetDomainName"] == ""  # as written
+    assert (attrs["Keywords"], attrs["Task"], attrs["Opcode"], attrs["ExecutionThreadID"]) == (
+        "0x8010000000000000", 12544, 0, 3312)  # NXLog's signed Keywords as Windows writes them
     assert (attrs["EventID"], attrs["EventRecordID"], attrs["Channel"]) == (4625, 77120, "Security")
     assert not {"Message", "EventTime", "Hostname", "SourceModuleType"} & set(attrs)  # NXLog's own keys
 
 
-def test_names_spelled_like_null_are_names_and_only_dash_is_no_value(tmp_path, db):
+def test_names_spelled_like_null_are_names_only_dash_is_no_value_and_attrs_keep_the_dash(tmp_path, db):
     added = xml_event(4732, {"SubjectUserName": "admin", "TargetUserName": "None", "TargetDomainName": "WS1",
                              "MemberName": "-", "MemberSid": "S-1-5-21-1-2-3-1001"})
     logon = xml_event(4625, {"SubjectUserName": "-", "TargetUserName": "?", "TargetDomainName": "(unknown)",
@@ -685,14 +726,15 @@ def test_names_spelled_like_null_are_names_and_only_dash_is_no_value(tmp_path, d
     path = write(tmp_path, "names.xml", added + "\n" + logon + "\n")
     group, fail = events(path)
     assert (group.role, group.target, group.actor) == ("None", "S-1-5-21-1-2-3-1001", "admin")
-    assert group.attrs["TargetUserName"] == "None" and group.attrs["MemberName"] is None
+    assert group.attrs["TargetUserName"] == "None" and group.attrs["MemberName"] == "-"
+    # "-" is no value for the columns, and a Sigma rule's `IpAddress: '-'` still matches the field
     assert (fail.actor, fail.attrs["actor_domain"], fail.src_ip) == ("?", "(unknown)", None)
-    assert fail.attrs["SubjectUserName"] is None and fail.attrs["IpAddress"] is None
+    assert fail.attrs["SubjectUserName"] == "-" and fail.attrs["IpAddress"] == "-"
     assert ingest(db, path).events == 2
     con = duckdb.connect(str(db), read_only=True)
     try:
-        rows = con.execute("SELECT role, attrs->>'TargetUserName', attrs->>'EventRecordID' FROM events "
-                           "ORDER BY seq").fetchall()
+        rows = con.execute("SELECT role, attrs->>'TargetUserName', attrs->>'EventRecordID', "
+                           "json_extract_string(attrs, '$.\"IpAddress\"') FROM events ORDER BY seq").fetchall()
     finally:
         con.close()
-    assert rows == [("None", "None", "1"), (None, "?", "2")]
+    assert rows == [("None", "None", "1", None), (None, "?", "2", "-")]

@@ -139,7 +139,7 @@ SPECS = [
     }, gzipped=("nginx-access.log",), unparsed={"nginx-access.log": [23], "apache-vhosts.log": [15]},
         reason="web_access"),
     Spec("windows_security", {"hayabusa-openssh-bruteforce.evtx": 0.99, "wevtutil-security.xml": 0.95,
-                              "winlogbeat.ndjson": 0.95}, "", {
+                              "winlogbeat.ndjson": 0.95, "other-channels.xml": 0.95}, "", {
         "syslog": b"Mar  1 10:00:01 web1 sshd[7]: Failed password for root from 203.0.113.9 port 22 ssh2\n",
         "cloudtrail": b'{"eventVersion":"1.08","eventName":"ConsoleLogin","eventID":"1",'
                       b'"eventSource":"signin.amazonaws.com"}\n',

@@ -267,18 +267,24 @@ def _windows_tables(mod: types.ModuleType) -> list[str]:
     """The event-id table, from the parser's own mapping dicts."""
     rules: dict[int, tuple[str, ...]] = {**getattr(mod, "RULES", {}), **getattr(mod, "EVENTLOG_RULES", {})}
     out = ["## Event ids", "", "Generated from the parser's `RULES` and `EVENTLOG_RULES` (Security channel; 104 is "
-           "the System channel's log cleared). Any other id is `system` / `log`.", "",
+           "the System channel's log cleared). Any other id of these providers is `system` / `log`.", "",
            "| event id | category / action | default outcome | Windows title |", "|---|---|---|---|"]
     for eid, (category, action, outcome, _kind, title) in sorted(rules.items()):
         shown = "from Status" if outcome == "status" else outcome
         out.append(f"| {eid} | {category} / {action} | {shown} | {_cell(title)} |")
     channel = getattr(mod, "CHANNEL_RULES", {})
     if channel:
-        out += ["", "Other channels (generated from `CHANNEL_RULES`; every field is kept in attrs):", "",
-                "| provider | event id | category / action / outcome | title | resource |", "|---|---|---|---|---|"]
-        for (provider, eid), (category, action, outcome, title, resource) in sorted(channel.items()):
-            res = f"`{resource}`" if resource else ""
-            out.append(f"| {provider} | {eid} | {category} / {action} / {outcome} | {_cell(title)} | {res} |")
+        out += ["", "Other channels (generated from `CHANNEL_RULES`, by provider in lower case; every field is kept "
+                "in attrs; resource and actor: the first of the fields named that has a value; any other event "
+                "is `system` / `log`):", "",
+                "| provider | event id | category / action / outcome | title | resource | actor |",
+                "|---|---|---|---|---|---|"]
+        for (provider, eid), rule in sorted(channel.items()):
+            category, action, outcome, title, resource, actor = rule
+            action = "service_start or service_stop (by param2)" if action == "state" else action
+            outcome = "from ResultCode" if outcome == "result" else outcome
+            res, act = (", ".join(f"`{_cell(f)}`" for f in fields) for fields in (resource, actor))
+            out.append(f"| {provider} | {eid} | {category} / {action} / {outcome} | {_cell(title)} | {res} | {act} |")
     return [*out, ""]
 
 

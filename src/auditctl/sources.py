@@ -188,8 +188,8 @@ class Source:
         self.consumed = self.start_offset
         self.next_line = self.start_line
 
-    def raw_lines(self) -> Iterator[tuple[int, bytes]]:
-        """(line number, bytes without the line ending), from the start offset."""
+    def raw_lines(self, *, keep_ends: bool = False) -> Iterator[tuple[int, bytes]]:
+        """(line number, bytes without the line ending, or with it when `keep_ends`), from the start offset."""
         number = self.start_line
         pos = self.start_offset
         end = self.end_offset
@@ -202,7 +202,7 @@ class Source:
                 pos += len(raw)
                 self.consumed = pos
                 self.next_line = number + 1
-                yield number, raw.rstrip(b"\r\n")
+                yield number, raw if keep_ends else raw.rstrip(b"\r\n")
                 number += 1
         except _DECOMPRESS_ERRORS as exc:
             raise SourceError(f"{self.label}: line {number}: {_reason(exc)}") from exc

@@ -36,12 +36,19 @@ ECS_TYPE = {
     "command_run": ["start"], "access": ["access"], "service_start": ["start"], "service_stop": ["end"],
     "syscall": ["info"], "log": ["info"], "unparsed": ["info"],
     "log_read": ["access"], "log_exported": ["access"], "log_verified": ["info"], "retention_applied": ["deletion"],
+    "service_installed": ["installation"], "service_modified": ["change"], "process_start": ["start"],
+    "process_end": ["end"], "process_access": ["access"], "module_load": ["start"], "file_write": ["change"],
+    "file_delete": ["deletion"], "registry_change": ["change"], "network_connect": ["connection", "start"],
+    "dns_query": ["protocol"], "pipe_created": ["creation"], "wmi_subscription": ["creation"],
+    "script_run": ["start"], "task_created": ["creation"], "task_deleted": ["deletion"], "task_modified": ["change"],
+    "task_run": ["start"], "malware_detected": ["info"],
 }
 ECS_VERSION = "8.11.0"
 
 # Our action -> (OCSF class_uid, activity_id). OCSF 1.1: Account Change 3001, Authentication 3002,
 # User Access Management 3005, Group Management 3006, Process Activity 1007, API Activity 6003,
-# Base Event 0. category_uid = class_uid // 1000; type_uid = class_uid * 100 + activity_id.
+# File System Activity 1001, Module Activity 1005, Scheduled Job Activity 1006, Network Activity 4001,
+# DNS Activity 4003, Base Event 0. category_uid = class_uid // 1000; type_uid = class_uid * 100 + activity_id.
 OCSF = {
     "login": (3002, 1), "logout": (3002, 2), "authenticate": (3002, 99), "session_start": (3002, 1),
     "session_end": (3002, 2),
@@ -53,8 +60,14 @@ OCSF = {
     "command_run": (1007, 1), "privilege_escalation": (1007, 1),
     "access": (6003, 2), "log_read": (6003, 2), "log_exported": (6003, 2), "log_verified": (6003, 2),
     "retention_applied": (6003, 4),
+    "process_start": (1007, 1), "process_end": (1007, 2), "process_access": (1007, 3), "module_load": (1005, 1),
+    "file_write": (1001, 1), "file_delete": (1001, 4), "network_connect": (4001, 1), "dns_query": (4003, 1),
+    "task_created": (1006, 1), "task_modified": (1006, 2), "task_deleted": (1006, 3),
+    "task_run": (1006, 6),
 }
-OCSF_CLASS_NAMES = {0: "Base Event", 1007: "Process Activity", 3001: "Account Change", 3002: "Authentication",
+OCSF_CLASS_NAMES = {0: "Base Event", 1001: "File System Activity", 1005: "Module Activity",
+                    1006: "Scheduled Job Activity", 1007: "Process Activity", 4001: "Network Activity",
+                    4003: "DNS Activity", 3001: "Account Change", 3002: "Authentication",
                     3005: "User Access Management", 3006: "Group Management", 6003: "API Activity"}
 OCSF_STATUS = {"success": (1, "Success"), "failure": (2, "Failure"), "unknown": (0, "Unknown")}
 
