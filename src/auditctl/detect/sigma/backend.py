@@ -228,7 +228,8 @@ class DuckDBBackend(TextQueryBackend):
                                             state: ConversionState) -> str:
         assert isinstance(cond.value, SigmaNull)
         f = self.field(cond.field)
-        return f"(len({f.expr}) = 0)" if f.multi else f"({f.expr} IS NULL)"
+        # null: the field is absent or empty (a parser keeps an empty source value as "")
+        return f"coalesce(len({f.expr}) = 0, true)" if f.multi else f"coalesce({f.expr} = '', true)"
 
     def convert_condition_field_exists(self, cond: ConditionFieldEqualsValueExpression,
                                        state: ConversionState) -> str:

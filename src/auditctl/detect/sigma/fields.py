@@ -79,6 +79,18 @@ def _windows(name: str) -> FieldSql:
     return FieldSql(attrs_field(name))
 
 
+_WORDS = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def _windows_spaced(name: str) -> FieldSql:
+    """Microsoft Defender names its fields with spaces (`Threat Name`); Sigma rules write them
+    without (`ThreatName`): the name as written, else with its words spaced."""
+    spaced = _WORDS.sub(" ", name)
+    if spaced == name:
+        return _windows(name)
+    return FieldSql(_coalesce([attrs_field(name), attrs_field(spaced)]))
+
+
 _SYSLOG_COLUMNS = {"host": "host", "hostname": "host", "Hostname": "host", "program": "app", "app": "app",
                    "pid": "CAST(pid AS VARCHAR)", "user": "actor", "User": "actor", "message": "message",
                    "msg": "message", "src_ip": "src_ip"}
@@ -147,6 +159,7 @@ def _web(name: str) -> FieldSql:
 
 _FAMILIES = {
     "windows": _windows,
+    "windows_spaced": _windows_spaced,
     "auditd": _auditd,
     "auditd_process": _auditd_process,
     "syslog": _syslog,

@@ -73,6 +73,10 @@ WINDOWS_CHANNELS: dict[str, list[str]] = {
     "sense": ["Microsoft-Windows-SENSE/Operational"],
 }
 
+# Channels whose fields have spaces in their names (Defender's `Threat Name`), which Sigma
+# rules write without.
+SPACED_SERVICES = frozenset({"windefend"})
+
 # Windows categories: (channel, event ids) they are logged as. Sysmon's ids, and the Security
 # log's own events where Windows writes the same thing (4688 process creation).
 _SYSMON_CATEGORIES: dict[str, list[int]] = {
@@ -121,8 +125,9 @@ def logsource_label(product: str | None, category: str | None, service: str | No
 
 
 def _windows_entries() -> list[Logsource]:
-    out = [Logsource(("windows", None, service), "windows", {"@parser": [WINDOWS], "Channel": list(channels)},
-                     WINDOWS_RENAMES) for service, channels in WINDOWS_CHANNELS.items()]
+    out = [Logsource(("windows", None, service), "windows_spaced" if service in SPACED_SERVICES else "windows",
+                     {"@parser": [WINDOWS], "Channel": list(channels)}, WINDOWS_RENAMES)
+           for service, channels in WINDOWS_CHANNELS.items()]
     for category, ids in _SYSMON_CATEGORIES.items():
         select: dict[str, list[str | int]] = {"@parser": [WINDOWS], "Channel": [SYSMON], "EventID": list(ids)}
         renames = dict(WINDOWS_RENAMES)
@@ -142,8 +147,8 @@ def _windows_entries() -> list[Logsource]:
     defender: dict[str, list[str | int]] = {"@parser": [WINDOWS], "Channel": ["Microsoft-Windows-Windows Defender/Operational"],
                 "EventID": [1006, 1007, 1008, 1009, 1010, 1116, 1117, 1118, 1119]}
     av_names = {**WINDOWS_RENAMES, "Signature": "Threat Name", "Filename": "Path"}
-    out.append(Logsource(("windows", "antivirus", None), "windows", defender, av_names))
-    out.append(Logsource((None, "antivirus", None), "windows", defender, av_names))
+    out.append(Logsource(("windows", "antivirus", None), "windows_spaced", defender, av_names))
+    out.append(Logsource((None, "antivirus", None), "windows_spaced", defender, av_names))
     return out
 
 
