@@ -74,6 +74,10 @@ def test_built_wheel_carries_and_loads_the_builtin_parsers(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for plugin in ("syslog", "auditd", "jsonl", "cloudtrail", "k8s_audit"):
         assert f"auditctl/builtin_parsers/{plugin}.py" in names
+    # the shipped Sigma rules are package data, with their licence
+    sigma = ROOT / "src" / "auditctl" / "detect" / "sigma" / "pack"
+    shipped = {str(p.relative_to(ROOT / "src")) for p in sigma.rglob("*") if p.is_file()}
+    assert shipped <= set(names) and "auditctl/detect/sigma/pack/LICENSE.DRL-1.1" in shipped
     target = tmp_path / "installed"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, capture_output=True, timeout=600)

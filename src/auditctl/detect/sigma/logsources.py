@@ -167,6 +167,30 @@ def _linux_entries() -> list[Logsource]:
     return out
 
 
+# SigmaHQ's Entra ID rules name fields as the Log Analytics tables do (`Category`,
+# `LoggedByService`, `ActivityDisplayName`, top level) or by an older export's
+# `properties.message` (the activity's display name). Diagnostic-settings exports (Event Hub,
+# storage PT1H) keep those fields under `properties`, camel-cased, and their top-level
+# `category` is the log ("AuditLogs"), not the audit category: the `properties` spelling
+# comes first, the Log Analytics one is the fallback.
+AZURE_RENAMES: dict[str, dict[str, str]] = {
+    "auditlogs": {
+        "properties.message": "properties.message|properties.activityDisplayName",
+        "ActivityDisplayName": "properties.activityDisplayName|ActivityDisplayName",
+        "Category": "properties.category|Category",
+        "LoggedByService": "properties.loggedByService|LoggedByService",
+        "TargetResources": "properties.targetResources|TargetResources",
+        "Status": "properties.result|Status",
+    },
+    "signinlogs": {
+        "AuthenticationRequirement": "properties.authenticationRequirement|AuthenticationRequirement",
+        "Status": "properties.status|Status",
+    },
+    "riskdetection": {"riskEventType": "properties.riskEventType|riskEventType"},
+    "pim": {"riskEventType": "properties.riskEventType|riskEventType"},
+}
+
+
 def _cloud_entries() -> list[Logsource]:
     gcp = {"gcp.audit.method_name": "protoPayload.methodName", "gcp.audit.service_name": "protoPayload.serviceName",
            "gcp.audit.resource_name": "protoPayload.resourceName",
@@ -182,7 +206,7 @@ def _cloud_entries() -> list[Logsource]:
     ]
     for service in ("activitylogs", "auditlogs", "signinlogs", "riskdetection", "pim", "azureactivity",
                     "microsoft365portal"):
-        out.append(Logsource(("azure", None, service), "azure", {"@parser": ["azure"]}))
+        out.append(Logsource(("azure", None, service), "azure", {"@parser": ["azure"]}, AZURE_RENAMES.get(service, {})))
     return out
 
 
