@@ -116,6 +116,8 @@ def test_check_with_sigma_finds_the_trail_changes_with_their_events(cli, trail, 
     assert "lookahead.yml: sigma rule 22222222-3333-4444-5555-666666666666 (Needs a look-ahead): skipped" in result.stderr
     assert "1 rule(s) for 1 logsource(s) no parser here reads" in result.stderr
     # stored findings keep the Sigma metadata
+    table = cli("findings", "--format", "table").stdout
+    assert "(sigma 4db60cc0, by vitaliy0x1)" in table and "AWS CloudTrail Important" in table  # DRL: name the author
     stored = orjson.loads(cli("findings", "--format", "json").stdout)
     assert stored[0]["detail"]["sigma"]["id"] == "4db60cc0-36fb-42b7-9b58-a5b53019fb74"
 
@@ -195,5 +197,5 @@ def test_report_runs_sigma_rules_and_shows_their_false_positives(cli, trail, rul
     assert result.exit_code == 0, result.output
     md = result.stdout
     assert "**AWS CloudTrail Important Change** (`4db60cc0-36fb-42b7-9b58-a5b53019fb74`" in md
-    assert ("Sigma rule, level medium, product=aws service=cloudtrail; false positives: Valid change in a Trail"
-            in md)
+    assert ("Sigma rule by vitaliy0x1, level medium, product=aws service=cloudtrail; false positives: "
+            "Valid change in a Trail" in md)

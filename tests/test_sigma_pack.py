@@ -375,8 +375,10 @@ LINE_KEY = "(regexp_extract(source, '[^/]*$'), line)"
 
 
 def test_auditd_user_created(linux_db):
-    """useradd's execve (SYSCALL exe=/usr/sbin/useradd), in the sample and ours; not userdel's."""
-    assert evidence(linux_db, "lnx_auditd_create_account", LINE_KEY) == {("audit.log", 24), ("audit-more.log", 19)}
+    """useradd's execve (SYSCALL exe=/usr/sbin/useradd), in the sample and ours, and the sample's
+    one-record ADD_USER event (line 34); not userdel's."""
+    assert evidence(linux_db, "lnx_auditd_create_account", LINE_KEY) == {
+        ("audit.log", 24), ("audit.log", 34), ("audit-more.log", 19)}
 
 
 def test_auditd_audit_configuration_written(linux_db):
@@ -474,7 +476,7 @@ def cloud_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("sigma-cloud")
     whole = [next((SAMPLES / "cloudtrail").glob("*.json.gz")), SAMPLES / "azure" / "activity_eventhub.json",
              FALCO / "exec_pod.json"]
-    # the JSON-lines samples end with a cut line, kept as an unparsed event: see the xfail below
+    # the JSON-lines samples end with a cut line, kept as an unparsed event (see the test below)
     cut = {"okta.jsonl": SAMPLES / "okta" / "system_log.jsonl", "github.jsonl": SAMPLES / "github_audit" / "audit_stream.jsonl",
            "gcp.jsonl": SAMPLES / "gcp_audit" / "cloudaudit_sink.jsonl", "entra.json": SAMPLES / "azure" / "entra_PT1H.json",
            "k8s.jsonl": SAMPLES / "k8s_audit" / "audit.log"}
@@ -550,15 +552,11 @@ def test_kubernetes_exec_into_pod(cloud_db):
 
 # -- known gaps (strict: they fail once fixed, so that the marker goes) ----------------------
 
-@pytest.mark.xfail(strict=True, raises=duckdb.InvalidInputException, reason="engine gap: json_extract_string over a raw line that is not JSON "
-                   "(an unparsed, cut record kept verbatim) raises, and the whole rule fails (fields.py)")
 def test_a_cut_json_line_does_not_break_cloud_rules(tmp_path):
     db = ingest_allowing_unparsed(tmp_path, [SAMPLES / "okta" / "system_log.jsonl"])
     assert evidence(db, "okta_mfa_reset_or_deactivated", jkey("$.eventType")) == {"user.mfa.factor.deactivate"}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="engine gap: auditd `type` is read from attrs.records, which one-record "
-                   "events (ADD_USER, CONFIG_CHANGE, USER_*) do not have (fields.py / the auditd parser)")
 def test_auditd_one_record_event_type(tmp_path):
     line = ("type=ADD_USER msg=audit(1481076992.488:389): pid=1264 uid=0 auid=4294967295 ses=4294967295 "
             "subj=system_u:system_r:unconfined_service_t:s0 msg='op=add-user id=1000 exe=\"/usr/sbin/useradd\" "

@@ -55,8 +55,9 @@ def finding_rows(findings: Sequence[Finding]) -> list[dict]:
 
 def _rule_cell(f: Finding) -> str:
     """A native rule's id reads well; a Sigma rule's is a UUID: show its title, then the id's head."""
-    if f.detail and "sigma" in f.detail:
-        return f"{f.title} (sigma {f.rule_id[:8]})"
+    if f.detail and "sigma" in f.detail:  # the DRL asks every match to name the rule's author
+        author = f.detail["sigma"].get("author")
+        return f"{f.title} (sigma {f.rule_id[:8]}{', by ' + author if author else ''})"
     return f.rule_id
 
 

@@ -118,7 +118,7 @@ def deliver(cfg: SinkConfig, alert: dict[str, Any]) -> None:
             if cfg.format == "json":
                 line = json.dumps(alert, sort_keys=True)
             else:
-                rule = f"{alert['title']} (sigma {alert['rule'][:8]})" if "sigma" in alert else alert["rule"]
+                rule = _rule_text(alert)
                 line = (f"ALERT {alert['severity'].upper():8} {rule}  {alert['group_text']}  "
                         f"count={alert['count']}  {alert['first']} .. {alert['last']}  ({alert['status']})")
             sys.stdout.write(line + "\n")
@@ -179,6 +179,16 @@ def send_syslog(target: str, alert: dict[str, Any]) -> None:
         handler.emit(record)
     finally:
         handler.close()
+
+
+def _rule_text(alert: dict[str, Any]) -> str:
+    """The rule as an alert line names it; a Sigma rule with its title and author (the DRL asks
+    every match to name the author)."""
+    sigma = alert.get("sigma")
+    if not sigma:
+        return str(alert["rule"])
+    by = f", by {sigma['author']}" if sigma.get("author") else ""
+    return f"{alert['title']} (sigma {str(alert['rule'])[:8]}{by})"
 
 
 def alert_from_finding(f: Any) -> dict[str, Any]:

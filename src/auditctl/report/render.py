@@ -111,7 +111,8 @@ def _h_sigma(item: dict[str, Any]) -> str:
     if not sigma:
         return ""
     fps = "; ".join(sigma["falsepositives"]) or "none listed"
-    return (f'<p class="muted">Sigma {escape(sigma["kind"])}, level {escape(sigma["level"])}, '
+    by = f' by {escape(sigma["author"])}' if sigma.get("author") else ""
+    return (f'<p class="muted">Sigma {escape(sigma["kind"])}{by}, level {escape(sigma["level"])}, '
             f'{escape(sigma["logsource"])}; false positives: {escape(fps)}</p>')
 
 
@@ -206,7 +207,8 @@ def to_markdown(doc: dict[str, Any]) -> str:
                     f"{_group(i['group'])}; {i['count']} event(s), {_when(i['first'])} to {_when(i['last'])}"]
             sigma = (i.get("detail") or {}).get("sigma")
             if sigma:  # a Sigma rule says what else can fire it: the reviewer weighs the finding with it
-                out.append(f"  - Sigma {sigma['kind']}, level {sigma['level']}, {sigma['logsource']}; false positives: "
+                by = f" by {_md_cell(sigma['author'])}" if sigma.get("author") else ""
+                out.append(f"  - Sigma {sigma['kind']}{by}, level {sigma['level']}, {sigma['logsource']}; false positives: "
                            f"{_md_cell('; '.join(sigma['falsepositives']) or 'none listed')}")
             for e in i["evidence"]:
                 out.append(f"  - {_when(e['ts'])} {e['host'] or ''} {e['action']} {e['outcome']}: "

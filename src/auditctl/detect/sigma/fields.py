@@ -117,7 +117,9 @@ def _auditd(name: str) -> FieldSql:
     """auditd: one event holds several records (SYSCALL, EXECVE, PATH...): a field matches when
     any record has it. `type` is the record types, `aN` the decoded EXECVE argument N."""
     if name == "type":
-        return FieldSql("CAST(json_extract_string(attrs, '$.records[*]') AS VARCHAR[])", multi=True)
+        # a multi-record event lists its records' types; a one-record event (ADD_USER) is its type
+        return FieldSql("list_distinct(list_concat(CAST(json_extract_string(attrs, '$.records[*]') AS VARCHAR[]), "
+                        "[original_action]))", multi=True)
     arg = _AUDITD_ARG.match(name)
     if arg:
         return FieldSql(f"json_extract_string(attrs, '$.argv[{int(arg.group(1))}]')")

@@ -92,7 +92,7 @@ class SigmaSet:
 
 
 def _reason_kind(reason: str) -> str:
-    return re.sub(r"'[^']*'|\"[^\"]*\"|\d+", "…", reason.split(":")[0])[:90]
+    return re.sub(r"'[^']*'|\"[^\"]*\"|\b\d+\b", "…", reason.split(":")[0])[:90]
 
 
 # -- reading --------------------------------------------------------------------------------
