@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-import duckdb
 import pytest
 import yaml
 
