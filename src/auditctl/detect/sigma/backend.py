@@ -28,6 +28,7 @@ from sigma.conversion.state import ConversionState
 from sigma.types import (
     CompareOperators,
     SigmaBool,
+    SigmaCasedString,
     SigmaCIDRExpression,
     SigmaCompareExpression,
     SigmaFieldReference,
@@ -39,7 +40,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from auditctl.detect.sigma.fields import FieldSql, resolve, sql_text
+from auditctl.detect.sigma.fields import FieldSql, keyword_field, resolve, sql_text
 
 Pred = Callable[[str], str]  # a predicate over one text value (an SQL expression)
 
@@ -104,8 +105,9 @@ def regex_predicate(value: SigmaRegularExpression) -> Pred:
     for flag in value.flags:
         flags += {SigmaRegularExpressionFlag.IGNORECASE: "i", SigmaRegularExpressionFlag.MULTILINE: "m",
                   SigmaRegularExpressionFlag.DOTALL: "s"}[flag]
-    regexp = value.regexp.original if hasattr(value.regexp, "original") else str(value.regexp)
-    pattern = (f"(?{flags})" if flags else "") + regexp
+    # str(), not .original: the contains/startswith/endswith modifiers extend the expression
+    # (`.*(?:x|y).*`) and leave .original empty
+    pattern = (f"(?{flags})" if flags else "") + str(value.regexp)
     return lambda x: f"regexp_matches({x}, {sql_text(pattern)})"
 
 
@@ -114,14 +116,52 @@ _OPS = {CompareOperators.LT: "<", CompareOperators.LTE: "<=", CompareOperators.G
         CompareOperators.NEQ: "<>"}
 
 
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
+_H16 = "[0-9a-f]{1,4}"
+
+
+def ipv4_number(x: str) -> str:
+    """SQL: IPv4 address text as a number, NULL when it is not one (octets 0-255, no leading
+    zeros, as Python's `ipaddress` reads them)."""
+    octets = " + ".join(f"CAST(regexp_extract({x}, {sql_text(_IPV4)}, {i + 1}) AS BIGINT) * {256 ** (3 - i)}"
+                        for i in range(4))
+    return f"CASE WHEN regexp_full_match({x}, {sql_text(_IPV4)}) THEN {octets} END"
+
+
+def ipv6_hex(x: str) -> str:
+    """SQL: IPv6 address text as its 32 hex digits, NULL when it is not one. Every spelling
+    counts: compressed (`::`) or not, any case, leading zeros, a `%zone`, an IPv4 tail."""
+    tail4 = f"^(.*:){_IPV4}$"
+    # an IPv4 tail becomes two hex groups
+    s0 = f"lower(split_part({x}, '%', 1))"
+    v4 = (f"CASE WHEN regexp_matches(a, {sql_text(tail4)}) THEN regexp_extract(a, {sql_text(tail4)}, 1) || "
+          f"printf('%x:%x', {_octet_pair('a', tail4, 2)}, {_octet_pair('a', tail4, 4)}) ELSE a END")
+    head = "CASE WHEN starts_with(s, '::') THEN CAST([] AS VARCHAR[]) ELSE string_split(split_part(s, '::', 1), ':') END"
+    tail = "CASE WHEN ends_with(s, '::') THEN CAST([] AS VARCHAR[]) ELSE string_split(split_part(s, '::', 2), ':') END"
+    full = f"regexp_full_match(s, {sql_text(f'{_H16}(:{_H16}){{7}}')})"
+    short = f"regexp_full_match(s, {sql_text(f'(({_H16}:)*{_H16})?::(({_H16}:)*{_H16})?')})"
+    groups = (f"CASE WHEN {full} THEN string_split(s, ':') WHEN {short} AND len(h) + len(t) <= 7 "
+              "THEN h || list_transform(range(8 - len(h) - len(t)), lambda i: '0') || t END")
+    digits = "array_to_string(list_transform(g, lambda p: lpad(p, 4, '0')), '')"
+    return (f"list_transform([{s0}], lambda a: list_transform([{v4}], lambda s: list_transform([{head}], lambda h: "
+            f"list_transform([{tail}], lambda t: list_transform([{groups}], lambda g: {digits})[1])[1])[1])[1])[1]")
+
+
+def _octet_pair(x: str, pattern: str, group: int) -> str:
+    return (f"CAST(regexp_extract({x}, {sql_text(pattern)}, {group}) AS BIGINT) * 256 + "
+            f"CAST(regexp_extract({x}, {sql_text(pattern)}, {group + 1}) AS BIGINT)")
+
+
 def cidr_predicate(value: SigmaCIDRExpression) -> Pred:
+    """Membership of an address in a network, by number (IPv4) or by its 32 hex digits (IPv6):
+    exact, unlike prefix wildcards; an address of the other version never matches."""
     net = value.network
     if isinstance(net, ipaddress.IPv4Network):
         lo, hi = int(net.network_address), int(net.broadcast_address)
-        octets = "+".join(f"TRY_CAST(split_part({{x}}, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4))
-        return lambda x: (f"(regexp_full_match({x}, '\\d+\\.\\d+\\.\\d+\\.\\d+') AND "
-                          f"({octets.format(x=x)}) BETWEEN {lo} AND {hi})")
-    raise Unsupported("IPv6")  # the backend expands IPv6 networks into prefixes, as pySigma does
+        return lambda x: f"({ipv4_number(x)} BETWEEN {lo} AND {hi})"
+    lo6, hi6 = f"{int(net.network_address):032x}", f"{int(net.broadcast_address):032x}"
+    return lambda x: f"({ipv6_hex(x)} BETWEEN '{lo6}' AND '{hi6}')"
 
 
 class DuckDBBackend(TextQueryBackend):
@@ -195,8 +235,6 @@ class DuckDBBackend(TextQueryBackend):
     def convert_condition_field_eq_val_cidr(self, cond: ConditionFieldEqualsValueExpression,
                                             state: ConversionState) -> str:
         assert isinstance(cond.value, SigmaCIDRExpression)
-        if not isinstance(cond.value.network, ipaddress.IPv4Network):
-            return str(super().convert_condition_field_eq_val_cidr(cond, state))  # pySigma's prefix expansion
         return self.leaf(cond.field, cidr_predicate(cond.value))
 
     def convert_condition_field_compare_op_val(self, cond: ConditionFieldEqualsValueExpression,
@@ -228,7 +266,7 @@ class DuckDBBackend(TextQueryBackend):
                                             state: ConversionState) -> str:
         assert isinstance(cond.value, SigmaNull)
         f = self.field(cond.field)
-        return f"(len({f.expr}) = 0)" if f.multi else f"({f.expr} IS NULL)"
+        return f"(coalesce(len({f.expr}), 0) = 0)" if f.multi else f"({f.expr} IS NULL)"
 
     def convert_condition_field_exists(self, cond: ConditionFieldEqualsValueExpression,
                                        state: ConversionState) -> str:
@@ -248,24 +286,31 @@ class DuckDBBackend(TextQueryBackend):
     def convert_condition_query_expr(self, cond: Any, state: ConversionState) -> str:
         raise Unsupported("query expression placeholders")
 
-    # -- keywords: values without a field search the raw record -----------------------------
+    # -- keywords: values without a field search the raw record (Windows: every field's value) --
+
+    def keyword_leaf(self, pred: Pred) -> str:
+        f = keyword_field(self.family)
+        if f.multi:
+            return f"coalesce(list_bool_or(list_transform({f.expr}, lambda v: coalesce({pred('v')}, false))), false)"
+        return f"coalesce({pred(f.expr)}, false)"
 
     def convert_condition_val_str(self, cond: Any, state: ConversionState) -> str:
         value = cond.value
         assert isinstance(value, SigmaString)
+        cased = isinstance(value, SigmaCasedString)
         if not value.startswith(SpecialChars.WILDCARD_MULTI):
             value = SpecialChars.WILDCARD_MULTI + value
         if not value.endswith(SpecialChars.WILDCARD_MULTI):
             value = value + SpecialChars.WILDCARD_MULTI
-        return self.leaf(None, string_predicate(value, cased=bool(getattr(cond, "cased", False))))
+        return self.keyword_leaf(string_predicate(value, cased=cased))
 
     def convert_condition_val_num(self, cond: Any, state: ConversionState) -> str:
         text = str(cond.value.number)
-        return self.leaf(None, lambda x: f"contains({x}, {sql_text(text)})")
+        return self.keyword_leaf(lambda x: f"contains({x}, {sql_text(text)})")
 
     def convert_condition_val_re(self, cond: Any, state: ConversionState) -> str:
         assert isinstance(cond.value, SigmaRegularExpression)
-        return self.leaf(None, regex_predicate(cond.value))
+        return self.keyword_leaf(regex_predicate(cond.value))
 
     def finalize_query_default(self, rule: Any, query: str, index: int, state: ConversionState) -> str:
         return query

@@ -74,6 +74,15 @@ def resolve(family: str, name: str) -> FieldSql:
     return _FAMILIES[family](name)
 
 
+def keyword_field(family: str) -> FieldSql:
+    """Where a keyword (a value without a field) is looked for: the raw record, or for Windows
+    every field's value (the raw record is XML or JSON there, with `\\` and `&quot;` escapes
+    a keyword written as the event shows it would miss)."""
+    if family == "windows":
+        return FieldSql("json_extract_string(attrs, '$.*')", multi=True)
+    return FieldSql("raw")
+
+
 def _windows(name: str) -> FieldSql:
     return FieldSql(attrs_field(name))
 
@@ -94,19 +103,37 @@ def _azure(name: str) -> FieldSql:
     return FieldSql(_coalesce([raw_field(h + ("." + rest if rest else "")) for h in spellings]))
 
 
+# auditd's own text: a record starts a line (after `node=` when it has one); key=value pairs
+# are separated by blanks, sit inside msg='...' too (so a key may follow a quote), and the
+# enriched names follow a 0x1d byte. A value is quoted ("...", quotes taken off) or runs to the
+# next blank, 0x1d or closing quote.
+_AUDITD_TYPE = r"(?m)^(?:node=\S+ )?type=([^\s\x1d]+)"
+_AUDITD_VALUE = r"(\"[^\"]*\"|[^\s\x1d']*)"
+
+
+def _auditd_pairs(name: str, line_prefix: str = "") -> str:
+    if line_prefix:  # the value of the first `name=` on lines starting with `line_prefix`
+        pattern = rf"(?m)^(?:node=\S+ )?{line_prefix}[^\n]*?[\s\x1d']{name}={_AUDITD_VALUE}"
+    else:
+        pattern = rf"(?:^|[\s\x1d']){name}={_AUDITD_VALUE}"
+    unquote = "CASE WHEN len(v) >= 2 AND starts_with(v, '\"') AND ends_with(v, '\"') THEN v[2:-2] ELSE v END"
+    return f"list_transform(regexp_extract_all(raw, {sql_text(pattern)}, 1), lambda v: {unquote})"
+
+
 def _auditd(name: str) -> FieldSql:
     """auditd: one event holds several records (SYSCALL, EXECVE, PATH...): a field matches when
-    any record has it. `type` is the record types, `aN` the decoded EXECVE argument N."""
+    any record has it. `type` is the record types, `aN` the decoded EXECVE argument N or the
+    SYSCALL record's own aN (a system call argument, in hex as auditd writes it)."""
     if name == "type":
-        return FieldSql("CAST(json_extract_string(attrs, '$.records[*]') AS VARCHAR[])", multi=True)
+        return FieldSql(f"regexp_extract_all(raw, {sql_text(_AUDITD_TYPE)}, 1)", multi=True)
     arg = _AUDITD_ARG.match(name)
     if arg:
-        return FieldSql(f"json_extract_string(attrs, '$.argv[{int(arg.group(1))}]')")
+        argv = f"json_extract_string(attrs, '$.argv[{int(arg.group(1))}]')"
+        syscall = _auditd_pairs(name, line_prefix="type=SYSCALL ")
+        return FieldSql(f"list_filter([{argv}] || {syscall}, lambda v: v IS NOT NULL)", multi=True)
     if not re.match(r"^[A-Za-z0-9_-]+$", name):
         raise ValueError(f"field {name!r} is not an auditd field name")
-    # key=value anywhere in the records, quoted or not; the enriched part after \x1d included
-    pattern = sql_text(rf"(?:^|[\s\x1d]){name}=(\"[^\"]*\"|[^\s\x1d]*)")
-    return FieldSql(f"list_transform(regexp_extract_all(raw, {pattern}, 1), lambda v: trim(v, '\"'))", multi=True)
+    return FieldSql(_auditd_pairs(name), multi=True)
 
 
 def _auditd_process(name: str) -> FieldSql:

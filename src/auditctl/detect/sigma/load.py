@@ -116,8 +116,11 @@ def _read_file(path: Path, out: SigmaSet) -> list[Any]:
     except Exception as exc:  # pySigma raises YAML and Sigma errors for a broken document
         out.skipped.append(Skipped(str(path), "", "", "(unread)", f"not a Sigma rule file: {_one_line(exc)}"))
         return []
+    # pySigma copies each rule's errors into the collection's: those are reported with the rule
+    of_rules = {id(e) for r in [*coll.rules, *coll.filters] for e in r.errors}
     for error in coll.errors:
-        out.skipped.append(Skipped(str(path), "", "", "(unread)", _one_line(error)))
+        if id(error) not in of_rules:
+            out.skipped.append(Skipped(str(path), "", "", "(unread)", _one_line(error)))
     return [*coll.rules, *coll.filters]
 
 
