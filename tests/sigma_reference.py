@@ -26,6 +26,7 @@ import re._parser as sre_parse  # type: ignore[import-not-found]
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sigma.conditions import (
@@ -102,6 +103,7 @@ def text(value: Any) -> str | None:
 
 # -- where a field lives, per family ----------------------------------------------------------
 
+@lru_cache(maxsize=100_000)
 def _auditd_pairs(raw: str) -> list[tuple[str, str]]:
     """Every key=value of an auditd event's records, those inside msg='...' and the enriched
     ones after 0x1d included; quotes taken off."""
@@ -206,8 +208,13 @@ class Fields:
 
 
 def _doc(ev: Ev) -> Any:
+    return _json_doc(ev.raw)
+
+
+@lru_cache(maxsize=100_000)
+def _json_doc(raw: str) -> Any:
     try:
-        return json.loads(ev.raw)
+        return json.loads(raw)
     except ValueError:
         return None
 

@@ -658,3 +658,15 @@ def test_unsupported_constructs_are_named(detection: str, tmp_path: Path):
     assert loaded.rules == [] and len(loaded.skipped) == 1
     reason = loaded.skipped[0].reason
     assert reason.startswith(("unsupported", "invalid Sigma")) and ("placeholder" in reason or "timestamp" in reason)
+
+
+def test_not_of_an_expanded_value_negates_all_of_it():
+    """`windash` and `base64offset` expand one value into several; `not` negates them all
+    (found by the made-up rules of the equivalence test: the SQL once read `NOT a OR b OR c`)."""
+    events = [proc(CommandLine="x -f y"), proc(CommandLine="x /f y"), proc(CommandLine="x y")]
+    assert matching("""
+        sel:
+          Image|exists: false
+        filter:
+          CommandLine|windash|contains: ' -f '
+        condition: sel and not filter""", events) == [3]

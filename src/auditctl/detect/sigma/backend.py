@@ -203,6 +203,21 @@ class DuckDBBackend(TextQueryBackend):
             return f"coalesce(list_bool_or(list_transform({f.expr}, lambda v: coalesce({pred('v')}, false))), false)"
         return f"coalesce({pred(f.expr)}, false)"
 
+    # -- structure --------------------------------------------------------------------------
+
+    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> str | None:
+        """`NOT (...)` always: pySigma groups a negated AND/OR but not a negated leaf whose value
+        expanded into several (`windash`, `base64offset`), which then read `NOT a OR b OR c`."""
+        arg = cond.args[0]
+        if arg is None:
+            return None
+        inner = self.convert_condition(arg, state)
+        return None if inner is None else f"NOT ({inner})"
+
+    def convert_condition_field_eq_expansion(self, cond: ConditionFieldEqualsValueExpression,
+                                             state: ConversionState) -> str:
+        return f"({super().convert_condition_field_eq_expansion(cond, state)})"
+
     # -- leaves -----------------------------------------------------------------------------
 
     def convert_condition_field_eq_val_str(self, cond: ConditionFieldEqualsValueExpression,

@@ -48,7 +48,9 @@ def json_path_key(name: str) -> str:
 
 
 def raw_field(dotted: str) -> str:
-    return f"json_extract_string(raw, {sql_text(json_path(dotted))})"
+    # try(): a record kept unparsed (a truncated line of a JSON log) is not JSON; it has no
+    # fields, and must not stop the rule for every other event
+    return f"try(json_extract_string(raw, {sql_text(json_path(dotted))}))"
 
 
 def _coalesce(exprs: list[str]) -> str:

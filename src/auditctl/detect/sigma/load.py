@@ -264,6 +264,7 @@ def _compile_correlation(corr: SigmaCorrelationRule, collection: SigmaCollection
         return _skip(corr, f"unsupported: correlation type {corr.type.name.lower()}")
     try:
         corr.resolve_rule_references(collection)
+        corr.aliases.resolve_rule_references(collection)  # pySigma resolves only `rules` above
     except SigmaError as exc:
         return _skip(corr, f"invalid Sigma: {_one_line(exc)}")
     bases = []
