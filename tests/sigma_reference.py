@@ -184,23 +184,18 @@ class Fields:
 
     def _auditd(self, ev: Ev, name: str) -> Values:
         attrs = ev.attrs or {}
-        if name == "type":  # each record's type: the first pair of a line, after node=
-            out = []
-            for line in ev.raw.split("\n"):
-                pairs = _auditd_pairs(line)[:2]
-                if pairs and pairs[0][0] == "node":
-                    pairs = pairs[1:]
-                if pairs and pairs[0][0] == "type":
-                    out.append(pairs[0][1])
-            return out
+        if name == "type":  # the record types the parser lists, or the one record's type
+            if attrs.get("records"):
+                return list(attrs["records"])
+            first = ev.columns.get("original_action")
+            return [first] if first is not None else []
         arg = re.fullmatch(r"a(\d+)", name)
         out: list[str] = []
-        if arg:
-            argv = attrs.get("argv") or []
-            n = int(arg.group(1))
-            if n < len(argv):
-                out.append(argv[n])
-            for line in ev.raw.split("\n"):  # the SYSCALL record's own aN (hex, as written)
+        if arg:  # an execve's argument N, else the SYSCALL record's own aN (hex, as written)
+            if "argv" in attrs:
+                n = int(arg.group(1))
+                return [attrs["argv"][n]] if n < len(attrs["argv"]) else []
+            for line in ev.raw.split("\n") if int(arg.group(1)) <= 3 else []:  # a SYSCALL has a0..a3
                 if re.match(r"(node=\S+ )?type=SYSCALL ", line):
                     out.extend(v for k, v in _auditd_pairs(line) if k == name)
             return out

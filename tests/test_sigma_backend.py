@@ -670,3 +670,51 @@ def test_not_of_an_expanded_value_negates_all_of_it():
         filter:
           CommandLine|windash|contains: ' -f '
         condition: sel and not filter""", events) == [3]
+
+
+def test_a_record_kept_unparsed_in_a_json_log_has_no_fields_and_stops_nothing():
+    """A truncated line of a CloudTrail file is stored unparsed, parser `cloudtrail`, raw not
+    JSON: the rule must still run over the other events (json_extract would raise)."""
+    events = [cloudtrail(eventName="StopLogging"), {"parser": "cloudtrail", "raw": '{"eventName":"StopLo', "attrs": None},
+              cloudtrail(eventName="StartLogging")]
+    assert matching("""
+        sel:
+          eventName: StopLogging
+        condition: sel""", events, CLOUDTRAIL) == [1]
+    assert matching("""
+        sel:
+          eventName: StopLogging
+        condition: not sel""", events, CLOUDTRAIL) == [2, 3]
+
+
+def test_web_query_string_is_missing_without_a_question_mark():
+    events = [{"parser": "web_access", "resource": "/index.php?id=1' OR 1=1", "raw": ""},
+              {"parser": "web_access", "resource": "/select-union.html", "raw": ""}]
+    assert matching("""
+        sel:
+          cs-uri-query|contains: "'"
+        condition: sel""", events, "{category: webserver}") == [1]
+    assert matching("""
+        sel:
+          cs-uri-query: null
+        condition: sel""", events, "{category: webserver}") == [2]
+
+
+def test_each_json_document_is_parsed_once_per_part_of_the_condition():
+    """Forty values of one field and four fields: the logsource's own condition reads Channel and
+    EventID with one parse, the detection its fields with one more (for the events that pass),
+    and the parser test comes first, as a plain column test DuckDB can push into the scan."""
+    values = "\n".join(f"            - 'tool{i}.exe'" for i in range(40))
+    sql = compile_rule(f"""
+        sel:
+          Image|endswith:
+{values}
+          CommandLine|contains: ' -x '
+          ParentImage|endswith: '\\cmd.exe'
+          User|contains: 'admin'
+        condition: sel""")
+    assert sql.startswith("(parser IN ('windows_security') AND ")
+    assert sql.count("json_extract_string(attrs") == 2, sql
+    events = [proc(Image=r"C:\t\TOOL7.exe", CommandLine="a -x b", ParentImage=r"C:\cmd.exe", User="ADMIN"),
+              proc(Image=r"C:\t\tool7.exe", CommandLine="a -y b", ParentImage=r"C:\cmd.exe", User="admin")]
+    assert [s for (s,) in table(events).execute(f"SELECT seq FROM current_events WHERE {sql}").fetchall()] == [1]
