@@ -9,7 +9,8 @@ source; the logsource table (`logsources`) says which family a Sigma logsource u
 
 A field resolves to a `FieldSql`: a text expression, or (`multi`) a list expression whose
 elements are each tested, the field matching when any element does (a Sigma field over an
-auditd event's several records, or a JSON array).
+auditd event's several records). A field read from a JSON column also names its JSON path(s),
+so that the backend can read every field a rule needs with one parse of the document.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ _AUDITD_ARG = re.compile(r"^a(\d+)$")
 class FieldSql:
     expr: str
     multi: bool = False  # expr is a list of text; the field matches when any element does
+    # ((JSON column, path), ...) when expr is json_extract_string of the first of them present
+    paths: tuple[tuple[str, str], ...] = ()
+    via: str = ""  # with paths: expr is this template applied to that text (`{}` stands for it)
 
 
 def sql_text(value: str) -> str:
@@ -38,22 +42,31 @@ def json_path(dotted: str) -> str:
     return "$" + "".join("." + (k if _SAFE_KEY.match(k) else '"' + k.replace('"', '\\"') + '"') for k in keys)
 
 
-def attrs_field(name: str) -> str:
-    return f"json_extract_string(attrs, {sql_text(json_path_key(name))})"
-
-
 def json_path_key(name: str) -> str:
     """One attrs key (which may itself contain dots) as a JSON path."""
     return '$."' + name.replace('"', '\\"') + '"'
 
 
-def raw_field(dotted: str) -> str:
-    # try(): a record its parser could not read (kept as `unparsed`, same parser) may not be JSON
-    return f"try(json_extract_string(raw, {sql_text(json_path(dotted))}))"
+def json_text(column: str, paths: str | list[str]) -> str:
+    """json_extract_string of one path or a list of them (one parse). For `raw`, through try():
+    a record kept unparsed (a truncated line of a JSON log) is no JSON; it has no fields, and
+    must not stop the rule for every other event."""
+    arg = sql_text(paths) if isinstance(paths, str) else "[" + ", ".join(sql_text(p) for p in paths) + "]"
+    expr = f"json_extract_string({column}, {arg})"
+    return f"try({expr})" if column == "raw" else expr
+
+
+def _json_field(column: str, path: str) -> FieldSql:
+    return FieldSql(json_text(column, path), paths=((column, path),))
 
 
 def _coalesce(exprs: list[str]) -> str:
     return exprs[0] if len(exprs) == 1 else "coalesce(" + ", ".join(exprs) + ")"
+
+
+def _first_present(parts: list[FieldSql]) -> FieldSql:
+    paths = tuple(p for part in parts for p in part.paths) if all(part.paths for part in parts) else ()
+    return FieldSql(_coalesce([p.expr for p in parts]), paths=paths)
 
 
 # Columns every family can name with a leading `@` (the pipelines use these for the
@@ -71,12 +84,25 @@ def resolve(family: str, name: str) -> FieldSql:
         parts = [resolve(family, alt) for alt in alternatives]
         if any(p.multi for p in parts):
             raise ValueError(f"field {name!r}: alternatives cannot be list fields")
-        return FieldSql(_coalesce([p.expr for p in parts]))
+        return _first_present(parts)
     return _FAMILIES[family](name)
 
 
+def keyword_field(family: str) -> FieldSql:
+    """Where a keyword (a value without a field) is looked for: the raw record, or for Windows
+    every field's value (the raw record is XML or JSON there, with `\\` and `&quot;` escapes
+    a keyword written as the event shows it would miss)."""
+    if family in ("windows", "windows_spaced"):
+        return FieldSql("json_extract_string(attrs, '$.*')", multi=True)
+    return FieldSql("raw")
+
+
 def _windows(name: str) -> FieldSql:
-    return FieldSql(attrs_field(name))
+    return _json_field("attrs", json_path_key(name))
+
+
+def _attrs(name: str) -> FieldSql:
+    return _json_field("attrs", json_path_key(name))
 
 
 _WORDS = re.compile(r"(?<=[a-z])(?=[A-Z])")
@@ -88,7 +114,7 @@ def _windows_spaced(name: str) -> FieldSql:
     spaced = _WORDS.sub(" ", name)
     if spaced == name:
         return _windows(name)
-    return FieldSql(_coalesce([attrs_field(name), attrs_field(spaced)]))
+    return _first_present([_windows(name), _windows(spaced)])
 
 
 _SYSLOG_COLUMNS = {"host": "host", "hostname": "host", "Hostname": "host", "program": "app", "app": "app",
@@ -98,11 +124,12 @@ _SYSLOG_COLUMNS = {"host": "host", "hostname": "host", "Hostname": "host", "prog
 
 def _syslog(name: str) -> FieldSql:
     """syslog / auth.log / journald: the header's fields are columns, the rest are in attrs."""
-    return FieldSql(_SYSLOG_COLUMNS.get(name) or attrs_field(name))
+    column = _SYSLOG_COLUMNS.get(name)
+    return FieldSql(column) if column else _attrs(name)
 
 
 def _json_raw(name: str) -> FieldSql:
-    return FieldSql(raw_field(name))
+    return _json_field("raw", json_path(name))
 
 
 def _azure(name: str) -> FieldSql:
@@ -110,53 +137,73 @@ def _azure(name: str) -> FieldSql:
     # (Log Analytics): try both first-letter cases of the top-level key.
     head, _, rest = name.partition(".")
     spellings = dict.fromkeys([head, head[:1].lower() + head[1:], head[:1].upper() + head[1:]])
-    return FieldSql(_coalesce([raw_field(h + ("." + rest if rest else "")) for h in spellings]))
+    return _first_present([_json_raw(h + ("." + rest if rest else "")) for h in spellings])
+
+
+# auditd's own text: a record starts a line (after `node=` when it has one); key=value pairs
+# are separated by blanks, sit inside msg='...' too (so a key may follow a quote), and the
+# enriched names follow a 0x1d byte. A value is quoted ("...", quotes taken off) or runs to the
+# next blank, 0x1d or closing quote.
+_AUDITD_VALUE = r"(\"[^\"]*\"|[^\s\x1d']*)"
+
+
+def _auditd_pairs(name: str, line_prefix: str = "") -> str:
+    if line_prefix:  # the value of the first `name=` on lines starting with `line_prefix`
+        pattern = rf"(?m)^(?:node=\S+ )?{line_prefix}[^\n]*?[\s\x1d']{name}={_AUDITD_VALUE}"
+    else:
+        pattern = rf"(?:^|[\s\x1d']){name}={_AUDITD_VALUE}"
+    unquote = "CASE WHEN len(v) >= 2 AND starts_with(v, '\"') AND ends_with(v, '\"') THEN v[2:-2] ELSE v END"
+    return f"list_transform(regexp_extract_all(raw, {sql_text(pattern)}, 1), lambda v: {unquote})"
 
 
 def _auditd(name: str) -> FieldSql:
     """auditd: one event holds several records (SYSCALL, EXECVE, PATH...): a field matches when
-    any record has it. `type` is the record types, `aN` the decoded EXECVE argument N."""
-    if name == "type":
-        # a multi-record event lists its records' types; a one-record event (ADD_USER) is its type
-        return FieldSql("list_distinct(list_concat(CAST(json_extract_string(attrs, '$.records[*]') AS VARCHAR[]), "
-                        "[original_action]))", multi=True)
+    any record has it. `type` is the record types; `aN` the decoded EXECVE argument N of an
+    execve, else the SYSCALL record's own aN (N <= 3: a system call argument, in hex as auditd
+    writes it: `personality` with 40000). Only events without argv read the raw record for it."""
+    if name == "type":  # the parser lists them when there are several (a JSON read beats a regex)
+        return FieldSql("coalesce(CAST(json_extract(attrs, '$.records') AS VARCHAR[]), "
+                        "CASE WHEN original_action IS NULL THEN CAST([] AS VARCHAR[]) ELSE [original_action] END)",
+                        multi=True)
     arg = _AUDITD_ARG.match(name)
     if arg:
-        return FieldSql(f"json_extract_string(attrs, '$.argv[{int(arg.group(1))}]')")
+        n = int(arg.group(1))
+        argv = f"list_filter([json_extract_string(attrs, '$.argv[{n}]')], lambda v: v IS NOT NULL)"
+        if n > 3:  # a SYSCALL record has a0..a3
+            return FieldSql(argv, multi=True)
+        syscall = _auditd_pairs(name, line_prefix="type=SYSCALL ")
+        return FieldSql(f"CASE WHEN json_exists(attrs, '$.argv') THEN {argv} ELSE {syscall} END", multi=True)
     if not re.match(r"^[A-Za-z0-9_-]+$", name):
         raise ValueError(f"field {name!r} is not an auditd field name")
-    # key=value anywhere in the records, quoted or not; the enriched part after \x1d included
-    pattern = sql_text(rf"(?:^|[\s\x1d]){name}=(\"[^\"]*\"|[^\s\x1d]*)")
-    return FieldSql(f"list_transform(regexp_extract_all(raw, {pattern}, 1), lambda v: trim(v, '\"'))", multi=True)
+    return FieldSql(_auditd_pairs(name), multi=True)
 
 
 def _auditd_process(name: str) -> FieldSql:
     """Linux process_creation read from auditd execve events (Sysmon for Linux field names)."""
-    mapped = {
-        "Image": "json_extract_string(attrs, '$.exe')",
-        "CommandLine": "array_to_string(CAST(json_extract_string(attrs, '$.argv[*]') AS VARCHAR[]), ' ')",
-        "CurrentDirectory": "json_extract_string(attrs, '$.cwd')",
-        "User": "actor",
-        "LogonId": "json_extract_string(attrs, '$.auid')",
-        "ProcessId": "CAST(pid AS VARCHAR)",
-        "ParentProcessId": "json_extract_string(attrs, '$.ppid')",
-    }
-    if name in mapped:
-        return FieldSql(mapped[name])
+    in_attrs = {"Image": "$.exe", "CurrentDirectory": "$.cwd", "LogonId": "$.auid", "ParentProcessId": "$.ppid"}
+    computed = {"User": "actor", "ProcessId": "CAST(pid AS VARCHAR)"}
+    if name in in_attrs:
+        return _json_field("attrs", in_attrs[name])
+    if name == "CommandLine":
+        joined = "array_to_string(CAST(CAST({} AS JSON) AS VARCHAR[]), ' ')"
+        return FieldSql(joined.format(json_text("attrs", "$.argv")), paths=(("attrs", "$.argv"),), via=joined)
+    if name in computed:
+        return FieldSql(computed[name])
     return _auditd(name)
 
 
 def _web(name: str) -> FieldSql:
     """Web server access logs in W3C/Sigma `webserver` names."""
-    mapped = {
-        "c-ip": "src_ip", "cs-method": attrs_field("method"), "sc-status": attrs_field("status"),
-        "cs-uri-stem": "split_part(resource, '?', 1)", "cs-uri": "resource",
-        "cs-uri-query": "nullif(substr(resource, strpos(resource, '?') + 1), substr(resource, 1, 0))",
-        "c-uri": "resource", "cs-user-agent": "user_agent", "c-useragent": "user_agent",
-        "cs-referer": attrs_field("referer"), "cs-host": attrs_field("vhost"), "cs-version": attrs_field("protocol"),
-        "sc-bytes": attrs_field("bytes"), "cs-username": "actor",
+    columns = {
+        "c-ip": "src_ip", "cs-uri": "resource", "c-uri": "resource", "cs-user-agent": "user_agent",
+        "c-useragent": "user_agent", "cs-username": "actor", "cs-uri-stem": "split_part(resource, '?', 1)",
+        "cs-uri-query": "CASE WHEN contains(resource, '?') THEN substr(resource, strpos(resource, '?') + 1) END",
     }
-    return FieldSql(mapped.get(name) or attrs_field(name))
+    attrs = {"cs-method": "method", "sc-status": "status", "cs-referer": "referer", "cs-host": "vhost",
+             "cs-version": "protocol", "sc-bytes": "bytes"}
+    if name in columns:
+        return FieldSql(columns[name])
+    return _attrs(attrs.get(name, name))
 
 
 _FAMILIES = {

@@ -122,9 +122,10 @@ def _read_file(path: Path, out: SigmaSet) -> list[Any]:
     except Exception as exc:  # pySigma raises YAML and Sigma errors for a broken document
         out.skipped.append(Skipped(str(path), "", "", "(unread)", f"not a Sigma rule file: {_one_line(exc)}"))
         return []
-    own = {id(e) for r in coll.rules for e in r.errors}
-    for error in coll.errors:  # errors of the file itself (those of a rule are said with the rule)
-        if id(error) not in own and not any(str(error) == str(e) for r in coll.rules for e in r.errors):
+    # pySigma copies each rule's errors into the collection's: those are reported with the rule
+    of_rules = {id(e) for r in [*coll.rules, *coll.filters] for e in r.errors}
+    for error in coll.errors:
+        if id(error) not in of_rules:
             out.skipped.append(Skipped(str(path), "", "", "(unread)", _one_line(error)))
     return [*coll.rules, *coll.filters]
 
@@ -308,6 +309,7 @@ def _compile_correlation(corr: SigmaCorrelationRule, collection: SigmaCollection
         return _skip(corr, f"unsupported: correlation type {corr.type.name.lower()}")
     try:
         corr.resolve_rule_references(collection)
+        corr.aliases.resolve_rule_references(collection)  # pySigma resolves only `rules` above
     except SigmaError as exc:
         return _skip(corr, f"invalid Sigma: {_one_line(exc)}")
     bases = []
