@@ -138,6 +138,11 @@ def _single(value: Any) -> Values:
     return None if t is None else [t]
 
 
+_SYSLOG_COLUMNS = {"host": "host", "hostname": "host", "Hostname": "host", "program": "app", "app": "app",
+                   "pid": "pid", "user": "actor", "User": "actor", "message": "message", "msg": "message",
+                   "src_ip": "src_ip"}
+
+
 class Fields:
     """Field lookup for one family: `values(ev, name)`; `multi(name)` for list fields."""
 
@@ -161,7 +166,15 @@ class Fields:
             return None
         attrs = ev.attrs or {}
         match self.family:
-            case "windows" | "syslog":
+            case "windows":
+                return _single(attrs.get(name))
+            case "windows_spaced":  # Defender: `ThreatName` is written `Threat Name`
+                spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)
+                return _single(attrs.get(name) if attrs.get(name) is not None else attrs.get(spaced))
+            case "syslog":  # the header's fields are columns
+                column = _SYSLOG_COLUMNS.get(name)
+                if column:
+                    return _single(ev.columns.get(column))
                 return _single(attrs.get(name))
             case "json":
                 return _single(_json_get(_doc(ev), name))
@@ -361,7 +374,7 @@ class Reference:
             pred = lambda h: number in h  # noqa: E731
         else:
             pred = self.predicate(value)
-        if self.family == "windows":
+        if self.family in ("windows", "windows_spaced"):
             return lambda ev: any(pred(t) for t in (text(v) for v in (ev.attrs or {}).values()) if t is not None)
         return lambda ev: pred(ev.raw)
 
