@@ -17,9 +17,13 @@ from typing import Any
 import orjson
 
 from auditctl.detect.rules import Rule, severity_rank
-from auditctl.detect.rulesql import compile_rule, learning_sql
+from auditctl.detect.rulesql import KEYS, SharedScope, SharedScopes, compile_rule, learning_sql, shared_scopes
 from auditctl.store import Store
 from auditctl.timeutil import duration_text
+
+# Sigma match rules of one logsource read its events once (`SharedScope`); off, each rule scans
+# every event (the equivalence test and the benchmark compare the two).
+SHARED_SCOPES = True
 
 
 @dataclass
@@ -87,17 +91,20 @@ def run_checks(store: Store, rules: list[Rule], since: datetime | None, until: d
     with store.transaction() if persist else contextlib.nullcontext():
         run_id = store.add_check_run(now, since, until, len(rules)) if persist else 0
         next_id = store.next_finding_id()
-        for rule in rules:
-            sql, params = compile_rule(rule, since, until)
-            candidates = store.run_query(sql, params)
-            merger = _Merger(rule, store.findings_of_rule(rule.id), now, run_id, next_id)
-            found = [f for f in (merger.add(c) for c in candidates) if f is not None]
-            if persist:
-                store.insert_findings(merger.inserts)
-                store.update_findings(list(merger.updates.values()))
-            next_id = merger.next_id
-            per_rule[rule.id] = len(found)
-            touched.extend(found)
+        scopes = _Scopes(store, rules, since, until)
+        try:
+            for i, rule in enumerate(rules):
+                candidates = scopes.run(i, rule)
+                merger = _Merger(rule, store.findings_of_rule(rule.id), now, run_id, next_id)
+                found = [f for f in (merger.add(c) for c in candidates) if f is not None]
+                if persist:
+                    store.insert_findings(merger.inserts)
+                    store.update_findings(list(merger.updates.values()))
+                next_id = merger.next_id
+                per_rule[rule.id] = len(found)
+                touched.extend(found)
+        finally:
+            scopes.close()
         new = sum(1 for f in touched if f.status == "new")
         if persist:
             store.finish_check_run(run_id, new, len(touched) - new, time.perf_counter() - started)
@@ -105,6 +112,47 @@ def run_checks(store: Store, rules: list[Rule], since: datetime | None, until: d
     ordered = sorted(unique.values(), key=lambda f: (-severity_rank(f.severity), f.first_ts))
     return CheckResult(since, until, len(rules), ordered, per_rule, time.perf_counter() - started, run_id,
                        learning_status(store, rules, until))
+
+
+class _Scopes:
+    """Each rule's candidates. The rules of a shared scope run together when the first of them
+    is asked for: its table is made, all of its rules run over it, and it is dropped (one
+    scope's table in memory at a time, however the rules are ordered)."""
+
+    def __init__(self, store: Store, rules: list[Rule], since: datetime | None, until: datetime) -> None:
+        self.store, self.since, self.until = store, since, until
+        self.shared = shared_scopes(rules, since, until) if SHARED_SCOPES else SharedScopes([], "", [])
+        self.of = {i: scope for scope in self.shared.scopes for i in scope.rules}
+        self.ready: dict[int, list[dict[str, Any]]] = {}
+        self.pending = {scope.table for scope in self.shared.scopes}
+        self.keys = False
+
+    def run(self, i: int, rule: Rule) -> list[dict[str, Any]]:
+        scope = self.of.get(i)
+        if scope is None:
+            return self.store.run_query(*compile_rule(rule, self.since, self.until))
+        if i not in self.ready:
+            self._run_scope(scope)
+        return self.ready.pop(i)
+
+    def _run_scope(self, scope: SharedScope) -> None:
+        if self.shared.keys_sql and not self.keys:
+            self.store.run_query(self.shared.keys_sql, self.shared.keys_params)
+            self.keys = True
+        self.store.run_query(scope.create_sql, scope.params)
+        try:
+            for i, rule in scope.rules.items():
+                self.ready[i] = self.store.run_query(*compile_rule(rule, self.since, self.until, source=scope.table))
+        finally:
+            self.store.run_query(f"DROP TABLE IF EXISTS {scope.table}", [])
+        self.pending.discard(scope.table)
+        if not self.pending:
+            self.close()
+
+    def close(self) -> None:
+        if self.keys:
+            self.store.run_query(f"DROP TABLE IF EXISTS {KEYS}", [])
+            self.keys = False
 
 
 def learning_status(store: Store, rules: list[Rule], until: datetime) -> list[dict[str, Any]]:
