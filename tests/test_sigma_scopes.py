@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+import auditctl.detect.rulesql as rulesql
 import auditctl.detect.runner as runner
 from auditctl.config import Config
 from auditctl.detect.ruleset import bundled_sigma_dir
@@ -220,8 +221,14 @@ def _same_findings(db: Path, rules: list, monkeypatch: pytest.MonkeyPatch) -> ru
     return shared
 
 
-def test_the_constructs_find_the_same_with_shared_scopes(mixed_store: Path, tmp_path: Path,
+@pytest.mark.parametrize("chunk_bytes", [rulesql.CHUNK_BYTES, 64 << 10], ids=["whole", "chunked"])
+def test_the_constructs_find_the_same_with_shared_scopes(mixed_store: Path, tmp_path: Path, chunk_bytes: int,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rulesql, "CHUNK_BYTES", chunk_bytes)  # small: each scope read in many chunks
+    chunked: list[int] = []
+    run_chunked = runner._Scopes._run_chunked
+    monkeypatch.setattr(runner._Scopes, "_run_chunked",
+                        lambda self, scope, chunks: (chunked.append(len(chunks)), run_chunked(self, scope, chunks))[1])
     for n, text in enumerate([*RULES, CORRELATION]):
         (tmp_path / f"r{n:02d}.yml").write_text(text)
     loaded = load_sigma([tmp_path])
@@ -231,9 +238,13 @@ def test_the_constructs_find_the_same_with_shared_scopes(mixed_store: Path, tmp_
     # the store holds what most of them look for: the comparison is not one of empty lists
     assert len(hit) >= 18, sorted(hit)
     assert "00000000-0000-4000-8000-000000000099" in hit  # the correlation, beside the scopes
+    assert (max(chunked, default=1) > 1) == (chunk_bytes == 64 << 10)
 
 
-def test_the_shipped_set_finds_the_same_with_shared_scopes(mixed_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("chunk_bytes", [rulesql.CHUNK_BYTES, 256 << 10], ids=["whole", "chunked"])
+def test_the_shipped_set_finds_the_same_with_shared_scopes(mixed_store: Path, chunk_bytes: int,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rulesql, "CHUNK_BYTES", chunk_bytes)
     pack = bundled_sigma_dir()
     if not any(pack.rglob("*.yml")):
         pytest.skip("no shipped Sigma set in this checkout")

@@ -296,6 +296,11 @@ _LOWER_OR_TEXT = re.compile(r"lower\((coalesce\([A-Za-z_]\w*(?:, [A-Za-z_]\w*)*\
 _TEXT = re.compile(r"'(?:[^']|'')*'")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 KEYS = "_sigma_keys"
+MATCHES = "_sigma_matches"
+# A scope's table is made in chunks (ranges of seq) of about this many bytes: DuckDB holds it
+# under the command's memory limit (1 GB by default) however many events the store has.
+CHUNK_BYTES = 256 << 20
+_BYTES_PER_VALUE = 24  # a short string or NULL in a DuckDB table, measured: ~11-23 bytes
 
 
 @dataclass(frozen=True)
@@ -305,19 +310,58 @@ class SharedScope:
     so (one JSON parse per event, not one per condition and rule). Its rules run over the
     table: the same rows, as a rule's condition holds only inside its logsource (its pySigma
     pipeline ANDs the logsource's selection into it; `scope_sql` is made from the same).
-    Which events are in the scope is read from `SharedScopes.keys` when its selection can be."""
+    Which events are in the scope is read from the key table (`SharedScopes.keys_sql`) when
+    its selection can be. A large scope is read in chunks of seq: each chunk's matching events
+    are gathered, then each rule's findings are made from them as from the whole table."""
 
     table: str
-    create_sql: str
+    create_sql: str  # for one chunk: its last two parameters are the chunk's seq bounds
     params: list[Any]
+    width: int  # columns of the table
+    flag: str  # its column in the key table ("" when selected directly)
     rules: dict[int, Rule]  # position in the rule list -> the rule over the table's columns
+
+    def chunk(self, lo: int, hi: int) -> tuple[str, list[Any]]:
+        return self.create_sql, [*self.params[:-2], lo, hi]
+
+    def matches_sql(self, i: int, since: datetime | None, until: datetime) -> tuple[str, list[Any]]:
+        """Rule i's events in the current chunk, added to the matches table."""
+        rule, q = self.rules[i], Sql()
+        rng = _range(q, since, until)
+        return (f"INSERT INTO {MATCHES} SELECT {q.bind(i)}, seq, ts, CAST({_group(rule)} AS VARCHAR) "
+                f"FROM {self.table} WHERE {_where(rule, q)} AND {rng}", q.params)
+
+    def gathered(self, i: int) -> Rule:
+        """Rule i over the matches table: its events, already grouped."""
+        return dataclasses.replace(self.rules[i], sql=f"_rule = {int(i)}", sql_group="g")
 
 
 @dataclass(frozen=True)
 class SharedScopes:
     scopes: list[SharedScope]
-    keys_sql: str  # the key table: per event in range, which scopes it is in ("" when none needs it)
+    keys_sql: str  # the key table: every event in range, with a flag per scope selected there
     keys_params: list[Any]
+
+    def stats_sql(self) -> str:
+        """Per scope its events and their seq range (direct ones: those of every event)."""
+        cols = ["count(*) AS n", "min(seq) AS lo", "max(seq) AS hi"]
+        for scope in self.scopes:
+            if scope.flag:
+                cols += [f"count(*) FILTER (WHERE {scope.flag}) AS {scope.flag}_n",
+                         f"min(seq) FILTER (WHERE {scope.flag}) AS {scope.flag}_lo",
+                         f"max(seq) FILTER (WHERE {scope.flag}) AS {scope.flag}_hi"]
+        return f"SELECT {', '.join(cols)} FROM {KEYS}"
+
+    @staticmethod
+    def chunks(scope: SharedScope, stats: dict[str, Any]) -> list[tuple[int, int]]:
+        """Seq ranges [lo, hi) that split the scope's events into tables of about CHUNK_BYTES."""
+        prefix = f"{scope.flag}_" if scope.flag else ""
+        n, lo, hi = stats[prefix + "n"], stats[prefix + "lo"], stats[prefix + "hi"]
+        if not n:
+            return []
+        parts = max(1, -(-n * scope.width * _BYTES_PER_VALUE // CHUNK_BYTES))
+        step = -(-(hi + 1 - lo) // parts)
+        return [(start, min(start + step, hi + 1)) for start in range(lo, hi + 1, step)]
 
 
 class _Columns:
@@ -327,6 +371,7 @@ class _Columns:
         self.prefix = prefix
         self.paths: dict[str, dict[str, str]] = {"attrs": {}, "raw": {}}  # column -> path literal -> name
         self.lowered: dict[str, str] = {}  # expression -> name of its lower()
+        self.width = 0  # columns of the last select
 
     def fields(self, sql: str) -> str:
         def field(m: re.Match[str]) -> str:
@@ -358,6 +403,7 @@ class _Columns:
                 literals = ", ".join(f"'{path}'" for path in names)  # a literal's inside: quotes already doubled
                 inner.append(f"json_extract_string({col}, [{literals}]) AS {self.prefix}{col}")
                 outer += [f"{self.prefix}{col}[{k + 1}] AS {name}" for k, name in enumerate(names.values())]
+        self.width = len(outer) + len(self.lowered)
         select = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {source} WHERE {where})"
         if self.lowered:
             select = f"SELECT *, {', '.join(f'lower({e}) AS {n}' for e, n in self.lowered.items())} FROM ({select})"
@@ -376,9 +422,9 @@ def shared_scopes(rules: Sequence[Rule], since: datetime | None, until: datetime
     """The plain Sigma match rules of `rules`, grouped by logsource (`SigmaInfo.scope_sql`).
 
     Which events each logsource selects is found in one pass (the key table: the selections'
-    fields extracted once per event, one boolean per scope), then each scope's events are
-    read by seq: the selections test JSON fields (Channel, EventID) of every event, and that
-    is most of the work when each scope evaluates them over every event again."""
+    fields extracted once per event, one flag per scope), then each scope's events are read
+    by seq: the selections test JSON fields (Channel, EventID) of every event, and that is
+    most of the work when each scope tests them over every event again."""
     groups: dict[str, list[int]] = {}
     for i, rule in enumerate(rules):
         if _shareable(rule):
@@ -392,27 +438,29 @@ def shared_scopes(rules: Sequence[Rule], since: datetime | None, until: datetime
             keyed[scope] = keys.lowers(over)
     q = Sql()
     rng = _range(q, since, until)
-    keys_sql = ""
     flags = {scope: f"_sigma_s{n}" for n, scope in enumerate(keyed)}
-    if keyed:
-        tests = ", ".join(f"{sql} AS {flags[scope]}" for scope, sql in keyed.items())
-        # every event in range, no WHERE: DuckDB would push one down into the projections,
-        # extracting the fields once for each test of the filter
-        keys_sql = (f"CREATE OR REPLACE TEMP TABLE {KEYS} AS SELECT seq, {tests} FROM "
-                    f"({keys.select(list(keyed.values()), EVENTS, rng, always=('seq',))})")
-    out = []
-    for n, (scope, members) in enumerate(groups.items()):
-        where = f"seq IN (SELECT seq FROM {KEYS} WHERE {flags[scope]})" if scope in flags else f"({scope})"
-        out.append(_scope(f"_sigma_scope_{n}", where, {i: rules[i] for i in members}, since, until))
-    return SharedScopes(out, keys_sql, q.params if keyed else [])
+    tests = "".join(f", {sql} AS {flags[scope]}" for scope, sql in keyed.items())
+    # every event in range, no WHERE: DuckDB would push one down into the projections,
+    # extracting the fields once for each test of the filter
+    keys_sql = (f"CREATE OR REPLACE TEMP TABLE {KEYS} AS SELECT seq{tests} FROM "
+                f"({keys.select(list(keyed.values()), EVENTS, rng, always=('seq',))})")
+    out = [_scope(f"_sigma_scope_{n}", scope, flags.get(scope, ""), {i: rules[i] for i in members}, since, until)
+           for n, (scope, members) in enumerate(groups.items())]
+    return SharedScopes(out, keys_sql if out else "", q.params)
 
 
-def _scope(table: str, where: str, members: dict[int, Rule], since: datetime | None, until: datetime) -> SharedScope:
+def _scope(table: str, scope: str, flag: str, members: dict[int, Rule], since: datetime | None,
+           until: datetime) -> SharedScope:
     cols = _Columns("_sigma_")
     rewritten = {i: dataclasses.replace(r, sql=cols.fields(r.sql), sql_group=cols.fields(r.sql_group))
                  for i, r in members.items()}
     rewritten = {i: dataclasses.replace(r, sql=cols.lowers(r.sql)) for i, r in rewritten.items()}
     q = Sql()
     rng = _range(q, since, until)
+    lo, hi = q.bind(0), q.bind(0)  # the chunk's seq bounds, given at each chunk
+    bounds = f"seq >= {lo} AND seq < {hi}"  # also lets DuckDB skip row groups outside the chunk
+    where = (f"{bounds} AND seq IN (SELECT seq FROM {KEYS} WHERE {flag} AND {bounds})" if flag
+             else f"{bounds} AND ({scope})")
     select = cols.select([f"{r.sql} {r.sql_group}" for r in rewritten.values()], EVENTS, f"{where} AND {rng}")
-    return SharedScope(table, f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", q.params, rewritten)
+    return SharedScope(table, f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", q.params, cols.width, flag,
+                       rewritten)

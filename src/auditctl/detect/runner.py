@@ -17,7 +17,15 @@ from typing import Any
 import orjson
 
 from auditctl.detect.rules import Rule, severity_rank
-from auditctl.detect.rulesql import KEYS, SharedScope, SharedScopes, compile_rule, learning_sql, shared_scopes
+from auditctl.detect.rulesql import (
+    KEYS,
+    MATCHES,
+    SharedScope,
+    SharedScopes,
+    compile_rule,
+    learning_sql,
+    shared_scopes,
+)
 from auditctl.store import Store
 from auditctl.timeutil import duration_text
 
@@ -116,8 +124,8 @@ def run_checks(store: Store, rules: list[Rule], since: datetime | None, until: d
 
 class _Scopes:
     """Each rule's candidates. The rules of a shared scope run together when the first of them
-    is asked for: its table is made, all of its rules run over it, and it is dropped (one
-    scope's table in memory at a time, however the rules are ordered)."""
+    is asked for: its table is made (chunk by chunk when large), all of its rules run over
+    it, and it is dropped: one scope's table in memory at a time, however the rules are ordered."""
 
     def __init__(self, store: Store, rules: list[Rule], since: datetime | None, until: datetime) -> None:
         self.store, self.since, self.until = store, since, until
@@ -125,7 +133,7 @@ class _Scopes:
         self.of = {i: scope for scope in self.shared.scopes for i in scope.rules}
         self.ready: dict[int, list[dict[str, Any]]] = {}
         self.pending = {scope.table for scope in self.shared.scopes}
-        self.keys = False
+        self.stats: dict[str, Any] | None = None
 
     def run(self, i: int, rule: Rule) -> list[dict[str, Any]]:
         scope = self.of.get(i)
@@ -136,23 +144,43 @@ class _Scopes:
         return self.ready.pop(i)
 
     def _run_scope(self, scope: SharedScope) -> None:
-        if self.shared.keys_sql and not self.keys:
+        if self.stats is None:
             self.store.run_query(self.shared.keys_sql, self.shared.keys_params)
-            self.keys = True
-        self.store.run_query(scope.create_sql, scope.params)
+            self.stats = self.store.run_query(self.shared.stats_sql(), [])[0]
+        chunks = self.shared.chunks(scope, self.stats)
         try:
-            for i, rule in scope.rules.items():
-                self.ready[i] = self.store.run_query(*compile_rule(rule, self.since, self.until, source=scope.table))
+            if not chunks:  # no event of the scope in range: no rule of it matches
+                self.ready.update((i, []) for i in scope.rules)
+            elif len(chunks) == 1:
+                self.store.run_query(*scope.chunk(*chunks[0]))
+                for i, rule in scope.rules.items():
+                    self.ready[i] = self.store.run_query(*compile_rule(rule, self.since, self.until,
+                                                                       source=scope.table))
+            else:
+                self._run_chunked(scope, chunks)
         finally:
             self.store.run_query(f"DROP TABLE IF EXISTS {scope.table}", [])
+            self.store.run_query(f"DROP TABLE IF EXISTS {MATCHES}", [])
         self.pending.discard(scope.table)
         if not self.pending:
             self.close()
 
+    def _run_chunked(self, scope: SharedScope, chunks: list[tuple[int, int]]) -> None:
+        """Each chunk's matching events, gathered; then each rule's findings from them."""
+        self.store.run_query(f"CREATE OR REPLACE TEMP TABLE {MATCHES} "
+                             "(_rule INTEGER, seq BIGINT, ts TIMESTAMPTZ, g VARCHAR)", [])
+        for lo, hi in chunks:
+            self.store.run_query(*scope.chunk(lo, hi))
+            for i in scope.rules:
+                self.store.run_query(*scope.matches_sql(i, self.since, self.until))
+        for i in scope.rules:
+            self.ready[i] = self.store.run_query(*compile_rule(scope.gathered(i), self.since, self.until,
+                                                               source=MATCHES))
+
     def close(self) -> None:
-        if self.keys:
+        if self.stats is not None:
             self.store.run_query(f"DROP TABLE IF EXISTS {KEYS}", [])
-            self.keys = False
+            self.stats = None
 
 
 def learning_status(store: Store, rules: list[Rule], until: datetime) -> list[dict[str, Any]]:
