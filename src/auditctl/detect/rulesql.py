@@ -8,12 +8,19 @@ query returns one row per finding candidate: `group_key` (JSON), `first_ts`, `la
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from auditctl.detect.changes import CHANGE_GAP, clustered_sql
 from auditctl.detect.rules import Rule, Step
+from auditctl.schema import COLUMN_NAMES
 from auditctl.where import Sql, field_sql, where_sql
+
+EVENTS = "current_events"
 
 
 def _group(rule: Rule, fields: tuple[str, ...] | None = None) -> str:
@@ -39,8 +46,15 @@ def _interval(td: timedelta) -> str:
     return f"INTERVAL '{int(td.total_seconds())} seconds'"
 
 
-def compile_rule(rule: Rule, since: datetime | None, until: datetime) -> tuple[str, list[Any]]:
+def compile_rule(rule: Rule, since: datetime | None, until: datetime, *,
+                 source: str = EVENTS) -> tuple[str, list[Any]]:
+    """The rule's query over the events view, or for a plain match rule (`SharedScope`) over
+    `source`, a table of the events it can match."""
     q = Sql()
+    if source != EVENTS:
+        if not _shareable(rule):
+            raise ValueError(f"rule {rule.id}: only a match rule over events reads another source")
+        return _match(rule, since, until, q, source), q.params
     compile_fn = {"match": _match, "threshold": _threshold, "distinct": _distinct,
                   "sequence": _sequence, "first_seen": _first_seen, "absence": _absence}[rule.type]
     sql = compile_fn(rule, since, until, q)
@@ -49,10 +63,10 @@ def compile_rule(rule: Rule, since: datetime | None, until: datetime) -> tuple[s
     return sql, q.params
 
 
-def _events(rule: Rule, where: str, rng: str, q: Sql) -> str:
+def _events(rule: Rule, where: str, rng: str, q: Sql, source: str = EVENTS) -> str:
     """What a rule reads: matching events, or for `unit: change` the first line of each change."""
     if rule.unit != "change" or rule.type not in ("match", "threshold", "sequence"):
-        return f"current_events WHERE {where} AND {rng}"
+        return f"{source} WHERE {where} AND {rng}"
     gap = q.bind(int(CHANGE_GAP.total_seconds()))
     clustered = clustered_sql(f"(SELECT * FROM current_events WHERE {where} AND {rng})", gap)
     return f"{clustered} WHERE seq = change_id"
@@ -83,14 +97,14 @@ def _range(q: Sql, since: datetime | None, until: datetime, lookback: timedelta 
     return f"{lo}ts < {q.bind(until)}"
 
 
-def _match(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str:
+def _match(rule: Rule, since: datetime | None, until: datetime, q: Sql, source: str = EVENTS) -> str:
     key = _group(rule)
     where = _where(rule, q)
     rng = _range(q, since, until)
     gap = q.bind(int(rule.cooldown.total_seconds()))
     # consecutive matches of a group closer than the cooldown are one finding
     return f"""
-        WITH m AS (SELECT seq, ts, {key} AS g FROM {_events(rule, where, rng, q)}),
+        WITH m AS (SELECT seq, ts, {key} AS g FROM {_events(rule, where, rng, q, source)}),
         c AS (SELECT *, sum(CASE WHEN prev IS NULL OR epoch(ts) - epoch(prev) > {gap} THEN 1 ELSE 0 END)
                   OVER (PARTITION BY g ORDER BY ts, seq) AS cluster
               FROM (SELECT *, lag(ts) OVER (PARTITION BY g ORDER BY ts, seq) AS prev FROM m))
@@ -271,3 +285,182 @@ def _absence(rule: Rule, since: datetime | None, until: datetime, q: Sql) -> str
         WHERE r.events_before >= {min_events} AND r.days_before >= {min_days}
               AND epoch(gp.last_ts) - epoch(gp.first_ts) > {factor} * coalesce(r.usual_gap, 0)
         ORDER BY gp.first_ts, group_key"""
+
+
+# -- shared scopes: a logsource's events read once for all of its Sigma rules -------------------
+
+# Leftmost first: a string literal is consumed whole, so text inside one is never taken for a
+# field (DuckDB literals have no backslash escapes; a quote inside is doubled).
+_FIELD_OR_TEXT = re.compile(r"json_extract_string\((attrs|raw), '((?:[^']|'')*)'\)|'(?:[^']|'')*'")
+_LOWER_OR_TEXT = re.compile(r"lower\((coalesce\([A-Za-z_]\w*(?:, [A-Za-z_]\w*)*\)|[A-Za-z_]\w*)\)|'(?:[^']|'')*'")
+_TEXT = re.compile(r"'(?:[^']|'')*'")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+KEYS = "_sigma_keys"
+MATCHES = "_sigma_matches"
+# A scope's table is made in chunks (ranges of seq) of about this many bytes: DuckDB holds it
+# under the command's memory limit (1 GB by default) however many events the store has.
+CHUNK_BYTES = 256 << 20
+_BYTES_PER_VALUE = 24  # a short string or NULL in a DuckDB table, measured: ~11-23 bytes
+
+
+@dataclass(frozen=True)
+class SharedScope:
+    """The events of one Sigma logsource in the checked range, read once into a temp table with
+    every field its rules test extracted into a column, lower-cased too where they compare
+    so (one JSON parse per event, not one per condition and rule). Its rules run over the
+    table: the same rows, as a rule's condition holds only inside its logsource (its pySigma
+    pipeline ANDs the logsource's selection into it; `scope_sql` is made from the same).
+    Which events are in the scope is read from the key table (`SharedScopes.keys_sql`) when
+    its selection can be. A large scope is read in chunks of seq: each chunk's matching events
+    are gathered, then each rule's findings are made from them as from the whole table."""
+
+    table: str
+    create_sql: str  # for one chunk: its last two parameters are the chunk's seq bounds
+    params: list[Any]
+    width: int  # columns of the table
+    flag: str  # its column in the key table ("" when selected directly)
+    rules: dict[int, Rule]  # position in the rule list -> the rule over the table's columns
+
+    def chunk(self, lo: int, hi: int) -> tuple[str, list[Any]]:
+        return self.create_sql, [*self.params[:-2], lo, hi]
+
+    def matches_sql(self, i: int, since: datetime | None, until: datetime) -> tuple[str, list[Any]]:
+        """Rule i's events in the current chunk, added to the matches table."""
+        rule, q = self.rules[i], Sql()
+        rng = _range(q, since, until)
+        return (f"INSERT INTO {MATCHES} SELECT {q.bind(i)}, seq, ts, CAST({_group(rule)} AS VARCHAR) "
+                f"FROM {self.table} WHERE {_where(rule, q)} AND {rng}", q.params)
+
+    def gathered(self, i: int) -> Rule:
+        """Rule i over the matches table: its events, already grouped."""
+        return dataclasses.replace(self.rules[i], sql=f"_rule = {int(i)}", sql_group="g")
+
+
+@dataclass(frozen=True)
+class SharedScopes:
+    scopes: list[SharedScope]
+    keys_sql: str  # the key table: every event in range, with a flag per scope selected there
+    keys_params: list[Any]
+
+    def stats_sql(self) -> str:
+        """Per scope its events and their seq range (direct ones: those of every event)."""
+        cols = ["count(*) AS n", "min(seq) AS lo", "max(seq) AS hi"]
+        for scope in self.scopes:
+            if scope.flag:
+                cols += [f"count(*) FILTER (WHERE {scope.flag}) AS {scope.flag}_n",
+                         f"min(seq) FILTER (WHERE {scope.flag}) AS {scope.flag}_lo",
+                         f"max(seq) FILTER (WHERE {scope.flag}) AS {scope.flag}_hi"]
+        return f"SELECT {', '.join(cols)} FROM {KEYS}"
+
+    @staticmethod
+    def chunks(scope: SharedScope, stats: dict[str, Any]) -> list[tuple[int, int]]:
+        """Seq ranges [lo, hi) that split the scope's events into tables of about CHUNK_BYTES."""
+        prefix = f"{scope.flag}_" if scope.flag else ""
+        n, lo, hi = stats[prefix + "n"], stats[prefix + "lo"], stats[prefix + "hi"]
+        if not n:
+            return []
+        parts = max(1, -(-n * scope.width * _BYTES_PER_VALUE // CHUNK_BYTES))
+        step = -(-(hi + 1 - lo) // parts)
+        return [(start, min(start + step, hi + 1)) for start in range(lo, hi + 1, step)]
+
+
+class _Columns:
+    """Rewrites SQL over the events view into SQL over a table of extracted columns."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.paths: dict[str, dict[str, str]] = {"attrs": {}, "raw": {}}  # column -> path literal -> name
+        self.lowered: dict[str, str] = {}  # expression -> name of its lower()
+        self.width = 0  # columns of the last select
+
+    def fields(self, sql: str) -> str:
+        def field(m: re.Match[str]) -> str:
+            if m.group(1) is None or "*" in m.group(2):  # a literal; a wildcard path (a list) stays
+                return m.group(0)
+            names = self.paths[m.group(1)]
+            return names.setdefault(m.group(2), f"{self.prefix}{m.group(1)}_{len(names)}")
+        return _FIELD_OR_TEXT.sub(field, sql)
+
+    def lowers(self, sql: str) -> str:
+        known = set(COLUMN_NAMES) | {n for names in self.paths.values() for n in names.values()}
+
+        def lower(m: re.Match[str]) -> str:
+            # lambda variables (`v`) are not columns: their lower() stays
+            if m.group(1) is None or not set(_WORD.findall(m.group(1))) - {"coalesce"} <= known:
+                return m.group(0)
+            return self.lowered.setdefault(m.group(1), f"{self.prefix}lower_{len(self.lowered)}")
+        return _LOWER_OR_TEXT.sub(lower, sql)
+
+    def select(self, sqls: Sequence[str], source: str, where: str, always: Sequence[str] = ("seq", "ts")) -> str:
+        """SELECT the base columns `sqls` name, the extracted fields and the lowered ones."""
+        words = set(always)
+        for sql in [*sqls, *self.lowered]:
+            words.update(_WORD.findall(_TEXT.sub("''", sql)))
+        columns = [c for c in COLUMN_NAMES if c in words]
+        inner, outer = list(columns), list(columns)
+        for col, names in self.paths.items():
+            if names:
+                literals = ", ".join(f"'{path}'" for path in names)  # a literal's inside: quotes already doubled
+                inner.append(f"json_extract_string({col}, [{literals}]) AS {self.prefix}{col}")
+                outer += [f"{self.prefix}{col}[{k + 1}] AS {name}" for k, name in enumerate(names.values())]
+        self.width = len(outer) + len(self.lowered)
+        select = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {source} WHERE {where})"
+        if self.lowered:
+            select = f"SELECT *, {', '.join(f'lower({e}) AS {n}' for e, n in self.lowered.items())} FROM ({select})"
+        return select
+
+    def reads_documents(self, sql: str) -> bool:
+        return bool({"attrs", "raw"} & set(_WORD.findall(_TEXT.sub("''", sql))))
+
+
+def _shareable(rule: Rule) -> bool:
+    return (rule.sigma is not None and bool(rule.sigma.scope_sql) and bool(rule.sql)
+            and rule.type == "match" and rule.unit == "event")
+
+
+def shared_scopes(rules: Sequence[Rule], since: datetime | None, until: datetime) -> SharedScopes:
+    """The plain Sigma match rules of `rules`, grouped by logsource (`SigmaInfo.scope_sql`).
+
+    Which events each logsource selects is found in one pass (the key table: the selections'
+    fields extracted once per event, one flag per scope), then each scope's events are read
+    by seq: the selections test JSON fields (Channel, EventID) of every event, and that is
+    most of the work when each scope tests them over every event again."""
+    groups: dict[str, list[int]] = {}
+    for i, rule in enumerate(rules):
+        if _shareable(rule):
+            assert rule.sigma is not None
+            groups.setdefault(rule.sigma.scope_sql, []).append(i)
+    keys = _Columns("_sigma_k_")
+    keyed: dict[str, str] = {}  # scope -> its selection over the key table's columns
+    for scope in groups:
+        over = keys.fields(scope)
+        if not keys.reads_documents(over):  # a wildcard path or the raw record: selected directly
+            keyed[scope] = keys.lowers(over)
+    q = Sql()
+    rng = _range(q, since, until)
+    flags = {scope: f"_sigma_s{n}" for n, scope in enumerate(keyed)}
+    tests = "".join(f", {sql} AS {flags[scope]}" for scope, sql in keyed.items())
+    # every event in range, no WHERE: DuckDB would push one down into the projections,
+    # extracting the fields once for each test of the filter
+    keys_sql = (f"CREATE OR REPLACE TEMP TABLE {KEYS} AS SELECT seq{tests} FROM "
+                f"({keys.select(list(keyed.values()), EVENTS, rng, always=('seq',))})")
+    out = [_scope(f"_sigma_scope_{n}", scope, flags.get(scope, ""), {i: rules[i] for i in members}, since, until)
+           for n, (scope, members) in enumerate(groups.items())]
+    return SharedScopes(out, keys_sql if out else "", q.params)
+
+
+def _scope(table: str, scope: str, flag: str, members: dict[int, Rule], since: datetime | None,
+           until: datetime) -> SharedScope:
+    cols = _Columns("_sigma_")
+    rewritten = {i: dataclasses.replace(r, sql=cols.fields(r.sql), sql_group=cols.fields(r.sql_group))
+                 for i, r in members.items()}
+    rewritten = {i: dataclasses.replace(r, sql=cols.lowers(r.sql)) for i, r in rewritten.items()}
+    q = Sql()
+    rng = _range(q, since, until)
+    lo, hi = q.bind(0), q.bind(0)  # the chunk's seq bounds, given at each chunk
+    bounds = f"seq >= {lo} AND seq < {hi}"  # also lets DuckDB skip row groups outside the chunk
+    where = (f"{bounds} AND seq IN (SELECT seq FROM {KEYS} WHERE {flag} AND {bounds})" if flag
+             else f"{bounds} AND ({scope})")
+    select = cols.select([f"{r.sql} {r.sql_group}" for r in rewritten.values()], EVENTS, f"{where} AND {rng}")
+    return SharedScope(table, f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", q.params, cols.width, flag,
+                       rewritten)

@@ -17,9 +17,21 @@ from typing import Any
 import orjson
 
 from auditctl.detect.rules import Rule, severity_rank
-from auditctl.detect.rulesql import compile_rule, learning_sql
+from auditctl.detect.rulesql import (
+    KEYS,
+    MATCHES,
+    SharedScope,
+    SharedScopes,
+    compile_rule,
+    learning_sql,
+    shared_scopes,
+)
 from auditctl.store import Store
 from auditctl.timeutil import duration_text
+
+# Sigma match rules of one logsource read its events once (`SharedScope`); off, each rule scans
+# every event (the equivalence test and the benchmark compare the two).
+SHARED_SCOPES = True
 
 
 @dataclass
@@ -87,17 +99,20 @@ def run_checks(store: Store, rules: list[Rule], since: datetime | None, until: d
     with store.transaction() if persist else contextlib.nullcontext():
         run_id = store.add_check_run(now, since, until, len(rules)) if persist else 0
         next_id = store.next_finding_id()
-        for rule in rules:
-            sql, params = compile_rule(rule, since, until)
-            candidates = store.run_query(sql, params)
-            merger = _Merger(rule, store.findings_of_rule(rule.id), now, run_id, next_id)
-            found = [f for f in (merger.add(c) for c in candidates) if f is not None]
-            if persist:
-                store.insert_findings(merger.inserts)
-                store.update_findings(list(merger.updates.values()))
-            next_id = merger.next_id
-            per_rule[rule.id] = len(found)
-            touched.extend(found)
+        scopes = _Scopes(store, rules, since, until)
+        try:
+            for i, rule in enumerate(rules):
+                candidates = scopes.run(i, rule)
+                merger = _Merger(rule, store.findings_of_rule(rule.id), now, run_id, next_id)
+                found = [f for f in (merger.add(c) for c in candidates) if f is not None]
+                if persist:
+                    store.insert_findings(merger.inserts)
+                    store.update_findings(list(merger.updates.values()))
+                next_id = merger.next_id
+                per_rule[rule.id] = len(found)
+                touched.extend(found)
+        finally:
+            scopes.close()
         new = sum(1 for f in touched if f.status == "new")
         if persist:
             store.finish_check_run(run_id, new, len(touched) - new, time.perf_counter() - started)
@@ -105,6 +120,67 @@ def run_checks(store: Store, rules: list[Rule], since: datetime | None, until: d
     ordered = sorted(unique.values(), key=lambda f: (-severity_rank(f.severity), f.first_ts))
     return CheckResult(since, until, len(rules), ordered, per_rule, time.perf_counter() - started, run_id,
                        learning_status(store, rules, until))
+
+
+class _Scopes:
+    """Each rule's candidates. The rules of a shared scope run together when the first of them
+    is asked for: its table is made (chunk by chunk when large), all of its rules run over
+    it, and it is dropped: one scope's table in memory at a time, however the rules are ordered."""
+
+    def __init__(self, store: Store, rules: list[Rule], since: datetime | None, until: datetime) -> None:
+        self.store, self.since, self.until = store, since, until
+        self.shared = shared_scopes(rules, since, until) if SHARED_SCOPES else SharedScopes([], "", [])
+        self.of = {i: scope for scope in self.shared.scopes for i in scope.rules}
+        self.ready: dict[int, list[dict[str, Any]]] = {}
+        self.pending = {scope.table for scope in self.shared.scopes}
+        self.stats: dict[str, Any] | None = None
+
+    def run(self, i: int, rule: Rule) -> list[dict[str, Any]]:
+        scope = self.of.get(i)
+        if scope is None:
+            return self.store.run_query(*compile_rule(rule, self.since, self.until))
+        if i not in self.ready:
+            self._run_scope(scope)
+        return self.ready.pop(i)
+
+    def _run_scope(self, scope: SharedScope) -> None:
+        if self.stats is None:
+            self.store.run_query(self.shared.keys_sql, self.shared.keys_params)
+            self.stats = self.store.run_query(self.shared.stats_sql(), [])[0]
+        chunks = self.shared.chunks(scope, self.stats)
+        try:
+            if not chunks:  # no event of the scope in range: no rule of it matches
+                self.ready.update((i, []) for i in scope.rules)
+            elif len(chunks) == 1:
+                self.store.run_query(*scope.chunk(*chunks[0]))
+                for i, rule in scope.rules.items():
+                    self.ready[i] = self.store.run_query(*compile_rule(rule, self.since, self.until,
+                                                                       source=scope.table))
+            else:
+                self._run_chunked(scope, chunks)
+        finally:
+            self.store.run_query(f"DROP TABLE IF EXISTS {scope.table}", [])
+            self.store.run_query(f"DROP TABLE IF EXISTS {MATCHES}", [])
+        self.pending.discard(scope.table)
+        if not self.pending:
+            self.close()
+
+    def _run_chunked(self, scope: SharedScope, chunks: list[tuple[int, int]]) -> None:
+        """Each chunk's matching events, gathered; then each rule's findings from them."""
+        self.store.run_query(f"CREATE OR REPLACE TEMP TABLE {MATCHES} "
+                             "(_rule INTEGER, seq BIGINT, ts TIMESTAMPTZ, g VARCHAR)", [])
+        for lo, hi in chunks:
+            self.store.run_query(*scope.chunk(lo, hi))
+            for i in scope.rules:
+                self.store.run_query(*scope.matches_sql(i, self.since, self.until))
+        for i in scope.rules:
+            self.ready[i] = self.store.run_query(*compile_rule(scope.gathered(i), self.since, self.until,
+                                                               source=MATCHES))
+
+    def close(self) -> None:
+        if self.stats is not None:
+            self.store.run_query(f"DROP TABLE IF EXISTS {KEYS}", [])
+            self.stats = None
 
 
 def learning_status(store: Store, rules: list[Rule], until: datetime) -> list[dict[str, Any]]:
