@@ -33,11 +33,12 @@ from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
 from auditctl.timeutil import YearlessStamp, parse_iso
 
+# re.S: a received message (watch --listen) may hold line ends; a line of a file never does
 _BSD = re.compile(
-    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?) (?:(\d{4}) )?(.*)")
+    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?) (?:(\d{4}) )?(.*)", re.S)
 _ISO = re.compile(
-    r"(?:<(\d{1,3})>)?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) (.*)")
-_RFC5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (.*)")
+    r"(?:<(\d{1,3})>)?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) (.*)", re.S)
+_RFC5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (.*)", re.S)
 _TAG = re.compile(r"([^\s\[\]:]+)(?:\[([^\]]*)\])?: ?(.*)", re.S)
 # macOS program names may contain spaces ("Google Chrome[85294]:") or a launchd suffix
 # ("com.apple.xpc.launchd[1] (com.apple.quicklook[21498]):"): then the whole tag is the app.

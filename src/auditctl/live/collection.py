@@ -75,6 +75,8 @@ class Tracker:
 
     def add_stored(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
+            if row["listener"] is None:
+                continue  # the row over all listeners
             counts = self.stored.setdefault(str(row["listener"]), {"stored": 0, "host_mismatches": 0})
             counts["stored"] += int(row["messages"])
             counts["host_mismatches"] += int(row["host_mismatches"])

@@ -202,12 +202,12 @@ def _received(where: str) -> str:
                           AS host_mismatches,
                       count(*) FILTER (WHERE json_extract_string(attrs, '$.received.truncated') = 'true') AS truncated
                FROM current_events WHERE parser = 'syslog' AND {where} AND {RECEIVED_LISTENER} IS NOT NULL
-               GROUP BY 1 ORDER BY 1"""
+               GROUP BY GROUPING SETS ((1), ()) ORDER BY 1 NULLS LAST"""
 
 
 def received_in_period(since: datetime, until: datetime) -> Query:
-    """Per listener: the received messages stored in the period, their bytes, senders (peer
-    addresses), host-name mismatches and truncated messages."""
+    """Per listener (and a last row, listener NULL, over all): the received messages stored in
+    the period, their bytes, senders (peer addresses), host-name mismatches and truncated ones."""
     return _received(_STORED), [since, until]
 
 
