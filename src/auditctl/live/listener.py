@@ -468,7 +468,8 @@ class Listener:
             self.stats.add(throttled=1)
             self.stop_event.wait(wait)
         data = b"".join(records)
-        if self.budget.reserve(len(data), self.stop_event):
+        if not self.budget.try_reserve(len(data)):
             self.stats.add(paused=1)
+            self.budget.reserve(len(data), self.stop_event)
         self.spool.write(data)
         self.stats.accepted(peer, cn, len(records), nbytes, truncated)

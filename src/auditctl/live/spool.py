@@ -48,16 +48,13 @@ class SpoolBudget:
             self._add(n)
             return True
 
-    def reserve(self, n: int, stop: threading.Event) -> bool:
-        """Wait until `n` bytes fit, then take them. Returns whether it had to wait. When
-        `stop` is set it takes them anyway: what was read from a socket is never dropped."""
-        waited = False
+    def reserve(self, n: int, stop: threading.Event) -> None:
+        """Wait until `n` bytes fit, then take them. When `stop` is set it takes them anyway:
+        what was read from a socket is never dropped."""
         with self.cond:
             while self.used and self.used + n > self.max_bytes and not stop.is_set():
-                waited = True
                 self.cond.wait(0.2)
             self._add(n)
-        return waited
 
     def force(self, n: int) -> None:
         with self.cond:
