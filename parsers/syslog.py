@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from auditctl.ingest.authlog import interpret
 from auditctl.ingest.received import host_check, is_record, read_record
@@ -119,7 +119,9 @@ class SyslogParser(Parser):
         A year-less stamp gets its year from the day the message arrived."""
         try:
             rec = read_record(text)
-            arrived = parse_iso(rec.at)
+            arrived = datetime.fromisoformat(rec.at)
+            if arrived.tzinfo is None:
+                arrived = arrived.replace(tzinfo=UTC)
         except ValueError as exc:
             return [unparsed_event(text, f"syslog: {exc}", line=number)]
         day = rec.at[:10]

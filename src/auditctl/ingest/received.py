@@ -49,7 +49,7 @@ def encode_record(message: bytes, at: bytes, connection: bytes, length: int | No
     return MARK_BYTES + b'"at":"' + at + b'",' + connection + cut + body + b"}\n"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Received:
     at: str
     listener: str
