@@ -10,25 +10,35 @@ Authentication lines follow issue 16's contract: `login` is an attempt, `authent
 duplicate report or credential check, and summaries ("PAM 2 more authentication failures",
 rsyslog's "message repeated N times: [...]") are `authenticate` with attrs.summary/repeats.
 One line is one event. Continuation lines (macOS multi-line messages, which start with white
-space) are joined to the message they continue."""
+space) are joined to the message they continue.
+
+The spool of `watch --listen` is read here too: each of its lines is a JSON record holding one
+received message's exact bytes and how it arrived (`auditctl.ingest.received`). The message is
+parsed as any syslog line, with `raw` its exact bytes (newlines included), and the record's
+facts go to `attrs.received`: receive time, listener, peer address, and under mutual TLS the
+client certificate (CN, SANs, SHA-256 fingerprint). When the record names the host names the
+certificate may use, `attrs.received.host_check` says whether the header's host is one of them
+(`match`, `mismatch`, `absent`); a mismatch is stored, flagged, never trusted silently."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from auditctl.ingest.authlog import interpret
+from auditctl.ingest.received import host_check, is_record, read_record
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
 from auditctl.timeutil import YearlessStamp, parse_iso
 
+# re.S: a received message (watch --listen) may hold line ends; a line of a file never does
 _BSD = re.compile(
-    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?) (?:(\d{4}) )?(.*)")
+    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?) (?:(\d{4}) )?(.*)", re.S)
 _ISO = re.compile(
-    r"(?:<(\d{1,3})>)?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) (.*)")
-_RFC5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (.*)")
+    r"(?:<(\d{1,3})>)?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) (.*)", re.S)
+_RFC5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (.*)", re.S)
 _TAG = re.compile(r"([^\s\[\]:]+)(?:\[([^\]]*)\])?: ?(.*)", re.S)
 # macOS program names may contain spaces ("Google Chrome[85294]:") or a launchd suffix
 # ("com.apple.xpc.launchd[1] (com.apple.quicklook[21498]):"): then the whole tag is the app.
@@ -65,6 +75,8 @@ class SyslogParser(Parser):
         lines = head.lines[:20]
         if not lines:
             return 0.0
+        if all(is_record(ln) for ln in lines):
+            return 0.99  # the receiver's spool: a JSON format no other parser reads as syslog
         hits = sum(1 for ln in lines if _HEAD_BSD.match(ln) or _HEAD_5424.match(ln) or _HEAD_ISO.match(ln))
         cont = sum(1 for ln in lines if ln[:1] in (" ", "\t"))
         ratio = hits / max(1, len(lines) - cont)
@@ -72,6 +84,8 @@ class SyslogParser(Parser):
 
     def explain(self, head: Head) -> str:
         lines = head.lines[:20]
+        if lines and all(is_record(ln) for ln in lines):
+            return f"{len(lines)} lines are records of auditctl's syslog receiver (watch --listen)"
         kinds = {"RFC 3164": sum(1 for ln in lines if _HEAD_BSD.match(ln)),
                  "RFC 5424": sum(1 for ln in lines if _HEAD_5424.match(ln)),
                  "ISO-8601": sum(1 for ln in lines if _HEAD_ISO.match(ln) and not _HEAD_5424.match(ln))}
@@ -80,6 +94,7 @@ class SyslogParser(Parser):
 
     def parse(self, source: Source) -> Iterator[Event]:
         stamp = YearlessStamp(source.reference_time, source.tz)
+        stamps: dict[str, YearlessStamp] = {}  # received messages: dated against their day of arrival
         pending: list[Event] = []
         for number, text in source.lines():
             if text[:1] in (" ", "\t") and pending and text.strip():
@@ -89,11 +104,52 @@ class SyslogParser(Parser):
             if not text.strip():
                 pending = []
                 continue
+            if is_record(text):
+                pending = []
+                yield from self._received(text, number, stamps, source)
+                continue
             try:
                 pending = self._parse_line(text, number, stamp, source)
             except ValueError as exc:
                 pending = [unparsed_event(text, f"syslog: {exc}", line=number)]
         yield from pending
+
+    def _received(self, text: str, number: int, stamps: dict[str, YearlessStamp], source: Source) -> list[Event]:
+        """The events of one spool record: its message parsed, with how it arrived in attrs.
+        A year-less stamp gets its year from the day the message arrived."""
+        try:
+            rec = read_record(text)
+            arrived = datetime.fromisoformat(rec.at)
+            if arrived.tzinfo is None:
+                arrived = arrived.replace(tzinfo=UTC)
+        except ValueError as exc:
+            return [unparsed_event(text, f"syslog: {exc}", line=number)]
+        day = rec.at[:10]
+        stamp = stamps.get(day)
+        if stamp is None:
+            if len(stamps) > 64:
+                stamps.clear()
+            stamp = stamps[day] = YearlessStamp(arrived.replace(hour=23, minute=59, second=59), source.tz)
+        try:
+            events = self._parse_line(rec.message, number, stamp, source) if rec.message.strip() else []
+        except ValueError as exc:
+            events = [unparsed_event(rec.message, f"syslog: {exc}", line=number)]
+        if not events:
+            events = [unparsed_event(rec.message, "empty message", line=number)]
+        received = rec.attrs()
+        for ev in events:
+            ev.raw = rec.message  # the exact bytes received
+            if ev.ts is None:
+                ev.ts = arrived  # no stamp of its own: the time it arrived
+            if rec.names is not None:
+                received = {**received, "host_check": host_check(ev.host, rec.names)}
+                if received["host_check"] == "mismatch":
+                    received["allowed"] = rec.names
+            ev.attrs = {**(ev.attrs or {}), "received": received}
+            # the message is read here or kept unparsed with its sender: never offered to other
+            # parsers, whose events would not carry how it arrived
+            ev.parser = self.name
+        return events
 
     def _parse_line(self, text: str, number: int, stamp: YearlessStamp, source: Source) -> list[Event]:
         fast = _FAST_BSD.match(text)

@@ -375,7 +375,7 @@ def test_check_findings_search_and_fail_on(cli, tmp_path):
 
 def test_rules_list_and_validate(cli, tmp_path):
     rows = [json.loads(ln) for ln in cli("rules", "list").stdout.splitlines()]
-    assert len(rows) == 11 and all(r["origin"].endswith("builtin.yaml") for r in rows)
+    assert len(rows) == 13 and all(r["origin"].endswith("builtin.yaml") for r in rows)
     good = tmp_path / "good.yaml"
     good.write_text(USER_RULE)
     assert cli("rules", "validate", str(good)).stdout.strip() == "2 rule(s) valid"

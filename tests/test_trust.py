@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from auditctl.errors import ExitCode
+from auditctl.ingest.received import MARK_BYTES, connection_part, encode_record, read_record
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
 BAD = b"\xe9\xff"  # Latin-1 'e acute' and a byte that is never UTF-8
@@ -31,6 +32,8 @@ def _line_files() -> list[Path]:
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         if data.lstrip()[:1] == b"[" or data.startswith(b"{\n") or data.startswith(b"{\r\n"):
             continue  # one JSON document: its records are stored as their compact JSON
+        if data.startswith(MARK_BYTES):
+            continue  # the receiver's spool: raw is the message a record holds (test_receiver_spool_...)
         if len([ln for ln in data.split(b"\n") if ln.strip()]) < 5:
             continue
         found.append(path)
@@ -84,6 +87,22 @@ def test_bytes_in_are_bytes_out(cli, db, tmp_path, sample):
         if i + 1 in numbered:  # a single-line record starting at this line
             assert _exact(numbered[i + 1]) == lines[i].rstrip(b"\r"), sample
     assert any(ev["raw_b64"] for ev in events), "no record kept its undecodable bytes"
+
+
+def test_receiver_spool_records_are_their_messages(cli, db, tmp_path):
+    """A spool line of `watch --listen` is not the record: the message inside it is. Every
+    record becomes an event whose raw holds the message's exact bytes (not UTF-8 included)."""
+    sample = SAMPLES / "syslog" / "received.jsonl"
+    conn = connection_part("udp://127.0.0.1:5514", "127.0.0.1", 5000, None, None)
+    spoiled = encode_record(b"<13>Mar 14 09:13:00 kiosk7 app[90]: bad " + BAD + b" bytes\nand a line", b"2026-03-14T09:13:00Z",
+                            conn)
+    copy = tmp_path / "received.jsonl"
+    copy.write_bytes(sample.read_bytes() + spoiled)
+    assert cli("ingest", str(copy)).exit_code == 0
+    messages = [read_record(ln).message.encode("utf-8", "surrogateescape")
+                for ln in copy.read_text().splitlines()]
+    assert [_exact(ev) for ev in _stored(db)] == messages
+    assert _stored(db)[-1]["raw_b64"] is not None
 
 
 def _parser_of(cli, sample: Path) -> str:
@@ -195,6 +214,8 @@ def _corpus_line_files() -> list[Path]:
                 continue
             if data.lstrip()[:1] == b"{" and len(data.strip().split(b"\n")) == 1:
                 continue  # one JSON document ({"Records": [...]}): stored record by record as compact JSON
+            if data.startswith(MARK_BYTES):
+                continue  # the receiver's spool: see test_receiver_spool_records_are_their_messages
             found.append(path)
     return found
 

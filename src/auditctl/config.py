@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field
@@ -26,6 +27,41 @@ def default_config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or xdg_dir("CONFIG", ".config") / "auditctl" / "config.yaml")
 
 
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+
+
+@dataclass
+class TlsSettings:
+    """`listen.tls`: the certificate `tls://` listeners present, and what they ask of senders."""
+
+    cert: Path | None = None  # server certificate (PEM, chain after it)
+    key: Path | None = None  # its private key (PEM)
+    client_ca: Path | None = None  # CA bundle client certificates must chain to: mutual TLS
+    require_client_cert: bool | None = None  # default: true when client_ca is set
+    min_version: str = "1.2"  # "1.2" or "1.3"
+    check_host: bool = True  # the syslog header's host must be a name of the client certificate
+    host_names: dict[str, list[str]] = field(default_factory=dict)  # cert CN/SAN/sha256:FP -> more names
+    senders: list[str] = field(default_factory=list)  # networks allowed to connect; empty = any
+    handshake_timeout: float = 10.0
+
+    @property
+    def mutual(self) -> bool:
+        return self.client_ca is not None and self.require_client_cert is not False
+
+
+@dataclass
+class ListenSettings:
+    """`listen`: limits of the syslog receiver (`watch --listen`)."""
+
+    max_message_bytes: int = 64 * 1024  # longer messages are stored cut to this, flagged with their length
+    spool_max_bytes: int = 512 << 20  # the spool on disk, all listeners; at the cap sockets are not read
+    rate_per_sender: int = 10_000  # messages/s per TCP/TLS connection or UDP source address; 0 = no limit
+    rate_total: int = 50_000  # messages/s per listener; 0 = no limit
+    max_connections: int = 1000  # open TCP/TLS connections per listener
+    plain_senders: list[str] = field(default_factory=lambda: list(LOOPBACK_NETWORKS))  # udp:// and tcp://
+    tls: TlsSettings = field(default_factory=TlsSettings)
+
+
 @dataclass
 class Config:
     db: Path = field(default_factory=lambda: xdg_dir("DATA", ".local/share") / "auditctl" / "audit.duckdb")
@@ -47,6 +83,7 @@ class Config:
     retention: dict[str, Any] = field(default_factory=dict)
     archive_dir: Path | None = None  # default: beside the database, <db>.archive
     access: AccessPolicy = field(default_factory=AccessPolicy)
+    listen: ListenSettings = field(default_factory=ListenSettings)
     source_path: Path | None = None
 
     @property
@@ -76,7 +113,7 @@ class Config:
 
 _KNOWN = {"sigma", "db", "timezone", "parsers_dirs", "parsers", "batch_size", "workers", "lock_wait_seconds",
           "signing_key", "key_name", "checkpoint_file", "rules", "alerts", "retention", "access",
-          "memory_limit"}
+          "memory_limit", "listen"}
 
 
 def load_config(path: Path | None = None, *, db_override: str | Path | None = None) -> Config:
@@ -139,6 +176,7 @@ def load_config(path: Path | None = None, *, db_override: str | Path | None = No
         raise ConfigError(f"{cfg_path}: alerts is a list of sinks (mappings with kind, target, ...)")
     cfg.alert_sinks = alerts
     cfg.access = parse_access(data.get("access"), cfg_path)
+    cfg.listen = parse_listen_settings(data.get("listen"), cfg_path)
     if "memory_limit" in data:
         cfg.memory_limit = str(data["memory_limit"]) if data["memory_limit"] else None
     if "lock_wait_seconds" in data:
@@ -155,3 +193,92 @@ def _int(path: Path, key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"{path}: {key} must be a non-negative integer")
     return value
+
+
+_LISTEN_KEYS = {"max_message_bytes", "spool_max_bytes", "rate_per_sender", "rate_total", "max_connections",
+                "plain_senders", "tls"}
+_TLS_KEYS = {"cert", "key", "client_ca", "require_client_cert", "min_version", "check_host", "host_names",
+             "senders", "handshake_timeout"}
+MIN_SPOOL_BYTES = 1 << 20
+
+
+def parse_listen_settings(data: Any, origin: Path) -> ListenSettings:
+    """The `listen` section (every key optional)."""
+    out = ListenSettings()
+    if data is None:
+        return out
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: listen is a mapping ({', '.join(sorted(_LISTEN_KEYS))})")
+    unknown = set(data) - _LISTEN_KEYS
+    if unknown:
+        raise ConfigError(f"{origin}: listen: unknown setting(s): {', '.join(sorted(unknown))}")
+    for key in ("max_message_bytes", "spool_max_bytes", "rate_per_sender", "rate_total", "max_connections"):
+        if key in data:
+            setattr(out, key, _int(origin, f"listen.{key}", data[key]))
+    if out.max_message_bytes < 480:  # RFC 5426: every receiver takes 480-octet messages
+        raise ConfigError(f"{origin}: listen.max_message_bytes must be at least 480")
+    if out.spool_max_bytes < max(MIN_SPOOL_BYTES, 16 * out.max_message_bytes):
+        raise ConfigError(f"{origin}: listen.spool_max_bytes must be at least 1 MiB and 16 times "
+                          "listen.max_message_bytes")
+    if out.max_connections < 1:
+        raise ConfigError(f"{origin}: listen.max_connections must be at least 1")
+    if "plain_senders" in data:
+        out.plain_senders = _networks(origin, "listen.plain_senders", data["plain_senders"])
+    out.tls = _tls_settings(data.get("tls"), origin)
+    return out
+
+
+def _tls_settings(data: Any, origin: Path) -> TlsSettings:
+    out = TlsSettings()
+    if data is None:
+        return out
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: listen.tls is a mapping ({', '.join(sorted(_TLS_KEYS))})")
+    unknown = set(data) - _TLS_KEYS
+    if unknown:
+        raise ConfigError(f"{origin}: listen.tls: unknown setting(s): {', '.join(sorted(unknown))}")
+    for key in ("cert", "key", "client_ca"):
+        if data.get(key):
+            setattr(out, key, Path(str(data[key])).expanduser())
+    for key in ("require_client_cert", "check_host"):
+        if key in data and data[key] is not None:
+            if not isinstance(data[key], bool):
+                raise ConfigError(f"{origin}: listen.tls.{key} is true or false")
+            setattr(out, key, data[key])
+    if out.require_client_cert and out.client_ca is None:
+        raise ConfigError(f"{origin}: listen.tls.require_client_cert needs listen.tls.client_ca (the CA bundle "
+                          "client certificates are checked against)")
+    version = str(data.get("min_version", out.min_version)).removeprefix("TLSv")
+    if version not in ("1.2", "1.3"):
+        raise ConfigError(f"{origin}: listen.tls.min_version is 1.2 or 1.3 (older TLS is never accepted)")
+    out.min_version = version
+    names = data.get("host_names") or {}
+    if not isinstance(names, dict) or not all(isinstance(v, list) and all(isinstance(n, str) for n in v)
+                                              for v in names.values()):
+        raise ConfigError(f"{origin}: listen.tls.host_names maps a certificate's CN, SAN or sha256:FINGERPRINT "
+                          "to a list of host names (patterns with * allowed) it may write as")
+    out.host_names = {str(k): list(v) for k, v in names.items()}
+    if "senders" in data:
+        out.senders = _networks(origin, "listen.tls.senders", data["senders"])
+    if "handshake_timeout" in data:
+        try:
+            out.handshake_timeout = float(data["handshake_timeout"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{origin}: listen.tls.handshake_timeout is a number of seconds") from None
+        if out.handshake_timeout <= 0:
+            raise ConfigError(f"{origin}: listen.tls.handshake_timeout must be positive")
+    return out
+
+
+def _networks(origin: Path, key: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{origin}: {key} is a list of networks (10.0.0.0/8, 192.0.2.7, ::1/128)")
+    out = []
+    for item in value:
+        try:
+            out.append(str(ipaddress.ip_network(str(item), strict=False)))
+        except ValueError:
+            raise ConfigError(f"{origin}: {key}: {item!r} is not an address or network") from None
+    return out

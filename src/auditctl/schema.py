@@ -74,6 +74,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "log_exported": ("data_access", "auditctl: stored audit events were exported (self-audit)"),
     "log_verified": ("data_access", "auditctl: the store's integrity was verified (self-audit)"),
     "retention_applied": ("policy_change", "auditctl: retention archived or deleted stored events (self-audit)"),
+    "log_collected": ("system", "auditctl: a syslog listener's refusals, TLS handshake failures and drops over an "
+                                "interval (watch --listen)"),
     "service_start": ("system", "a daemon or service started"),
     "service_stop": ("system", "a daemon or service stopped or aborted"),
     "service_installed": ("system", "a service was installed (Windows 7045, 4697)"),

@@ -176,6 +176,13 @@ def _value(name: str, value: Any) -> Any:
     return value
 
 
+def _numeric(col: str, name: str, args: list[Any]) -> str:
+    """An attrs value (JSON text) compared with numbers is compared as a number."""
+    if name.startswith("attrs.") and all(isinstance(a, int | float) and not isinstance(a, bool) for a in args):
+        return f"TRY_CAST({col} AS DOUBLE)"
+    return col
+
+
 def _operator(col: str, name: str, op: str, arg: Any, q: Sql) -> str:
     match op:
         case "eq":
@@ -188,10 +195,10 @@ def _operator(col: str, name: str, op: str, arg: Any, q: Sql) -> str:
             return f"regexp_matches({col}, {q.bind(str(arg))})"
         case "gt" | "gte" | "lt" | "lte":
             sym = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
-            return f"{col} {sym} {q.bind(_value(name, arg))}"
+            return f"{_numeric(col, name, [arg])} {sym} {q.bind(_value(name, arg))}"
         case "between":
             lo, hi = (_value(name, a) for a in arg)
-            return f"{col} BETWEEN {q.bind(lo)} AND {q.bind(hi)}"
+            return f"{_numeric(col, name, arg)} BETWEEN {q.bind(lo)} AND {q.bind(hi)}"
         case "exists":
             return f"{col} IS {'NOT ' if arg else ''}NULL"
         case "not":

@@ -36,7 +36,7 @@ ECS_TYPE = {
     "command_run": ["start"], "access": ["access"], "service_start": ["start"], "service_stop": ["end"],
     "syscall": ["info"], "log": ["info"], "unparsed": ["info"],
     "log_read": ["access"], "log_exported": ["access"], "log_verified": ["info"], "retention_applied": ["deletion"],
-    "service_installed": ["installation"], "service_modified": ["change"], "process_start": ["start"],
+    "log_collected": ["info"], "service_installed": ["installation"], "service_modified": ["change"], "process_start": ["start"],
     "process_end": ["end"], "process_access": ["access"], "module_load": ["start"], "file_write": ["change"],
     "file_delete": ["deletion"], "registry_change": ["change"], "network_connect": ["connection", "start"],
     "dns_query": ["protocol"], "pipe_created": ["creation"], "wmi_subscription": ["creation"],

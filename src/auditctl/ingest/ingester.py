@@ -88,6 +88,7 @@ class FileResult:
     status: str = "ingested"  # ingested | unchanged | empty | failed
     note: str = ""
     store_error: bool = False  # failed because the store could not be written
+    offset: int | None = None  # bytes of the file stored so far (committed); None when unknown (failed)
 
 
 @dataclass
@@ -222,6 +223,7 @@ class Ingester:
             if self.reparse:
                 return self._reparse_file(path, ident, known or previous, result)
             offset, line = (known.offset, known.next_line) if known else (0, 1)
+            result.offset = offset
             if not hasher.has_more(offset):
                 result.parser = known.parser if known else None
                 if known:
@@ -250,6 +252,7 @@ class Ingester:
                 result.note = after.note() if after is not None else result.note
                 file_id, consumed = self._read_and_remember(path, ident, known, parser, (offset, line, reference),
                                                             hasher, (whole, on_disk), result, None)
+            result.offset = consumed
             if self.live is not None:
                 self.live.remember(file_id, consumed, hasher.state_at(consumed), ident, path)
         except _Unchanged as unread:
@@ -267,7 +270,7 @@ class Ingester:
 
     def _failed(self, result: FileResult, name: str, exc: Exception) -> None:
         """One line naming the input and the real cause (the transaction was rolled back)."""
-        result.status, result.events, result.unparsed = "failed", 0, 0
+        result.status, result.events, result.unparsed, result.offset = "failed", 0, 0, None
         result.store_error = isinstance(exc, duckdb.Error)
         what = "stdin" if name == "stdin" else "this file"
         result.note = f"{failure_cause(exc, name, result.parser, self.store.path)}; nothing from {what} was stored"

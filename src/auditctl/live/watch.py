@@ -15,6 +15,10 @@ through the same registry as `auditctl ingest`. That gives following like `tail 
 - A rotation compressed to `.gz` adds nothing twice.
 - Only complete lines are read; a line still being written waits for the next cycle.
 
+With `--listen`, received messages go to a spool (`listener`, `spool`) that each cycle
+ingests like a followed file; the cycle then removes the spool segments stored to their end,
+records the listeners' refusals and drops (`collection`) and rewrites the status file.
+
 Rules run over [last end - longest rule window, now], and a finding continues its stored
 finding, so a burst that spans two cycles is one finding. A new finding alerts once; a
 growing one alerts again after its rule's cooldown, with its count.
@@ -32,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from auditctl.access.selfaudit import append_records
 from auditctl.access.session import open_writer
 from auditctl.config import Config
 from auditctl.detect.rules import Rule
@@ -43,7 +48,10 @@ from auditctl.ingest.ingester import Ingester, expand_paths
 from auditctl.integrity.signing import SigningKey
 from auditctl.integrity.verify import make_checkpoint
 from auditctl.live.alerts import Sink, alert_from_finding
+from auditctl.live.collection import STATUS_EVERY, Tracker, status_doc, status_path, write_status
 from auditctl.live.listener import ListenAddress, Listener
+from auditctl.live.spool import SpoolBudget
+from auditctl.report import sql as rq
 from auditctl.store import Store
 
 CHECK_EVERY_IDLE = timedelta(seconds=60)  # absence rules need checks even when nothing arrives
@@ -58,6 +66,7 @@ class CycleResult:
     busy: bool = False
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    collected: int = 0  # log_collected records stored
 
 
 def max_window(rules: list[Rule]) -> timedelta:
@@ -77,9 +86,19 @@ class Watcher:
         self.interval = interval
         self.log = log
         self.spool_dir = config.db.with_name(config.db.name + ".spool")
-        self.listeners = [Listener(a, self.spool_dir) for a in listen]
+        self.budget = SpoolBudget(config.listen.spool_max_bytes)
+        self.listeners: list[Listener] = []
+        try:
+            for address in listen:
+                self.listeners.append(Listener(address, config.listen, self.spool_dir, self.budget))
+        except BaseException:
+            for listener in self.listeners:
+                listener.stop()
+            raise
         if self.listeners:
             self.paths.append(str(self.spool_dir))
+        self.collection = Tracker()
+        self.status_file = status_path(config)
         self.inodes: dict[str, tuple[int, int]] = {}
         self.live = LiveProofs()  # hash states at the committed offsets, kept across cycles
         self.checked_until: datetime | None = None
@@ -109,7 +128,7 @@ class Watcher:
 
     # -- one cycle ------------------------------------------------------------------------
 
-    def cycle(self, now: datetime | None = None) -> CycleResult:
+    def cycle(self, now: datetime | None = None, final: bool = False) -> CycleResult:
         started = time.perf_counter()
         result = CycleResult()
         for listener in self.listeners:
@@ -118,19 +137,23 @@ class Watcher:
         try:
             with open_writer(self.config) as store:
                 before = store.end_before_own_writes()
+                last_seq = store.event_count_and_max_seq()[1]
                 summary = Ingester(store, self.registry, self.config, follow=True, live=self.live).ingest(files)
                 result.events, result.files = summary.events, len([f for f in summary.files if f.events])
                 result.errors += [f.note for f in summary.failed]
                 if summary.not_read:
                     result.errors.append(f"stopped by the store error: not read this cycle: {', '.join(summary.not_read)}")
-                if result.events:
-                    make_checkpoint(store, self.key, self.config.checkpoints_path, adopted_upto=before)
                 now = now or datetime.now(UTC)
+                if self.listeners:
+                    result.collected = self._collect(store, summary.files, last_seq, now, final)
+                if result.events or result.collected:
+                    make_checkpoint(store, self.key, self.config.checkpoints_path, adopted_upto=before)
                 if result.events or now - self.last_check >= CHECK_EVERY_IDLE:
                     result.findings = self._check(store, now)
         except DatabaseBusy as exc:
             result.busy = True
             result.errors.append(str(exc))
+        self._write_status(now or datetime.now(UTC), final)
         alerts = [self._alert(f, now or datetime.now(UTC)) for f in result.findings]
         result.alerts = sum(1 for a in alerts if a)
         for sink in self.sinks:
@@ -141,6 +164,35 @@ class Watcher:
         self.stats["events"] += result.events
         self.stats["alerts"] += result.alerts
         return result
+
+    # -- the listeners ---------------------------------------------------------------------
+
+    def _collect(self, store: Store, files: list[Any], last_seq: int, now: datetime, final: bool) -> int:
+        """After an ingest: free the spool segments stored to their end, count what the cycle
+        stored per listener, and record the listeners' counts that are due."""
+        offsets = {str(Path(f.path).resolve()): f.offset for f in files if f.offset is not None}
+        for listener in self.listeners:
+            listener.spool.stored_upto(offsets)
+        self.collection.add_stored(store.run_query(*rq.received_after(last_seq)))
+        due = self.collection.due(self.listeners, now, final)
+        if not due:
+            return 0
+        with store.transaction():
+            count = append_records(store, self.collection.events(due, now))
+        self.collection.mark(due, now)
+        return count
+
+    def _write_status(self, now: datetime, final: bool) -> None:
+        if not self.listeners:
+            return
+        last = self.collection.status_at
+        if not final and last is not None and now - last < STATUS_EVERY:
+            return
+        try:
+            write_status(self.status_file, status_doc(self.listeners, self.collection, self.config, now))
+            self.collection.status_at = now
+        except OSError as exc:
+            self.log(f"warning: cannot write the status file {self.status_file}: {exc}")
 
     def _check(self, store: Store, now: datetime) -> list[Finding]:
         since = (self.checked_until or now - timedelta(hours=1)) - max_window(self.rules)
@@ -164,8 +216,10 @@ class Watcher:
 
     def run(self, max_cycles: int | None = None) -> None:
         for listener in self.listeners:
+            for warning in listener.warnings:
+                self.log(warning)
             listener.start()
-            self.log(f"listening on {listener.address.proto}://{listener.address.host}:{listener.address.port}")
+            self.log(f"listening on {listener.url}")
         try:
             while not self.stop.is_set():
                 result = self.cycle()
@@ -177,7 +231,7 @@ class Watcher:
         finally:
             for listener in self.listeners:
                 listener.stop()
-            self.cycle()  # what arrived while stopping is stored and signed before exit
+            self.cycle(final=True)  # what arrived while stopping is stored and signed before exit
 
     def install_signal_handlers(self) -> None:
         def handler(signum: int, frame: Any) -> None:

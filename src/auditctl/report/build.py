@@ -105,6 +105,7 @@ def build_report(store: Store, inp: ReportInputs, now: datetime | None = None) -
         "unparsed": [dict(r) for r in store.run_query(*rq.unparsed_by_source(since, until))],
         "access_log": access_log(store, since, until),
         "storage": storage_line(store),
+        "collection": collection(store, since, until),
     }
     doc["summary"] = summary(doc)
     if persist:
@@ -122,6 +123,23 @@ def access_log(store: Store, since: datetime, until: datetime) -> dict[str, Any]
     return {"events": rows[:ACCESS_LOG_ROWS], "total": len(rows),
             "denied": sum(1 for r in rows if r["outcome"] == "failure" and r["denied"]),
             "by_actor": [{"actor": a, "commands": c, "total": sum(c.values())} for a, c in sorted(by_actor.items())]}
+
+
+def collection(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
+    """What `watch --listen` took in over the period, by the time it was stored: received
+    messages counted from their events, refusals, TLS handshake failures and drops from the
+    `log_collected` records (both in the signed log, so the figures are reproducible)."""
+    received = {r["listener"]: r for r in store.run_query(*rq.received_in_period(since, until))}
+    counted = {r["listener"]: r for r in store.run_query(*rq.listener_counts(since, until))}
+    keys = ("messages", "bytes", "senders", "host_mismatches", "truncated")
+    rows = []
+    for listener in sorted(k for k in set(received) | set(counted) if k is not None):
+        got, more = received.get(listener, {}), counted.get(listener, {})
+        rows.append({"listener": listener, **{k: int(got.get(k) or 0) for k in keys},
+                     **{k: int(more.get(k) or 0) for k in rq.LISTENER_COUNTS}})
+    total = {k: sum(r[k] for r in rows) for k in (*keys, *rq.LISTENER_COUNTS)}
+    total["senders"] = int((received.get(None) or {}).get("senders") or 0)  # distinct over all listeners
+    return {"listeners": rows, "total": total}
 
 
 def storage_line(store: Store) -> dict[str, Any]:

@@ -44,6 +44,30 @@ def storage_text(st: dict[str, Any]) -> str:
             f"{st['deleted_rows']:,} deleted by policy; {ratio}.")
 
 
+def collection_text(col: dict[str, Any]) -> str:
+    """The collection line: what `watch --listen` received, refused and dropped in the period."""
+    if not col["listeners"]:
+        return "Collection: no syslog received by `watch --listen` in this period."
+    t = col["total"]
+    n = len(col["listeners"])
+    text = (f"Collection (by time stored): {t['messages']:,} syslog messages ({t['bytes'] / 1e6:.1f} MB) from "
+            f"{t['senders']:,} sender address(es) on {n} listener(s); {t['host_mismatches']:,} host-name "
+            f"mismatch(es), {t['truncated']:,} truncated; {t['refused'] + t['refused_busy']:,} connection(s) or "
+            f"datagram(s) refused, {t['tls_failures']:,} TLS handshake failure(s), {t['dropped']:,} dropped")
+    if t["throttled"] or t["paused"]:
+        text += f"; senders slowed {t['throttled']:,} time(s) by the rate limit, {t['paused']:,} by the spool cap"
+    return text + "."
+
+
+COLLECTION_HEADERS = ("listener", "messages", "senders", "host mismatches", "truncated", "refused",
+                      "TLS failures", "dropped")
+
+
+def collection_rows(col: dict[str, Any]) -> list[list[Any]]:
+    return [[r["listener"], r["messages"], r["senders"], r["host_mismatches"], r["truncated"],
+             r["refused"] + r["refused_busy"], r["tls_failures"], r["dropped"]] for r in col["listeners"]]
+
+
 def _when(v: Any) -> str:
     return str(v)[:19].replace("T", " ") if v else ""
 
@@ -155,7 +179,10 @@ def to_markdown(doc: dict[str, Any]) -> str:
                                                        if k in s["findings_by_severity"]) or "none"),
             f"- {s['new_admins']} new admins, {s['new_accounts']} new accounts since the previous report; "
             f"{s['silent_sources']} silent sources; {s['unparsed']:,} unparsed records", ""]
-    out += [f"## {TITLES['coverage']}", "", coverage_text(doc), "", storage_text(doc["storage"]), ""]
+    out += [f"## {TITLES['coverage']}", "", coverage_text(doc), "", storage_text(doc["storage"]), "",
+            collection_text(doc["collection"]), ""]
+    if len(doc["collection"]["listeners"]) > 1:
+        out += _md_table(COLLECTION_HEADERS, collection_rows(doc["collection"]), "")
     if cov["events"]:
         out += _md_table(["category", "events"], list(cov["by_category"].items()), "")
         out += _md_table(["host", "events"], list(cov["by_host"].items()), "")
@@ -322,6 +349,9 @@ def to_html(doc: dict[str, Any]) -> str:
     parts.append('<div class="cards">' + "".join(f'<div class="card"><b>{v:,}</b>{escape(k)}</div>' for k, v in cards) + "</div>")
     parts.append(f"<h2>{TITLES['coverage']}</h2><p>{escape(coverage_text(doc))}</p>")
     parts.append(f'<p class="muted">{escape(storage_text(doc["storage"]))}</p>')
+    parts.append(f'<p class="muted">{escape(collection_text(doc["collection"]))}</p>')
+    if len(doc["collection"]["listeners"]) > 1:
+        parts.append(_h_table(COLLECTION_HEADERS, collection_rows(doc["collection"]), numeric=range(1, 8), empty=""))
     if cov["events"]:
         parts.append(stacked_bars(cov["per_day"], "Events per day by category"))
         parts.append(_h_table(["category", "events"], list(cov["by_category"].items()), numeric=[1], empty=""))

@@ -181,4 +181,46 @@ def access_log(since: datetime, until: datetime) -> tuple[str, list[Any]]:
     return (f"""SELECT seq, ts, actor, role, original_action AS command, outcome, action,
                        coalesce(json_extract(attrs, '$.denied')::BOOLEAN, false) AS denied,
                        json_extract_string(attrs, '$.args') AS args, message
-                FROM current_events WHERE {_PERIOD} AND parser = 'auditctl' ORDER BY ts, seq""", [since, until])
+                FROM current_events WHERE {_PERIOD} AND parser = 'auditctl' AND action <> 'log_collected'
+                ORDER BY ts, seq""", [since, until])
+
+
+# -- collection: what the syslog receiver took in, by the time it was stored ----------------
+
+_STORED = "ingested_at >= $1 AND ingested_at < $2"
+RECEIVED_LISTENER = "json_extract_string(attrs, '$.received.listener')"
+LISTENER_COUNTS = ("refused", "refused_busy", "tls_failures", "dropped", "dropped_rate", "dropped_full",
+                   "dropped_kernel", "empty", "throttled", "paused")
+
+
+def _received(where: str) -> str:
+    return f"""SELECT {RECEIVED_LISTENER} AS listener, count(*) AS messages,
+                      sum(CASE WHEN raw_b64 IS NOT NULL THEN octet_length(from_base64(raw_b64))
+                               ELSE strlen(raw) END) AS bytes,
+                      count(DISTINCT json_extract_string(attrs, '$.received.peer')) AS senders,
+                      count(*) FILTER (WHERE json_extract_string(attrs, '$.received.host_check') = 'mismatch')
+                          AS host_mismatches,
+                      count(*) FILTER (WHERE json_extract_string(attrs, '$.received.truncated') = 'true') AS truncated
+               FROM current_events WHERE parser = 'syslog' AND {where} AND {RECEIVED_LISTENER} IS NOT NULL
+               GROUP BY GROUPING SETS ((1), ()) ORDER BY 1 NULLS LAST"""
+
+
+def received_in_period(since: datetime, until: datetime) -> Query:
+    """Per listener (and a last row, listener NULL, over all): the received messages stored in
+    the period, their bytes, senders (peer addresses), host-name mismatches and truncated ones."""
+    return _received(_STORED), [since, until]
+
+
+def received_after(seq: int) -> Query:
+    """The same counts over the events after `seq` (what one watch cycle stored)."""
+    return _received("seq > $1"), [seq]
+
+
+def listener_counts(since: datetime, until: datetime) -> Query:
+    """Per listener: what never became an event (refusals, TLS handshake failures, drops, empty
+    messages, throttling), summed over the `log_collected` records watch stored in the period."""
+    sums = ", ".join(f"sum(coalesce(TRY_CAST(json_extract(attrs, '$.{k}') AS BIGINT), 0)) AS {k}"
+                     for k in LISTENER_COUNTS)
+    return (f"""SELECT json_extract_string(attrs, '$.listener') AS listener, count(*) AS records, {sums}
+                FROM current_events WHERE parser = 'auditctl' AND action = 'log_collected' AND {_STORED}
+                GROUP BY 1 ORDER BY 1""", [since, until])
