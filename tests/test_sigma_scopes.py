@@ -241,6 +241,7 @@ def test_the_constructs_find_the_same_with_shared_scopes(mixed_store: Path, tmp_
     assert (max(chunked, default=1) > 1) == (chunk_bytes == 64 << 10)
 
 
+@pytest.mark.slow  # ~20 s each: the old one-query-per-rule runner is the baseline it compares with (CI runs it)
 @pytest.mark.parametrize("chunk_bytes", [rulesql.CHUNK_BYTES, 256 << 10], ids=["whole", "chunked"])
 def test_the_shipped_set_finds_the_same_with_shared_scopes(mixed_store: Path, chunk_bytes: int,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
