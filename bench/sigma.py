@@ -125,7 +125,7 @@ def timed_check(db: Path, work: Path, env: dict, extra: list[str],
     argv = [*(prefix or [str(AUDITCTL)]), "--db", str(copy), "check", "--since", "2000-01-01", "--until", "2100-01-01",
             "--format", "json", *extra]
     seconds, rss, out = run_child(argv, env=env)
-    return seconds, len(json.loads(out)), rss
+    return seconds, len(json.loads(out[out.index("["):])), rss  # after a progress bar DuckDB may draw
 
 
 def per_rule_check(db: Path, work: Path, env: dict, rules: Path, checks: dict, found: dict) -> str:
