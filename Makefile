@@ -32,7 +32,7 @@ demo: $(STAMP)
 	$(AUDITCTL) check --until 2026-12-01 --format table
 	$(AUDITCTL) findings --severity critical --format table
 	@echo "--- the shipped SigmaHQ rules over the same events (Sigma findings name the rule's author):"
-	$(AUDITCTL) check --no-builtin --sigma bundled --until 2026-12-01 --format table --limit 8
+	$(AUDITCTL) check --no-builtin --sigma bundled --since 2000-01-01 --until 2026-12-01 --format table --limit 8
 	$(AUDITCTL) rules validate src/auditctl/detect/sigma/pack | tail -3
 	$(AUDITCTL) search --finding 1 --format table
 	@echo "--- the review report over all sample data (Markdown here; HTML in $(DEMO)/review.html):"
