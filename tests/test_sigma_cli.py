@@ -199,3 +199,13 @@ def test_report_runs_sigma_rules_and_shows_their_false_positives(cli, trail, rul
     assert "**AWS CloudTrail Important Change** (`4db60cc0-36fb-42b7-9b58-a5b53019fb74`" in md
     assert ("Sigma rule by vitaliy0x1, level medium, product=aws service=cloudtrail; false positives: "
             "Valid change in a Trail" in md)
+
+
+def test_check_counts_new_findings_before_limit_cuts_the_table(loaded_samples):
+    """The caption's new/updated figures are the check's, not those of the rows shown."""
+    result = loaded_samples("check", "--no-builtin", "--sigma", "bundled", "--since", "2000-01-01",
+                            "--until", "2026-12-01", "--format", "table", "--limit", "2")
+    assert result.exit_code == 0, result.output
+    caption = " ".join(result.stdout.split())
+    total = int(caption.split(" finding(s) changed")[0].split()[-1].replace(",", ""))
+    assert total > 2 and f"{total:,} finding(s) changed by this check: {total:,} new, 0 updated" in caption

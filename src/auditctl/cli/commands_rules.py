@@ -117,21 +117,21 @@ def check(
         end = _when(until, "--until", cfg) or datetime.now(UTC)
         result = run_checks(store, active.rules, start, end)
     fmt = fmt or default_format()
-    total = len(result.findings)
+    total, new, updated = len(result.findings), result.new, result.updated  # before --limit cuts the list
     failing = bool(fail_on and result.at_or_above(fail_on))
     cap = shown_limit(limit, fmt)
     if cap is not None:
         result.findings = result.findings[:cap]
     with reader() as store:  # group keys of sealed fields are tokens; an admin sees their values
         result.findings = revealed_findings(store, result.findings)
-    _report(result, fmt, total)
+    _report(result, fmt, total, new, updated)
     if failing:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
-def _report(result: CheckResult, fmt: Format, total: int) -> None:
+def _report(result: CheckResult, fmt: Format, total: int, new: int, updated: int) -> None:
     span = f"{result.since:%Y-%m-%d %H:%M} .. " if result.since else "all history .. "
-    caption = (f"{total:,} finding(s) changed by this check: {result.new} new, {result.updated} updated "
+    caption = (f"{total:,} finding(s) changed by this check: {new:,} new, {updated:,} updated "
                f"(stored findings this check did not touch are not listed: `auditctl findings`); {result.rules} rules "
                f"over {span}{result.until:%Y-%m-%d %H:%M} UTC in {result.seconds:.2f} s")
     if result.learning:
