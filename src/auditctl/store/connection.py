@@ -42,7 +42,9 @@ def retry_locked(path: Path, wait: float, open_it: Callable[[], T]) -> T:
 
 
 def connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
-    return retry_locked(path, wait, lambda: duckdb.connect(str(path), read_only=read_only))
+    # no progress bar: DuckDB draws one on a terminal for queries over 2 s, into output a pipe reads
+    return retry_locked(path, wait, lambda: duckdb.connect(str(path), read_only=read_only,
+                                                           config={"enable_progress_bar": False}))
 
 
 def _busy_message(path: Path, message: str) -> str:
