@@ -43,8 +43,9 @@ def retry_locked(path: Path, wait: float, open_it: Callable[[], T]) -> T:
 
 def connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
     # no progress bar: DuckDB draws one on a terminal for queries over 2 s, into output a pipe reads
-    return retry_locked(path, wait, lambda: duckdb.connect(str(path), read_only=read_only,
-                                                           config={"enable_progress_bar": False}))
+    con = retry_locked(path, wait, lambda: duckdb.connect(str(path), read_only=read_only))
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _busy_message(path: Path, message: str) -> str:
