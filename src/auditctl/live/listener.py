@@ -45,7 +45,7 @@ from auditctl.live.tlsconf import allowed_names, peer_identity, server_context
 
 DEFAULT_PORTS = {"tls": 6514}
 READ_BYTES = 64 * 1024
-POLL_SECONDS = 0.5  # how often blocked threads look at the stop flag
+POLL_SECONDS = 0.2  # how often blocked threads look at the stop flag
 SO_RXQ_OVFL = 40  # Linux: the socket's count of datagrams dropped for a full buffer, with each datagram
 
 
