@@ -70,6 +70,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --lines 1000000
 	$(BIN)/python bench/sigma.py --events 1000000
+	$(BIN)/python bench/intake.py --messages 200000
 
 bench-large: $(STAMP)
 	$(BIN)/python bench/large.py --lines 10000000
@@ -81,6 +82,7 @@ bench-sigma: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --lines 100000
+	$(BIN)/python bench/intake.py --messages 50000 --repeat 1 --end-to-end 20000
 
 clean:
 	rm -rf $(VENV) $(DEMO) site bench/out .pytest_cache .ruff_cache .mypy_cache

@@ -15,9 +15,9 @@ space) are joined to the message they continue.
 The spool of `watch --listen` is read here too: each of its lines is a JSON record holding one
 received message's exact bytes and how it arrived (`auditctl.ingest.received`). The message is
 parsed as any syslog line, with `raw` its exact bytes (newlines included), and the record's
-facts go to `attrs.received`: receive time, listener, peer address, and under mutual TLS the
-client certificate (CN, SANs, SHA-256 fingerprint). When the record names the host names the
-certificate may use, `attrs.received.host_check` says whether the header's host is one of them
+facts go to the `received` column: receive time, listener, peer address, and under mutual TLS
+the client certificate (CN, SANs, SHA-256 fingerprint). When the record names the host names
+the certificate may use, `received.host_check` says whether the header's host is one of them
 (`match`, `mismatch`, `absent`); a mismatch is stored, flagged, never trusted silently."""
 
 from __future__ import annotations
@@ -136,16 +136,15 @@ class SyslogParser(Parser):
             events = [unparsed_event(rec.message, f"syslog: {exc}", line=number)]
         if not events:
             events = [unparsed_event(rec.message, "empty message", line=number)]
-        received = rec.attrs()
         for ev in events:
             ev.raw = rec.message  # the exact bytes received
             if ev.ts is None:
                 ev.ts = arrived  # no stamp of its own: the time it arrived
+            ev.received = received = rec.fields()
             if rec.names is not None:
-                received = {**received, "host_check": host_check(ev.host, rec.names)}
+                received["host_check"] = host_check(ev.host, rec.names)
                 if received["host_check"] == "mismatch":
                     received["allowed"] = rec.names
-            ev.attrs = {**(ev.attrs or {}), "received": received}
             # the message is read here or kept unparsed with its sender: never offered to other
             # parsers, whose events would not carry how it arrived
             ev.parser = self.name

@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from auditctl.store.migrations import SCHEMA_VERSION
 from support import query
 
 # A real SigmaHQ rule (rules/cloud/aws/cloudtrail/aws_cloudtrail_disable_logging.yml, DRL 1.1)
@@ -174,7 +175,7 @@ def test_rules_coverage_tells_which_rules_can_match_the_store(cli, trail, rules_
 
 def test_a_store_of_schema_8_gains_the_findings_detail_column(cli, trail, rules_dir):
     cli("ingest", str(trail))
-    assert query(cli.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("9",)]
+    assert query(cli.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
     cols = {r[0] for r in query(cli.db, "SELECT column_name FROM information_schema.columns "
                                         "WHERE table_name = 'findings'")}
     assert "detail" in cols

@@ -148,6 +148,9 @@ COLUMNS: tuple[Column, ...] = (
            tail=True),
     Column("raw_b64", "VARCHAR", "the record's exact bytes, base64, when they are not valid UTF-8 (`raw` then shows "
            "U+FFFD for each undecodable byte); NULL otherwise", "event.original (bytes)", tail=True),
+    Column("received", "JSON", "how a message received by `watch --listen` arrived: time, listener, sender address "
+           "and port, the TLS client certificate, the host check (never sealed); NULL for other events",
+           "observer / tls.client", tail=True),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -183,6 +186,9 @@ class Event:
     attrs: dict[str, Any] | None = None
     line: int | None = None
     origin: str | None = None
+    # How a message received by `watch --listen` arrived (auditctl.ingest.received); a column
+    # of its own, never sealed: the sender's identity must stay checkable by every reader.
+    received: dict[str, Any] | None = None
     # Set only when another parser than the file's read this record (parsing.RecordRetry);
     # None means the file's parser. Not one of EVENT_FIELDS: ingest fills the column.
     parser: str | None = None

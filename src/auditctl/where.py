@@ -2,8 +2,8 @@
 sensitive-field (sealing) rules write them, validated and compiled to bound DuckDB SQL.
 
 A `where` is a mapping of field -> condition, all of which must hold; `any_of`, `all_of` and
-`none_of` take lists of such mappings. A field is a schema column, `attrs.<key>`, or the
-virtual `hour` / `weekday` (in the caller's time zone). A condition is a value, a list of
+`none_of` take lists of such mappings. A field is a schema column, `attrs.<key>` (or
+`received.<key>`), or the virtual `hour` / `weekday` (in the caller's time zone). A condition is a value, a list of
 values (any of them), null (the field is NULL), or a mapping of operators (OPERATORS).
 
 One case rule, for this language and for search filters (`auditctl.store.query`): a plain
@@ -67,11 +67,15 @@ def check_where(where: Any, fail: Any, path: str = "") -> None:
         check_condition(cond, lambda why, h=here: fail(h, why), key)
 
 
+JSON_COLUMNS = ("attrs", "received")  # `attrs.<key>`, `received.<key>`: a path into the JSON
+
+
 def check_field(name: str, fail: Any) -> None:
-    if name.startswith("attrs.") and len(name) > 6 and re.match(r"^[A-Za-z0-9_.\-]+$", name[6:]):
+    column, dot, path = name.partition(".")
+    if dot and column in JSON_COLUMNS and path and re.match(r"^[A-Za-z0-9_.\-]+$", path):
         return
     if name not in FIELDS:
-        raise fail(f"unknown field {name!r} (use a schema column, attrs.<key>, hour or weekday)")
+        raise fail(f"unknown field {name!r} (use a schema column, attrs.<key>, received.<key>, hour or weekday)")
 
 
 def check_condition(cond: Any, fail: Any, field_name: str) -> None:
@@ -127,8 +131,9 @@ class Sql:
 
 def field_sql(name: str, timezone: str = "UTC") -> str:
     """The SQL for a field: a column, a JSON path into attrs, or hour/weekday in `timezone`."""
-    if name.startswith("attrs."):
-        return f"json_extract_string(attrs, '$.{name[6:]}')"
+    column, dot, path = name.partition(".")
+    if dot and column in JSON_COLUMNS:
+        return f"json_extract_string({column}, '$.{path}')"
     tz = timezone.replace("'", "")  # validated as an IANA name by the caller; never quoted text
     if name == "hour":
         return f"hour(ts AT TIME ZONE '{tz}')"
@@ -177,8 +182,8 @@ def _value(name: str, value: Any) -> Any:
 
 
 def _numeric(col: str, name: str, args: list[Any]) -> str:
-    """An attrs value (JSON text) compared with numbers is compared as a number."""
-    if name.startswith("attrs.") and all(isinstance(a, int | float) and not isinstance(a, bool) for a in args):
+    """A JSON value (attrs.x, received.x) compared with numbers is compared as a number."""
+    if name.split(".", 1)[0] in JSON_COLUMNS and "." in name and all(isinstance(a, int | float) and not isinstance(a, bool) for a in args):
         return f"TRY_CAST({col} AS DOUBLE)"
     return col
 

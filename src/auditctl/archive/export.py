@@ -86,7 +86,11 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _attrs(row: dict[str, Any]) -> Any:
-    return orjson.loads(row["attrs"]) if isinstance(row.get("attrs"), str) else row.get("attrs")
+    return _json(row.get("attrs"))
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 def to_ecs(row: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +113,8 @@ def to_ecs(row: dict[str, Any]) -> dict[str, Any]:
         "log": {"file": {"path": row["source"]}},
         "auditctl": {"action": row["action"], "category": row["category"], "line": row["line"],
                      "origin": row["origin"], "resource": row["resource"], "session": row["session"],
-                     "attrs": _attrs(row), "ts_source": row.get("ts_source"), "raw_b64": row.get("raw_b64")},
+                     "attrs": _attrs(row), "ts_source": row.get("ts_source"), "raw_b64": row.get("raw_b64"),
+                     "received": _json(row.get("received"))},
     })
 
 
@@ -134,7 +139,8 @@ def to_ocsf(row: dict[str, Any]) -> dict[str, Any]:
         "http_request": {"user_agent": row["user_agent"]},
         "unmapped": {"auditctl": {"category": row["category"], "action": row["action"],
                                   "original_action": row["original_action"], "resource": row["resource"],
-                                  "attrs": _attrs(row), "ts_source": row.get("ts_source")},
+                                  "attrs": _attrs(row), "ts_source": row.get("ts_source"),
+                                  "received": _json(row.get("received"))},
                      "raw_b64": row.get("raw_b64")},
     }
     return _drop_none(doc)

@@ -45,7 +45,7 @@ def _plain(value: Any) -> Any:
 def _json_row(row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in row.items():
-        if key == "attrs" and isinstance(value, str):
+        if key in ("attrs", "received") and isinstance(value, str):
             value = orjson.loads(value)
         out[key] = _plain(value)
     return out

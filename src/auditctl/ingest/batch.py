@@ -42,7 +42,7 @@ def events_to_arrow(events: Sequence[Event]) -> pa.Table:
         if not any(v is not None for v in values):
             arrays.append(pa.nulls(n, kind))  # columns a format never fills cost nothing
             continue
-        if name == "attrs":
+        if name in ("attrs", "received"):
             values = _attrs_json(values)
         try:
             arrays.append(pa.array(values, type=kind))

@@ -2,12 +2,13 @@
 read back by the syslog parser.
 
 A record keeps a received message's exact bytes (`msg` when they are UTF-8, else `msg_b64`)
-with what the receiver knew about it: when it arrived, on which listener, from which peer address and port,
-the client certificate's identity under mutual TLS, the host names that certificate may write
-as (for the host check), and, when the message was longer than the limit, its full length
-(the record then holds its first `listen.max_message_bytes` bytes). The parser stores the
-message as `raw` (exact bytes, through `raw_b64` when not UTF-8) and everything else under
-`attrs.received`, which the leaf hash covers like any field.
+with what the receiver knew about it: when it arrived, on which listener, from which peer
+address and port, the client certificate's identity under mutual TLS, the host names that
+certificate may write as (for the host check), and the message's length as sent; a message
+longer than the limit is `truncated`: the record holds its first `listen.max_message_bytes`
+bytes. The parser stores the
+message as `raw` (exact bytes, through `raw_b64` when not UTF-8) and everything else in the
+`received` column, which the leaf hash covers and sealing never hides.
 
 A record starts with `{"receiver":1,` so that detection is a prefix test.
 """
@@ -40,13 +41,13 @@ def connection_part(listener: str, peer: str, port: int | None, tls: dict[str, A
 
 def encode_record(message: bytes, at: bytes, connection: bytes, length: int | None = None) -> bytes:
     """One spool line. `at` is the receive time as ISO-8601 text; `length` the message's full
-    length when `message` holds only its first bytes."""
+    length when `message` holds only its first bytes (the record says `truncated`)."""
     try:
         body = b'"msg":' + orjson.dumps(message.decode("utf-8"))
     except UnicodeDecodeError:
         body = b'"msg_b64":"' + base64.b64encode(message) + b'"'
-    cut = b'"length":%d,' % length if length is not None else b""
-    return MARK_BYTES + b'"at":"' + at + b'",' + connection + cut + body + b"}\n"
+    size = b'"length":%d,"truncated":true,' % length if length is not None else b'"length":%d,' % len(message)
+    return MARK_BYTES + b'"at":"' + at + b'",' + connection + size + body + b"}\n"
 
 
 @dataclass(slots=True)
@@ -58,15 +59,17 @@ class Received:
     port: int | None = None
     tls: dict[str, Any] | None = None
     names: list[str] | None = None
-    length: int | None = None  # set when the message was cut: its full length in bytes
+    length: int | None = None  # the message's length in bytes as it was sent
+    truncated: bool = False  # the message holds only its first bytes
 
-    def attrs(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"at": self.at, "listener": self.listener, "peer": self.peer, "port": self.port}
+    def fields(self) -> dict[str, Any]:
+        """What the `received` column holds (the host check is added by the parser)."""
+        out: dict[str, Any] = {"at": self.at, "listener": self.listener, "peer": self.peer, "port": self.port,
+                               "length": self.length}
         if self.tls is not None:
             out["tls"] = self.tls
-        if self.length is not None:
+        if self.truncated:
             out["truncated"] = True
-            out["length"] = self.length
         return out
 
 
@@ -95,7 +98,7 @@ def read_record(line: str) -> Received:
     return Received(at=str(doc.get("at")), listener=str(doc.get("listener")), peer=str(doc.get("peer")),
                     message=message, port=port if isinstance(port, int) else None, tls=doc.get("tls") if isinstance(doc.get("tls"), dict) else None,
                     names=[str(n) for n in names] if isinstance(names, list) else None,
-                    length=length if isinstance(length, int) else None)
+                    length=length if isinstance(length, int) else None, truncated=doc.get("truncated") is True)
 
 
 def host_check(host: str | None, names: list[str]) -> str:

@@ -7,7 +7,7 @@ to each other. The scheme, so an auditor can re-implement it:
   text (integers and `line`/`pid` in decimal, timestamps as microseconds since the epoch in
   decimal, text and JSON as stored) written as `<length in UTF-8 bytes>:<text>`; a NULL is
   written as `-`. The fields are concatenated with nothing between them.
-- tail columns (added after the first encoding: `ts_source`, `raw_b64`) follow, in schema
+- tail columns (added after the first encoding: `ts_source`, `raw_b64`, `received`) follow, in schema
   order, each only when it holds a value, as its name then `<length>:<text>`. A leaf signed
   before they existed therefore keeps its hash, and the name tags keep the encoding
   unambiguous (no column name starts with a digit or `-`).

@@ -7,7 +7,7 @@ bind address.
   how it arrived: receive time, listener, peer address and port, and under mutual TLS the client
   certificate (`auditctl.ingest.received`). Empty messages are counted, not stored.
 - A message longer than `listen.max_message_bytes` is stored cut to that size, flagged with its
-  full length (`attrs.received.truncated`, `.length`), and counted; never cut silently.
+  full length (`received.truncated`, `.length`), and counted; never cut silently.
 - Senders: a plain (udp://, tcp://) listener binds a non-loopback address only when
   `listen.plain_senders` names networks beyond loopback (and then warns); connections and
   datagrams from other networks are refused and counted. A tls:// listener takes
@@ -45,7 +45,7 @@ from auditctl.live.tlsconf import allowed_names, peer_identity, server_context
 
 DEFAULT_PORTS = {"tls": 6514}
 READ_BYTES = 64 * 1024
-POLL_SECONDS = 0.5  # how often blocked threads look at the stop flag
+POLL_SECONDS = 0.2  # how often blocked threads look at the stop flag
 SO_RXQ_OVFL = 40  # Linux: the socket's count of datagrams dropped for a full buffer, with each datagram
 
 
@@ -366,7 +366,7 @@ class Listener:
                 self.stats.add(dropped_full=1)
                 continue
             self.spool.write(record)
-            self.stats.accepted(peer, None, 1, min(len(message), self.settings.max_message_bytes), int(cut is not None))
+            self.stats.accepted(peer, None, 1, len(message), int(cut is not None))
 
     # -- TCP and TLS -----------------------------------------------------------------------
 
@@ -457,7 +457,7 @@ class Listener:
                 empty += 1
                 continue
             records.append(encode_record(message, at, conn, length))
-            nbytes += len(message)
+            nbytes += len(message) if length is None else length
             truncated += length is not None
         if empty:
             self.stats.add(empty=empty)

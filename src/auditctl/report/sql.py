@@ -188,20 +188,19 @@ def access_log(since: datetime, until: datetime) -> tuple[str, list[Any]]:
 # -- collection: what the syslog receiver took in, by the time it was stored ----------------
 
 _STORED = "ingested_at >= $1 AND ingested_at < $2"
-RECEIVED_LISTENER = "json_extract_string(attrs, '$.received.listener')"
+RECEIVED_LISTENER = "json_extract_string(received, '$.listener')"
 LISTENER_COUNTS = ("refused", "refused_busy", "tls_failures", "dropped", "dropped_rate", "dropped_full",
                    "dropped_kernel", "empty", "throttled", "paused")
 
 
 def _received(where: str) -> str:
     return f"""SELECT {RECEIVED_LISTENER} AS listener, count(*) AS messages,
-                      sum(CASE WHEN raw_b64 IS NOT NULL THEN octet_length(from_base64(raw_b64))
-                               ELSE strlen(raw) END) AS bytes,
-                      count(DISTINCT json_extract_string(attrs, '$.received.peer')) AS senders,
-                      count(*) FILTER (WHERE json_extract_string(attrs, '$.received.host_check') = 'mismatch')
+                      sum(TRY_CAST(json_extract(received, '$.length') AS BIGINT)) AS bytes,
+                      count(DISTINCT json_extract_string(received, '$.peer')) AS senders,
+                      count(*) FILTER (WHERE json_extract_string(received, '$.host_check') = 'mismatch')
                           AS host_mismatches,
-                      count(*) FILTER (WHERE json_extract_string(attrs, '$.received.truncated') = 'true') AS truncated
-               FROM current_events WHERE parser = 'syslog' AND {where} AND {RECEIVED_LISTENER} IS NOT NULL
+                      count(*) FILTER (WHERE json_extract_string(received, '$.truncated') = 'true') AS truncated
+               FROM current_events WHERE received IS NOT NULL AND {where}
                GROUP BY GROUPING SETS ((1), ()) ORDER BY 1 NULLS LAST"""
 
 

@@ -33,7 +33,7 @@ _FOUND_IN_RAW = "(message IS NOT NULL AND raw IS NOT NULL AND contains(raw, mess
 
 
 # The events table's physical order: the original columns, message_at/len (schema 6), then
-# the tail columns (schema 8).
+# the tail columns (schema 8, and `received`: schema 10).
 _APPEND_SQL = ", ".join(
     [f"CASE WHEN {_FOUND_IN_RAW} THEN NULL ELSE message END" if c.name == "message" else c.name
      for c in COLUMNS if not c.tail]

@@ -9,7 +9,7 @@ from auditctl.errors import AuditctlError
 from auditctl.schema import COLUMNS
 from auditctl.store.connection import Connection, first_row
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 # Long free text compresses better with zstd than with DuckDB's default FSST/dictionary
@@ -110,6 +110,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # findings say which rule made them beyond its id: for a Sigma rule its id, level,
         # logsource, false positives and references (JSON; NULL for native rules)
         "ALTER TABLE findings ADD COLUMN IF NOT EXISTS detail JSON",
+    ),
+    (
+        # syslog received by watch --listen: how each message arrived (sender, TLS client
+        # certificate, host check), a tail column that is never sealed
+        "ALTER TABLE events ADD COLUMN IF NOT EXISTS received JSON",
     ),
 )
 
