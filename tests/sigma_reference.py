@@ -12,7 +12,9 @@ Semantics (the same ones the backend documents): strings match case-insensitivel
 `|cased`, a whole-value match with `*`/`?` wildcards (which match newlines too); a missing field
 matches nothing (so `not` of it holds); a list field matches when any element does; keywords
 search the raw record (Windows: every field value); numbers are equal as text, compared as
-numbers for gt/lt; `null` means the field is absent.
+numbers for gt/lt; `null` means the field is absent; CIDR membership as `ipaddress` decides it;
+auditd: `type` is the parser's record list, `aN` an execve's argument N, else the SYSCALL
+record's own aN, other fields every key=value of the records (inside msg='...' too).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import re
 import re._parser as sre_parse  # type: ignore[import-not-found]
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -144,15 +146,11 @@ _SYSLOG_COLUMNS = {"host": "host", "hostname": "host", "Hostname": "host", "prog
 
 
 class Fields:
-    """Field lookup for one family: `values(ev, name)`; `multi(name)` for list fields."""
+    """Field lookup for one family: `values(ev, name)`, every value the field has (auditd: one
+    per record that has it)."""
 
     def __init__(self, family: str) -> None:
         self.family = family
-
-    def multi(self, name: str) -> bool:
-        if self.family == "auditd_process" and name in _AUDITD_PROCESS:
-            return False
-        return self.family.startswith("auditd") and not name.startswith("@")
 
     def values(self, ev: Ev, name: str) -> Values:
         if name.startswith("@") and name[1:] in COLUMNS:
@@ -710,9 +708,3 @@ def make_events(trees: list[Any], family: str, parser: str, rng: random.Random, 
                     out.append(ev)
     return out
 
-
-def timestamps(start: datetime, step: timedelta) -> Iterator[datetime]:
-    t = start
-    while True:
-        yield t
-        t += step

@@ -245,7 +245,7 @@ def column_prefilter(tree: Any) -> list[str]:
         if not (isinstance(leaf, ConditionFieldEqualsValueExpression) and leaf.field == "@parser"
                 and isinstance(leaf.value, SigmaString) and not leaf.value.contains_special()):
             return []
-        names.append(plain_text(leaf.value).lower())
+        names.append(plain_text(leaf.value))  # as the pipeline names it: parser names are exact
     return [f"parser IN ({', '.join(sql_text(n) for n in names)})"] if names else []
 
 
