@@ -210,3 +210,18 @@ def test_check_counts_new_findings_before_limit_cuts_the_table(loaded_samples):
     caption = " ".join(result.stdout.split())
     total = int(caption.split(" finding(s) changed")[0].split()[-1].replace(",", ""))
     assert total > 2 and f"{total:,} finding(s) changed by this check: {total:,} new, 0 updated" in caption
+
+
+def test_a_broken_sigma_file_is_one_line_the_other_rules_run_and_check_exits_2(cli, trail, rules_dir, tmp_path):
+    junk = tmp_path / "junk.yml"
+    junk.write_bytes(bytes(range(256)) * 4)
+    cut = tmp_path / "cut.yml"
+    cut.write_text(STOP_LOGGING[:STOP_LOGGING.index("            - UpdateTrail")] + "            - [Upd\n")
+    cli("ingest", str(trail))
+    result = cli("check", "--no-builtin", "--sigma", str(junk), "--sigma", str(cut),
+                 "--sigma", str(rules_dir / "stop_logging.yml"), "--format", "json")
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert any(line.startswith(f"{junk}: skipped: cannot read") for line in lines)
+    assert any(line.startswith(f"{cut}: skipped: line ") and "not valid YAML" in line for line in lines)
+    assert [f["rule"] for f in orjson.loads(result.stdout)] == ["4db60cc0-36fb-42b7-9b58-a5b53019fb74"]

@@ -127,6 +127,8 @@ def check(
     _report(result, fmt, total, new, updated)
     if failing:
         raise typer.Exit(int(ExitCode.FINDINGS))
+    if any(s.invalid for s in active.skipped):  # the rest ran; a broken rule file still fails the command
+        raise UsageError("some Sigma files or rules are invalid (listed above); the other rules ran")
 
 
 def _report(result: CheckResult, fmt: Format, total: int, new: int, updated: int) -> None:
@@ -242,7 +244,7 @@ def rules_validate(files: Annotated[list[Path], typer.Argument(help="Rule files 
     compiled = len(loaded.rules) + len(loaded.bases)
     typer.echo(f"{count} native rule(s) valid; Sigma: {len(sigma_files)} file(s), {compiled} rule(s) compiled, "
                f"{len(loaded.skipped)} skipped")
-    broken = [s for s in loaded.skipped if s.reason.startswith(("invalid", "not a Sigma", "cannot read"))]
+    broken = [s for s in loaded.skipped if s.invalid]
     if broken:
         raise UsageError(f"{len(broken)} Sigma rule(s) or file(s) are invalid (listed above)")
 

@@ -63,8 +63,15 @@ class Skipped:
 
     @property
     def line(self) -> str:
-        name = f"{self.rule_id} ({self.title})" if self.title else self.rule_id or "(a document)"
+        if not self.rule_id:  # the file itself could not be read as Sigma
+            return f"{self.source}: skipped: {self.reason}"
+        name = f"{self.rule_id} ({self.title})" if self.title else self.rule_id
         return f"{self.source}: sigma rule {name}: skipped: {self.reason}"
+
+    @property
+    def invalid(self) -> bool:
+        """A broken file or rule (as opposed to one that is valid but cannot run here)."""
+        return self.reason.startswith(("invalid", "not a Sigma", "not valid YAML", "cannot read"))
 
 
 @dataclass
@@ -118,6 +125,12 @@ def _read_file(path: Path, out: SigmaSet) -> list[Any]:
                                           collect_filters=True, resolve_references=False, policy=_policy())
     except (OSError, UnicodeDecodeError) as exc:
         out.skipped.append(Skipped(str(path), "", "", "(unread)", f"cannot read: {exc}"))
+        return []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        out.skipped.append(Skipped(str(path), "", "", "(unread)",
+                                   f"{where}not valid YAML: {getattr(exc, 'problem', None) or _one_line(exc)}"))
         return []
     except Exception as exc:  # pySigma raises YAML and Sigma errors for a broken document
         out.skipped.append(Skipped(str(path), "", "", "(unread)", f"not a Sigma rule file: {_one_line(exc)}"))
