@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 HOSTS = [f"web{i:02d}" for i in range(1, 9)] + ["db01", "db02", "bastion", "ci-runner"]
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "deploy", "backup", "ansible"]
@@ -134,16 +135,21 @@ def lines(count: int, seed: int = 42, start: datetime | None = None) -> Iterator
             yield line
 
 
-def write(path: str, count: int, seed: int = 42) -> None:
+def write_lines(path: str | Path, records: Iterable[str]) -> None:
+    """One record a line, written 10,000 at a time (the generators' shared writer)."""
     with open(path, "w", encoding="utf-8", errors="replace") as f:
         buf = []
-        for line in lines(count, seed):
+        for line in records:
             buf.append(line)
             if len(buf) >= 10000:
                 f.write("\n".join(buf) + "\n")
                 buf = []
         if buf:
             f.write("\n".join(buf) + "\n")
+
+
+def write(path: str, count: int, seed: int = 42) -> None:
+    write_lines(path, lines(count, seed))
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 from generate import write as write_auth
+from generate import write_lines
 from generate_cloudtrail import record
 from generate_windows import lines as windows_lines
 
@@ -31,18 +32,6 @@ def counts(total: int) -> tuple[int, int, int]:
     windows = int(total * WINDOWS_SHARE)
     cloudtrail = int(total * CLOUDTRAIL_SHARE)
     return windows, cloudtrail, total - windows - cloudtrail
-
-
-def _write_lines(path: Path, lines: Iterable[str]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        buf: list[str] = []
-        for line in lines:
-            buf.append(line)
-            if len(buf) >= 10000:
-                f.write("\n".join(buf) + "\n")
-                buf = []
-        if buf:
-            f.write("\n".join(buf) + "\n")
 
 
 def _cloudtrail_lines(count: int, step_ms: int, seed: int = 7) -> Iterator[str]:
@@ -62,10 +51,10 @@ def write_mixed(out: Path, total: int) -> list[Path]:
     stream = windows_lines(windows, step_ms=win_step)
     for part in range(0, windows, PART):
         path = out / f"windows-{part // PART:02d}.jsonl"
-        _write_lines(path, (next(stream) for _ in range(min(PART, windows - part))))
+        write_lines(path, (next(stream) for _ in range(min(PART, windows - part))))
         paths.append(path)
     path = out / "cloudtrail.jsonl"
-    _write_lines(path, _cloudtrail_lines(cloudtrail, int(2 * MEAN_STEP_MS / CLOUDTRAIL_SHARE)))
+    write_lines(path, _cloudtrail_lines(cloudtrail, int(2 * MEAN_STEP_MS / CLOUDTRAIL_SHARE)))
     paths.append(path)
     path = out / "auth.log"
     write_auth(str(path), auth)

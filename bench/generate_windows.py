@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from generate import write_lines
 
 HOSTS = [f"WS{i:03d}.corp.example.com" for i in range(1, 41)] + [f"SRV-{n}.corp.example.com" for n in
                                                                   ("DC01", "DC02", "FS01", "SQL01", "WEB01", "EXCH01")]
@@ -422,15 +423,7 @@ def lines(count: int, seed: int = 11, start: datetime | None = None, step_ms: in
 
 
 def write(path: str, count: int, seed: int = 11, step_ms: int = 180) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        buf = []
-        for line in lines(count, seed, step_ms=step_ms):
-            buf.append(line)
-            if len(buf) >= 10000:
-                f.write("\n".join(buf) + "\n")
-                buf = []
-        if buf:
-            f.write("\n".join(buf) + "\n")
+    write_lines(path, lines(count, seed, step_ms=step_ms))
 
 
 if __name__ == "__main__":
