@@ -260,6 +260,21 @@ def test_eventbridge_wrapper_line(tmp_path):
 
 # --- other shapes and inputs ------------------------------------------------------------------
 
+def test_json_lines_keep_broken_lines_and_non_objects_with_their_reason(tmp_path):
+    """A JSON-lines file (the records of a document on one line among them): a line that is
+    not JSON, one that is not an object, and a record that is not an object are each kept."""
+    lines = [b'{"eventName": "CreateUser", ', b"[1, 2]",
+             orjson.dumps({"Records": [record(), "junk"]}), orjson.dumps(record("DeleteUser"))]
+    evs = parse_bytes(tmp_path, b"\n".join(lines) + b"\n")
+    assert [(e.line, e.origin, e.action) for e in evs] == [
+        (1, None, "unparsed"), (2, None, "unparsed"), (3, "Records[0]", "user_created"),
+        (3, "Records[1]", "unparsed"), (4, None, "user_deleted")]
+    reasons = [e.attrs["reason"] for e in evs if e.action == "unparsed"]
+    assert reasons[0].startswith("cloudtrail: invalid JSON: ")
+    assert reasons[1:] == ["cloudtrail: line is not a JSON object", "cloudtrail: record is not a JSON object"]
+    assert [e.raw for e in evs[2:4]] == [orjson.dumps(record()).decode(), '"junk"']
+
+
 def test_concatenated_documents_one_a_line(tmp_path):
     doc1 = orjson.dumps({"Records": [record(), record("DeleteUser")]})
     doc2 = orjson.dumps({"Records": [record("AddUserToGroup")]})
