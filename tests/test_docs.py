@@ -89,6 +89,13 @@ def test_the_readme_links_only_to_pages_that_exist():
         assert (ROOT / target).exists(), target
 
 
+def test_user_docs_hold_no_project_history():
+    """History (issue numbers, what a session changed) belongs in CHANGELOG.md, not in the
+    README or the hand-written pages, which say what is true now."""
+    history = re.compile(r"\bissue \d+|\bsessions? \d+|\bwas fixed\b|\bpreviously\b|\bthe old runner\b", re.I)
+    assert history.findall(README + GUIDES) == []
+
+
 def test_the_library_example_runs_without_typer(tmp_path):
     """The Python example of docs/guides/library.md, run as written in a process where typer
     cannot be imported: ingest, sign, search, check and verify need no CLI."""
