@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from functools import lru_cache
@@ -65,6 +66,17 @@ def parser_and_reader(name: str) -> tuple[Callable[[], Any], Callable[..., list[
         return read_events(path, registry(), forced, reference_time=REFERENCE_TIME, **kwargs)
 
     return parser, events
+
+
+def json_records(path: Path) -> list:
+    """The JSON values of a JSON-lines file's lines (lines that are not JSON left out)."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
 
 
 def nth_original(events: list[Event], word: str, n: int = 0) -> Event:

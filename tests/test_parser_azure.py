@@ -258,20 +258,6 @@ def test_event_hub_messages_one_a_line(tmp_path):
         (2, "records[0]", "login", "failure")]
 
 
-def test_json_lines_sample_as_an_array_document(tmp_path):
-    records = []
-    for line in ENTRA.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    evs = parse_bytes(tmp_path, json.dumps(records, indent=2).encode(), "array.json")
-    from_lines = [e for e in events(ENTRA) if "invalid JSON" not in (e.attrs or {}).get("reason", "")]
-    assert [e.origin for e in evs] == [f"[{i}]" for i in range(len(records))]
-    assert [(e.action, e.actor, e.target, e.role) for e in evs] == [
-        (e.action, e.actor, e.target, e.role) for e in from_lines]
-
-
 # --- robustness ----------------------------------------------------------------------------------
 
 _JSON = st.recursive(

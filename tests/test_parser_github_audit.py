@@ -175,20 +175,6 @@ def test_api_page_array_one_event_per_item():
     assert error.action == "unparsed" and "no action" in error.attrs["reason"]
 
 
-def test_json_lines_sample_as_an_array_document(tmp_path):
-    records = []
-    for line in JSONL.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    evs = parse_bytes(tmp_path, json.dumps(records, indent=2).encode(), "export.json")
-    from_lines = [e for e in events(JSONL) if e.action != "unparsed"]
-    assert [e.origin for e in evs] == [f"[{i}]" for i in range(len(records))]
-    assert [(e.action, e.actor, e.target, e.role, e.ts) for e in evs] == [
-        (e.action, e.actor, e.target, e.role, e.ts) for e in from_lines]
-
-
 def test_non_object_items_and_one_array_a_line(tmp_path):
     data = orjson.dumps([audit_event(), 42, audit_event("git.clone")]) + b"\n" + orjson.dumps(audit_event()) + b"\n"
     evs = parse_bytes(tmp_path, data, "mixed.jsonl")

@@ -176,23 +176,6 @@ def test_api_page_array_one_event_per_item():
     assert error.action == "unparsed" and "no eventType" in error.attrs["reason"]
 
 
-def test_json_lines_sample_as_an_array_document(tmp_path):
-    records = [json.loads(line) for line in JSONL.read_text().splitlines() if _is_json(line)]
-    evs = parse_bytes(tmp_path, json.dumps(records, indent=2).encode(), "page.json")
-    from_lines = [e for e in events(JSONL) if e.action != "unparsed"]
-    assert [e.origin for e in evs] == [f"[{i}]" for i in range(len(records))]
-    assert [(e.action, e.actor, e.target, e.role) for e in evs] == [
-        (e.action, e.actor, e.target, e.role) for e in from_lines]
-
-
-def _is_json(line):
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
-
-
 def test_one_array_a_line_and_non_object_items(tmp_path):
     page1 = orjson.dumps([log_event(), log_event("user.session.end")])
     page2 = orjson.dumps([log_event("user.lifecycle.create"), "junk", {"errorCode": "E0000011"}])
