@@ -68,6 +68,17 @@ def parser_and_reader(name: str) -> tuple[Callable[[], Any], Callable[..., list[
     return parser, events
 
 
+def bytes_reader(events: Callable[..., list[Event]], file_name: str) -> Callable[..., list[Event]]:
+    """A parser test's `parse_bytes(tmp_path, data, name=file_name)`: `events` of those bytes
+    written to a file (the name matters to detection: CloudTrail's delivery names, `.gz`)."""
+    def parse_bytes(tmp_path: Path, data: bytes, name: str = file_name) -> list[Event]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        return events(path)
+
+    return parse_bytes
+
+
 def json_records(path: Path) -> list:
     """The JSON values of a JSON-lines file's lines (lines that are not JSON left out)."""
     records = []

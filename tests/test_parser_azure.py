@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from auditctl.schema import validate_event
 from auditctl.sources import Source
-from support import SAMPLES, nth_original, parser_and_reader
+from support import SAMPLES, bytes_reader, nth_original, parser_and_reader
 
 NAME = "azure"
 ENTRA = SAMPLES / NAME / "entra_PT1H.json"
@@ -30,6 +30,7 @@ LEE_OID = "9b8a7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"
 
 
 parser, events = parser_and_reader(NAME)
+parse_bytes = bytes_reader(events, "PT1H.json")
 
 
 by_op = nth_original
@@ -51,12 +52,6 @@ def activity(op="MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE", result="Success
             "callerIpAddress": "192.0.2.10", "correlationId": "c-2",
             "identity": {"claims": {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": "admin@contoso.example"}},
             "properties": props}
-
-
-def parse_bytes(tmp_path, data, name="PT1H.json"):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return events(path)
 
 
 # --- detection --------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from auditctl.ingest.parsing import choose_parser
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes
-from support import SAMPLES, nth_original, parser_and_reader, registry
+from support import SAMPLES, bytes_reader, nth_original, parser_and_reader, registry
 
 NAME = "cloudtrail"
 DELIVERED = (SAMPLES / NAME
@@ -31,6 +31,7 @@ RULES = sys.modules[type(registry().get(NAME)).__module__].RULES  # the plugin's
 
 
 parser, events = parser_and_reader(NAME)
+parse_bytes = bytes_reader(events, "trail.json")
 
 
 by_action = nth_original
@@ -50,12 +51,6 @@ def record(name="CreateUser", **fields):
     }
     rec.update(fields)
     return rec
-
-
-def parse_bytes(tmp_path, data: bytes, name="trail.json"):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return events(path)
 
 
 # --- detection -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from auditctl.schema import validate_event
 from auditctl.sources import Source
-from support import SAMPLES, json_records, nth_original, parser_and_reader
+from support import SAMPLES, bytes_reader, json_records, nth_original, parser_and_reader
 
 NAME = "gcp_audit"
 JSONL = SAMPLES / NAME / "cloudaudit_sink.jsonl"
@@ -28,6 +28,7 @@ BACKUP = f"backup-agent@{PROJECT}.iam.gserviceaccount.com"
 
 
 parser, events = parser_and_reader(NAME)
+parse_bytes = bytes_reader(events, "entries.json")
 
 
 by_method = nth_original
@@ -50,12 +51,6 @@ def deltas(*binding, audit=None):
     if audit:
         pd["auditConfigDeltas"] = audit
     return {"serviceData": {"@type": "type.googleapis.com/google.iam.v1.logging.AuditData", "policyDelta": pd}}
-
-
-def parse_bytes(tmp_path, data, name="entries.json"):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return events(path)
 
 
 # --- detection --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes
-from support import SAMPLES, nth_original, parser_and_reader
+from support import SAMPLES, bytes_reader, nth_original, parser_and_reader
 
 NAME = "github_audit"
 JSONL = SAMPLES / NAME / "audit_stream.jsonl"
@@ -26,6 +26,7 @@ PAGE = SAMPLES / NAME / "enterprise_api_page.json"
 
 
 parser, events = parser_and_reader(NAME)
+parse_bytes = bytes_reader(events, "audit.json")
 
 
 by_action = nth_original
@@ -37,12 +38,6 @@ def audit_event(action="org.add_member", **fields):
            "operation_type": "create", "user": "maria-k", "user_agent": "curl/8.4.0", "request_id": "REQ:1"}
     rec.update(fields)
     return rec
-
-
-def parse_bytes(tmp_path, data, name="audit.json"):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return events(path)
 
 
 # --- detection --------------------------------------------------------------------------------

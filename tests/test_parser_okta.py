@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes
-from support import SAMPLES, nth_original, parser_and_reader
+from support import SAMPLES, bytes_reader, nth_original, parser_and_reader
 
 NAME = "okta"
 JSONL = SAMPLES / NAME / "system_log.jsonl"
@@ -25,6 +25,7 @@ PAGE = SAMPLES / NAME / "logs_api_page.json"
 
 
 parser, events = parser_and_reader(NAME)
+parse_bytes = bytes_reader(events, "okta.json")
 
 
 by_type = nth_original
@@ -45,12 +46,6 @@ def log_event(etype="user.session.start", **fields):
     }
     rec.update(fields)
     return rec
-
-
-def parse_bytes(tmp_path, data, name="okta.json"):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return events(path)
 
 
 # --- detection --------------------------------------------------------------------------------
