@@ -27,14 +27,11 @@ Get/List/Describe/Head/... prefix) -> data_access/access, other calls -> system/
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-import orjson
-
 from auditctl.ingest.addresses import is_ip
-from auditctl.ingest.jsonrecords import as_dict, iso_time, read_document, split_document
-from auditctl.ingest.rawbytes import decode_record, loads_json
+from auditctl.ingest.jsonrecords import as_dict, iso_time, json_lines, line_records, read_document, split_lines
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
@@ -431,7 +428,7 @@ class CloudTrailParser(Parser):
             if _DOC_START.match(data[:4096]):
                 yield from self._document(data, source.start_line)
             else:
-                yield from self._lines(_split_lines(data, source.start_line))
+                yield from self._lines(split_lines(data, source.start_line))
         elif source.start_offset == 0 and _DOC_START.match(start):
             yield from self._document(source.read_all(), source.start_line)
         else:
@@ -443,7 +440,7 @@ class CloudTrailParser(Parser):
         except ValueError:
             # Not one document: concatenated documents, one a line, or a broken file. Every
             # line is kept (as events or unparsed).
-            yield from self._lines(_split_lines(data, start_line))
+            yield from self._lines(split_lines(data, start_line))
             return
         if doc.records is None:
             records, prefix = [(doc.value, doc.text)], None
@@ -460,42 +457,24 @@ class CloudTrailParser(Parser):
                 continue
             yield _record_event(rec, raw, line, origin)
 
-    def _lines(self, lines) -> Iterator[Event]:
-        for number, text in lines:
-            if not text.strip():
-                continue
-            try:
-                obj = loads_json(text)
-            except orjson.JSONDecodeError as exc:
-                yield unparsed_event(text, f"cloudtrail: invalid JSON: {exc}", line=number)
-                continue
-            if not isinstance(obj, dict):
-                yield unparsed_event(text, "cloudtrail: line is not a JSON object", line=number)
-            elif isinstance(obj.get("Records"), list):
-                for i, (rec, raw) in enumerate(_line_records(text, obj["Records"])):
-                    if isinstance(rec, dict):
-                        yield _record_event(rec, raw, number, f"Records[{i}]")
-                    else:
-                        yield unparsed_event(raw, "cloudtrail: record is not a JSON object",
-                                             line=number, origin=f"Records[{i}]")
+    def _lines(self, lines: Iterable[tuple[int, str]]) -> Iterator[Event]:
+        return json_lines(lines, "cloudtrail", _line_events)
+
+
+def _line_events(obj: Any, text: str, number: int) -> Iterator[Event]:
+    """The events of one JSON line: a record, or a document of Records on one line."""
+    if not isinstance(obj, dict):
+        yield unparsed_event(text, "cloudtrail: line is not a JSON object", line=number)
+    elif isinstance(obj.get("Records"), list):
+        _, records = line_records(text, obj, ("Records",))
+        for i, (rec, raw) in enumerate(records):
+            if isinstance(rec, dict):
+                yield _record_event(rec, raw, number, f"Records[{i}]")
             else:
-                yield _record_event(obj, text, number, None)
-
-
-def _line_records(text: str, records: list[Any]) -> list[tuple[Any, str]]:
-    """The Records of a document on one line, each with its exact text on that line."""
-    try:
-        doc = split_document(text, ("Records",))
-    except ValueError:
-        doc = None
-    if doc is not None and doc.records is not None:
-        return doc.records
-    return [(r, orjson.dumps(r).decode()) for r in records]
-
-
-def _split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(data.split(b"\n"), start=start_line):
-        yield number, decode_record(raw.rstrip(b"\r"))
+                yield unparsed_event(raw, "cloudtrail: record is not a JSON object",
+                                     line=number, origin=f"Records[{i}]")
+    else:
+        yield _record_event(obj, text, number, None)
 
 
 parser = CloudTrailParser()

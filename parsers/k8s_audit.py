@@ -35,9 +35,8 @@ from typing import Any
 
 import orjson
 
-from auditctl.ingest.jsonrecords import read_document, split_document
+from auditctl.ingest.jsonrecords import json_lines, read_document, split_document, split_lines
 from auditctl.ingest.k8s import audit_event, is_audit_event
-from auditctl.ingest.rawbytes import decode_record, loads_json
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
@@ -104,7 +103,7 @@ class K8sAuditParser(Parser):
             try:
                 doc = read_document(data, ("items",))
             except ValueError:
-                yield from self._lines(_split_lines(data, source.start_line))
+                yield from self._lines(split_lines(data, source.start_line))
                 return
             if isinstance(doc.value, list) and doc.records is not None:
                 for i, (item, text) in enumerate(doc.records):
@@ -117,20 +116,7 @@ class K8sAuditParser(Parser):
         yield from self._lines(source.lines())
 
     def _lines(self, lines: Iterable[tuple[int, str]]) -> Iterator[Event]:
-        for number, text in lines:
-            if not text.strip():
-                continue
-            try:
-                obj = loads_json(text)
-            except orjson.JSONDecodeError as exc:
-                yield unparsed_event(text, f"k8s_audit: invalid JSON: {exc}", line=number)
-                continue
-            yield from _object_events(obj, text, number, None)
-
-
-def _split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(data.split(b"\n"), start=start_line):
-        yield number, decode_record(raw.rstrip(b"\r"))
+        return json_lines(lines, "k8s_audit", lambda obj, text, number: _object_events(obj, text, number, None))
 
 
 parser = K8sAuditParser()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from functools import lru_cache
@@ -65,6 +66,28 @@ def parser_and_reader(name: str) -> tuple[Callable[[], Any], Callable[..., list[
         return read_events(path, registry(), forced, reference_time=REFERENCE_TIME, **kwargs)
 
     return parser, events
+
+
+def bytes_reader(events: Callable[..., list[Event]], file_name: str) -> Callable[..., list[Event]]:
+    """A parser test's `parse_bytes(tmp_path, data, name=file_name)`: `events` of those bytes
+    written to a file (the name matters to detection: CloudTrail's delivery names, `.gz`)."""
+    def parse_bytes(tmp_path: Path, data: bytes, name: str = file_name) -> list[Event]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        return events(path)
+
+    return parse_bytes
+
+
+def json_records(path: Path) -> list:
+    """The JSON values of a JSON-lines file's lines (lines that are not JSON left out)."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
 
 
 def nth_original(events: list[Event], word: str, n: int = 0) -> Event:

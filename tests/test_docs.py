@@ -3,8 +3,11 @@ in its guide, and the README opens with the two set-up commands."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 
 import typer
 
@@ -84,6 +87,32 @@ def test_readme_opens_with_exactly_two_setup_commands():
 def test_the_readme_links_only_to_pages_that_exist():
     for target in re.findall(r"\]\(((?:docs/)[^)#]+)", README):
         assert (ROOT / target).exists(), target
+
+
+def test_user_docs_hold_no_project_history():
+    """History (issue numbers, what a session changed) belongs in CHANGELOG.md, not in the
+    README or the hand-written pages, which say what is true now."""
+    history = re.compile(r"\bissue \d+|\bsessions? \d+|\bwas fixed\b|\bpreviously\b|\bthe old runner\b", re.I)
+    assert history.findall(README + GUIDES) == []
+
+
+def test_the_library_example_runs_without_typer(tmp_path):
+    """The Python example of docs/guides/library.md, run as written in a process where typer
+    cannot be imported: ingest, sign, search, check and verify need no CLI."""
+    page = (DOCS / "guides" / "library.md").read_text(encoding="utf-8")
+    example = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    (tmp_path / "sample_logs").symlink_to(ROOT / "sample_logs")
+    script = tmp_path / "example.py"
+    script.write_text('import sys\nsys.modules["typer"] = None  # any import of typer fails\n' + example)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    stored = re.search(r"^(\d+) events stored, checkpoint over (\d+)$", done.stdout, re.M)
+    assert stored and int(stored[1]) > 0 and stored[1] == stored[2], done.stdout
+    assert re.search(r"^\d+ failed logins, e\.g\. ", done.stdout, re.M), done.stdout
+    assert re.search(r"^(critical|high|medium|low|info) \S+ ", done.stdout, re.M), done.stdout  # a finding
+    assert done.stdout.rstrip().endswith("intact"), done.stdout
 
 
 def test_every_command_is_in_the_command_table():

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from auditctl.ingest.parsing import choose_parser
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes
-from support import SAMPLES, nth_original, parser_and_reader, registry
+from support import SAMPLES, bytes_reader, nth_original, parser_and_reader, registry
 
 NAME = "cloudtrail"
 DELIVERED = (SAMPLES / NAME
@@ -31,6 +31,7 @@ RULES = sys.modules[type(registry().get(NAME)).__module__].RULES  # the plugin's
 
 
 parser, events = parser_and_reader(NAME)
+parse_bytes = bytes_reader(events, "trail.json")
 
 
 by_action = nth_original
@@ -50,12 +51,6 @@ def record(name="CreateUser", **fields):
     }
     rec.update(fields)
     return rec
-
-
-def parse_bytes(tmp_path, data: bytes, name="trail.json"):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return events(path)
 
 
 # --- detection -------------------------------------------------------------------------------
@@ -259,6 +254,21 @@ def test_eventbridge_wrapper_line(tmp_path):
 
 
 # --- other shapes and inputs ------------------------------------------------------------------
+
+def test_json_lines_keep_broken_lines_and_non_objects_with_their_reason(tmp_path):
+    """A JSON-lines file (the records of a document on one line among them): a line that is
+    not JSON, one that is not an object, and a record that is not an object are each kept."""
+    lines = [b'{"eventName": "CreateUser", ', b"[1, 2]",
+             orjson.dumps({"Records": [record(), "junk"]}), orjson.dumps(record("DeleteUser"))]
+    evs = parse_bytes(tmp_path, b"\n".join(lines) + b"\n")
+    assert [(e.line, e.origin, e.action) for e in evs] == [
+        (1, None, "unparsed"), (2, None, "unparsed"), (3, "Records[0]", "user_created"),
+        (3, "Records[1]", "unparsed"), (4, None, "user_deleted")]
+    reasons = [e.attrs["reason"] for e in evs if e.action == "unparsed"]
+    assert reasons[0].startswith("cloudtrail: invalid JSON: ")
+    assert reasons[1:] == ["cloudtrail: line is not a JSON object", "cloudtrail: record is not a JSON object"]
+    assert [e.raw for e in evs[2:4]] == [orjson.dumps(record()).decode(), '"junk"']
+
 
 def test_concatenated_documents_one_a_line(tmp_path):
     doc1 = orjson.dumps({"Records": [record(), record("DeleteUser")]})

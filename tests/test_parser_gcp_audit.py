@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from auditctl.schema import validate_event
 from auditctl.sources import Source
-from support import SAMPLES, nth_original, parser_and_reader
+from support import SAMPLES, bytes_reader, json_records, nth_original, parser_and_reader
 
 NAME = "gcp_audit"
 JSONL = SAMPLES / NAME / "cloudaudit_sink.jsonl"
@@ -28,6 +28,7 @@ BACKUP = f"backup-agent@{PROJECT}.iam.gserviceaccount.com"
 
 
 parser, events = parser_and_reader(NAME)
+parse_bytes = bytes_reader(events, "entries.json")
 
 
 by_method = nth_original
@@ -50,12 +51,6 @@ def deltas(*binding, audit=None):
     if audit:
         pd["auditConfigDeltas"] = audit
     return {"serviceData": {"@type": "type.googleapis.com/google.iam.v1.logging.AuditData", "policyDelta": pd}}
-
-
-def parse_bytes(tmp_path, data, name="entries.json"):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return events(path)
 
 
 # --- detection --------------------------------------------------------------------------------
@@ -187,17 +182,9 @@ def test_entries_list_answer_and_non_entries(tmp_path):
     assert "not a Cloud Logging LogEntry" in evs[1].attrs["reason"]
 
 
-def test_json_lines_sample_as_an_array_document(tmp_path):
-    records = []
-    for line in JSONL.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    evs = parse_bytes(tmp_path, json.dumps(records).encode(), "one-line-array.json")
-    from_lines = [e for e in events(JSONL) if e.action != "unparsed"]
-    assert [(e.action, e.actor, e.target, e.role) for e in evs] == [
-        (e.action, e.actor, e.target, e.role) for e in from_lines]
+def test_binding_deltas_of_an_array_record_are_located_within_it(tmp_path):
+    """(tests/test_parsers_common.py reads every JSON-lines sample as one array document.)"""
+    evs = parse_bytes(tmp_path, json.dumps(json_records(JSONL)).encode(), "one-line-array.json")
     assert evs[0].origin == "[0]" and evs[1].origin == "[1].bindingDeltas[0]"
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes
-from support import SAMPLES, nth_original, parser_and_reader
+from support import SAMPLES, bytes_reader, nth_original, parser_and_reader
 
 NAME = "github_audit"
 JSONL = SAMPLES / NAME / "audit_stream.jsonl"
@@ -26,6 +26,7 @@ PAGE = SAMPLES / NAME / "enterprise_api_page.json"
 
 
 parser, events = parser_and_reader(NAME)
+parse_bytes = bytes_reader(events, "audit.json")
 
 
 by_action = nth_original
@@ -37,12 +38,6 @@ def audit_event(action="org.add_member", **fields):
            "operation_type": "create", "user": "maria-k", "user_agent": "curl/8.4.0", "request_id": "REQ:1"}
     rec.update(fields)
     return rec
-
-
-def parse_bytes(tmp_path, data, name="audit.json"):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return events(path)
 
 
 # --- detection --------------------------------------------------------------------------------
@@ -173,20 +168,6 @@ def test_api_page_array_one_event_per_item():
         assert validate_event(ev) == []
     error = evs[8]  # a rate-limit answer saved among the events
     assert error.action == "unparsed" and "no action" in error.attrs["reason"]
-
-
-def test_json_lines_sample_as_an_array_document(tmp_path):
-    records = []
-    for line in JSONL.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    evs = parse_bytes(tmp_path, json.dumps(records, indent=2).encode(), "export.json")
-    from_lines = [e for e in events(JSONL) if e.action != "unparsed"]
-    assert [e.origin for e in evs] == [f"[{i}]" for i in range(len(records))]
-    assert [(e.action, e.actor, e.target, e.role, e.ts) for e in evs] == [
-        (e.action, e.actor, e.target, e.role, e.ts) for e in from_lines]
 
 
 def test_non_object_items_and_one_array_a_line(tmp_path):

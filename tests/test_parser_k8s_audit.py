@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from auditctl.ingest.parsing import choose_parser
 from auditctl.schema import validate_event
 from auditctl.sources import Source, read_head
-from support import CORPUS, SAMPLES, parser_and_reader, registry
+from support import CORPUS, SAMPLES, bytes_reader, parser_and_reader, registry
 
 NAME = "k8s_audit"
 SAMPLE = SAMPLES / NAME / "audit.log"
@@ -21,6 +21,7 @@ FALCO = CORPUS / "falcosecurity-falco" / "test" / "trace_files" / "k8s_audit"
 
 
 parser, events = parser_and_reader(NAME)
+parse_bytes = bytes_reader(events, "audit.json")
 
 
 def at(line):
@@ -40,12 +41,6 @@ def audit(verb="get", resource="pods", namespace="default", name="web", code=200
           "stageTimestamp": "2026-03-14T10:00:00.004000Z"}
     ev.update(fields)
     return ev
-
-
-def parse_bytes(tmp_path, data: bytes, name="audit.json"):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return events(path)
 
 
 # --- detection -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from auditctl.schema import validate_event
 from auditctl.sources import Source, head_from_bytes
-from support import SAMPLES, nth_original, parser_and_reader
+from support import SAMPLES, bytes_reader, nth_original, parser_and_reader
 
 NAME = "okta"
 JSONL = SAMPLES / NAME / "system_log.jsonl"
@@ -25,6 +25,7 @@ PAGE = SAMPLES / NAME / "logs_api_page.json"
 
 
 parser, events = parser_and_reader(NAME)
+parse_bytes = bytes_reader(events, "okta.json")
 
 
 by_type = nth_original
@@ -45,12 +46,6 @@ def log_event(etype="user.session.start", **fields):
     }
     rec.update(fields)
     return rec
-
-
-def parse_bytes(tmp_path, data, name="okta.json"):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return events(path)
 
 
 # --- detection --------------------------------------------------------------------------------
@@ -174,23 +169,6 @@ def test_api_page_array_one_event_per_item():
         assert validate_event(ev) == []
     error = evs[13]  # an API error object saved among the events
     assert error.action == "unparsed" and "no eventType" in error.attrs["reason"]
-
-
-def test_json_lines_sample_as_an_array_document(tmp_path):
-    records = [json.loads(line) for line in JSONL.read_text().splitlines() if _is_json(line)]
-    evs = parse_bytes(tmp_path, json.dumps(records, indent=2).encode(), "page.json")
-    from_lines = [e for e in events(JSONL) if e.action != "unparsed"]
-    assert [e.origin for e in evs] == [f"[{i}]" for i in range(len(records))]
-    assert [(e.action, e.actor, e.target, e.role) for e in evs] == [
-        (e.action, e.actor, e.target, e.role) for e in from_lines]
-
-
-def _is_json(line):
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
 
 
 def test_one_array_a_line_and_non_object_items(tmp_path):

@@ -1,6 +1,7 @@
 """What every built-in parser must do, from one table: detect its own samples (and explain why),
 leave look-alike input alone, read its samples gzipped exactly as plain, and keep every line of a
-line-based sample in some event, with the malformed ones as `unparsed`.
+line-based sample in some event, with the malformed ones as `unparsed`, and read the records of
+a JSON-lines sample as one JSON array document (as an API page or export holds them) the same.
 
 Golden files, auto-detection of every sample and "no other parser claims this sample" are
 tests/test_golden.py; the corpus comparisons are per parser (tests/test_parser_<name>.py) and
@@ -10,6 +11,8 @@ tests/test_conformance.py. A new parser adds a row here and its samples under sa
 from __future__ import annotations
 
 import gzip
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import pytest
 from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.schema import validate_event
 from auditctl.sources import head_from_bytes, read_head
-from support import REFERENCE_TIME, SAMPLES, registry
+from support import REFERENCE_TIME, SAMPLES, json_records, registry
 
 SSHD = b"Mar 16 08:00:00 web01 sshd[4242]: Accepted password for alice from 192.0.2.10 port 52144 ssh2\n"
 CLOUDTRAIL = orjson.dumps({"eventVersion": "1.09", "eventName": "CreateUser", "eventTime": "2026-03-14T10:00:00Z"}) + b"\n"
@@ -37,7 +40,9 @@ class Spec:
     """One parser's row: its samples (file name under sample_logs/<name>/ -> the least detection
     score, or the exact one where `exact`), a word its explanation names, look-alike input it must
     score below 0.3, the samples that must read the same gzipped, and for line-based samples the
-    lines that are malformed (kept as `unparsed` with `reason` in the reason)."""
+    lines that are malformed (kept as `unparsed` with `reason` in the reason), and the JSON-lines
+    samples read again as one array document (sample -> json.dumps indent: None is the compact
+    one-line array, 2 pretty-printed; each is read by a different path)."""
 
     name: str
     samples: dict[str, float]
@@ -47,6 +52,7 @@ class Spec:
     gzipped: tuple[str, ...] = ()
     unparsed: dict[str, list[int]] = field(default_factory=dict)
     reason: str = ""
+    as_array: dict[str, int | None] = field(default_factory=dict)
 
 
 SPECS = [
@@ -62,7 +68,7 @@ SPECS = [
         "syslog": SSHD, "other_json": APP_JSON,
         "look_alike_keys": b'{"time":"2026-03-23T08:00:00Z","category":"app","operationName":"GetUser",'
                            b'"resourceId":"users/42"}\n',
-    }, gzipped=("entra_PT1H.json", "activity_eventhub.json")),
+    }, gzipped=("entra_PT1H.json", "activity_eventhub.json"), as_array={"entra_PT1H.json": 2}),
     Spec("cef", {"arcsight.cef": 0.9, "syslog-forwarded.log": 0.5}, "CEF header", {
         "syslog": SSHD, "json": CLOUDTRAIL, "auditd": AUDITD,
         "leef": b"LEEF:2.0|Trend Micro|Deep Security Manager|11.0|851|cat=System\tname=Scan\n",
@@ -79,12 +85,14 @@ SPECS = [
         "syslog": SSHD, "other_json": APP_JSON,
         "non_audit_log_entries": b'{"insertId":"x1","textPayload":"hello","logName":"projects/p/logs/stdout",'
                                  b'"timestamp":"2026-03-19T08:00:00Z"}\n',
-    }, gzipped=("cloudaudit_sink.jsonl",), unparsed={"cloudaudit_sink.jsonl": [8]}, reason="invalid JSON"),
+    }, gzipped=("cloudaudit_sink.jsonl",), unparsed={"cloudaudit_sink.jsonl": [8]}, reason="invalid JSON",
+        as_array={"cloudaudit_sink.jsonl": None}),
     Spec("github_audit", {"audit_stream.jsonl": 0.9, "enterprise_api_page.json": 0.9}, "GitHub", {
         "syslog": SSHD,
         "app_json": b'{"level":"info","ts":1710144131.4,"msg":"login succeeded","event":"session.login","actor":"alice"}\n',
         "action_object_actor": b'{"action":"Login","actor":{"id":1},"created_at":1710144131000}\n',
-    }, gzipped=("audit_stream.jsonl",), unparsed={"audit_stream.jsonl": [21]}, reason="invalid JSON"),
+    }, gzipped=("audit_stream.jsonl",), unparsed={"audit_stream.jsonl": [21]}, reason="invalid JSON",
+        as_array={"audit_stream.jsonl": 2}),
     Spec("journald", {"journal.json": 0.9}, "__REALTIME_TIMESTAMP", {
         "syslog": SSHD, "cloudtrail": CLOUDTRAIL, "logfmt": LOGFMT,
         "json_with_MESSAGE": orjson.dumps({"level": "info", "ts": 1710144000.1, "msg": "starting", "MESSAGE": "x"}) + b"\n",
@@ -116,7 +124,7 @@ SPECS = [
         "syslog": SSHD,
         "other_json": b'{"level":"info","msg":"request served","status":200,"eventType":"click"}\n',
     }, gzipped=("system_log.jsonl", "logs_api_page.json"), unparsed={"system_log.jsonl": [17]},
-        reason="invalid JSON"),
+        reason="invalid JSON", as_array={"system_log.jsonl": 2}),
     Spec("postgres", {"postgresql-16-main.log": 0.9, "rds-postgresql.log": 0.9}, "SEVERITY", {
         "syslog": SSHD, "logfmt": LOGFMT,
         "iso_syslog": b"2026-05-10T14:30:02.203151+02:00 db01 sshd[4179]: Accepted password for postgres "
@@ -205,3 +213,17 @@ def test_every_line_is_kept_and_malformed_lines_are_unparsed(spec, sample):
     bad = [e for e in evs if e.action == "unparsed"]
     assert [e.line for e in bad] == spec.unparsed[sample]
     assert all(e.category == "other" and spec.reason in e.attrs["reason"] for e in bad), [e.attrs for e in bad]
+
+
+@pytest.mark.parametrize(("spec", "sample"), _cases(lambda s: s.as_array))
+def test_json_lines_sample_reads_the_same_as_one_array_document(spec, sample, tmp_path):
+    lines = SAMPLES / spec.name / sample
+    records = json_records(lines)
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps(records, indent=spec.as_array[sample]), encoding="utf-8")
+    from_array = _events(array, spec.name)
+    from_lines = [e for e in _events(lines, spec.name) if "invalid JSON" not in (e.attrs or {}).get("reason", "")]
+    assert [(e.action, e.outcome, e.actor, e.target, e.role, e.ts) for e in from_array] == [
+        (e.action, e.outcome, e.actor, e.target, e.role, e.ts) for e in from_lines]
+    located = [re.match(r"\[(\d+)\]", e.origin or "") for e in from_array]  # "[i]", or "[i]." and a path within
+    assert all(located) and sorted({int(m[1]) for m in located}) == list(range(len(records)))

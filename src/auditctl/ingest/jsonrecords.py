@@ -98,7 +98,7 @@ def read_records(source: Source, record: MapRecord, name: str, wrappers: tuple[s
         if _DOC_START.match(data[:4096]):
             yield from _document(data, source.start_line, record, name, wrappers)
         else:
-            yield from _lines(_split_lines(data, source.start_line), record, name, wrappers)
+            yield from _lines(split_lines(data, source.start_line), record, name, wrappers)
     elif source.start_offset == 0 and _DOC_START.match(start):
         yield from _document(source.read_all(), source.start_line, record, name, wrappers)
     else:
@@ -112,7 +112,7 @@ def _document(data: bytes, start_line: int, record: MapRecord, name: str, wrappe
         doc = read_document(data, wrappers)
     except ValueError:
         # not one document (JSON lines after all, or broken): every line is kept
-        yield from _lines(_split_lines(data, start_line), record, name, wrappers)
+        yield from _lines(split_lines(data, start_line), record, name, wrappers)
         return
     if doc.records is None:
         yield from _one(doc.value, doc.text, start_line, None, record, name)
@@ -170,7 +170,7 @@ def _compact_document(data: bytes, wrappers: tuple[str, ...]) -> Document | None
 
 
 def _lines(lines: Iterable[tuple[int, str]], record: MapRecord, name: str, wrappers: tuple[str, ...]) -> Iterator[Event]:
-    loads, dumps, error = loads_json, orjson.dumps, orjson.JSONDecodeError
+    loads, error = loads_json, orjson.JSONDecodeError
     for number, text in lines:
         stripped = text.strip().lstrip("\ufeff")
         if not stripped:
@@ -184,15 +184,39 @@ def _lines(lines: Iterable[tuple[int, str]], record: MapRecord, name: str, wrapp
         if found is None and not isinstance(obj, list):
             yield from _one(obj, text, number, None, record, name)
             continue
-        try:  # the records of a document on one line, each with its own text
-            doc = split_document(text, wrappers)
-        except ValueError:
-            doc = Document(obj, text)
-        if doc.records is None:  # e.g. a wrapper whose array was not where split_document looks
-            prefix, records = found if found is not None else ("", obj)
-            doc.prefix, doc.records = prefix, [(r, dumps(r).decode()) for r in records]
-        for i, (rec, raw) in enumerate(doc.records):
-            yield from _one(rec, raw, number, f"{doc.prefix}[{i}]", record, name)
+        prefix, records = line_records(text, obj, wrappers)
+        for i, (rec, raw) in enumerate(records):
+            yield from _one(rec, raw, number, f"{prefix}[{i}]", record, name)
+
+
+def line_records(text: str, obj: list[Any] | dict[str, Any], wrappers: tuple[str, ...]) -> tuple[str, list[tuple[Any, str]]]:
+    """The records of a document on one line (`obj`, an array or an object with a `wrappers`
+    array), each with its exact text on the line, and their prefix (the wrapper key, or "")."""
+    try:
+        doc: Document | None = split_document(text, wrappers)
+    except ValueError:
+        doc = None
+    if doc is not None and doc.records is not None:
+        return doc.prefix, doc.records
+    # e.g. a wrapper whose array was not where split_document looks: records re-serialized
+    found = _wrapped(obj, wrappers) if isinstance(obj, dict) else None
+    prefix, records = found if found is not None else ("", obj)
+    return prefix, [(r, orjson.dumps(r).decode()) for r in records]
+
+
+def json_lines(lines: Iterable[tuple[int, str]], name: str,
+               events: Callable[[Any, str, int], Iterable[Event]]) -> Iterator[Event]:
+    """Events of JSON lines read as they are: blank lines skipped, a line that is not JSON kept
+    as unparsed, and `events(value, text, line)` for each other line."""
+    for number, text in lines:
+        if not text.strip():
+            continue
+        try:
+            obj = loads_json(text)
+        except orjson.JSONDecodeError as exc:
+            yield unparsed_event(text, f"{name}: invalid JSON: {exc}", line=number)
+            continue
+        yield from events(obj, text, number)
 
 
 def _one(rec: Any, raw: str, line: int | None, origin: str | None, record: MapRecord, name: str) -> list[Event]:
@@ -298,7 +322,8 @@ def _wrapped(doc: dict[str, Any], wrappers: tuple[str, ...]) -> tuple[str, list[
     return None
 
 
-def _split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:
+def split_lines(data: bytes, start_line: int) -> Iterator[tuple[int, str]]:
+    """The numbered lines of a file read whole (what `Source.lines()` gives of a stream)."""
     for number, raw in enumerate(data.split(b"\n"), start=start_line):
         yield number, decode_record(raw.rstrip(b"\r"))
 

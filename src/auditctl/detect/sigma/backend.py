@@ -66,6 +66,7 @@ from sigma.types import (
 )
 
 from auditctl.detect.sigma.fields import FieldSql, json_text, keyword_field, resolve, sql_text
+from auditctl.where import like_escape
 
 Pred = Callable[[str], str]  # a predicate over one text value (an SQL expression)
 
@@ -74,12 +75,13 @@ class Unsupported(NotImplementedError):
     """A construct this backend cannot express; the message names it."""
 
 
-def like_pattern(value: SigmaString) -> str:
-    """A Sigma string with wildcards as a LIKE pattern (escape character `\\`)."""
+def sigma_like_pattern(value: SigmaString) -> str:
+    """A Sigma string with wildcards as a LIKE pattern (escape character `\\`); its text is
+    escaped by the one LIKE escaping routine, `auditctl.where.like_escape`."""
     out = []
     for part in value.s:
         if isinstance(part, str):
-            out.append(part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
+            out.append(like_escape(part))
         elif part == SpecialChars.WILDCARD_MULTI:
             out.append("%")
         elif part == SpecialChars.WILDCARD_SINGLE:
@@ -120,7 +122,7 @@ def string_predicate(value: SigmaString, cased: bool) -> Pred:
     if value.startswith(multi) and not value[1:].contains_special():
         text = plain_text(value[1:])
         return lambda x: f"ends_with({low(x)}, {lit(text)})"
-    pattern = like_pattern(value)
+    pattern = sigma_like_pattern(value)
     op = "LIKE" if cased else "ILIKE"
     return lambda x: f"{x} {op} {sql_text(pattern)} ESCAPE '\\'"
 
