@@ -555,8 +555,13 @@ def interpret(app: str | None, msg: str, module: str | None = None) -> Event | N
 
 
 def as_summary(ev: Event, repeats: int) -> Event:
-    """The event of a `message repeated N times: [msg]` line: msg's meaning, marked as context."""
+    """The event of a `message repeated N times: [msg]` line: msg's meaning, marked as context.
+
+    Unlike PAM's "N more authentication failures", the N are occurrences syslog did not write
+    out: attrs.collapsed says so, and attrs.repeated_action keeps a login's own action."""
+    extra: dict = {"collapsed": True}
     if ev.category == AUTH and ev.action == "login":
         ev.action = "authenticate"
-    ev.attrs = {**(ev.attrs or {}), **_SUMMARY, "repeats": repeats}
+        extra["repeated_action"] = "login"
+    ev.attrs = {**(ev.attrs or {}), **_SUMMARY, "repeats": repeats, **extra}
     return ev
