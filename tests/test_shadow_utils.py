@@ -240,3 +240,24 @@ def test_remote_shell_daemons_report_refused_logins(tmp_path, line, want):
     """klogind/kshd/rlogind lines (Loghub's Linux log) are credential checks, not system noise."""
     [ev] = _parse(tmp_path, [line])
     assert (ev.action, ev.outcome, ev.src_ip) == want and ev.category == "authentication"
+
+
+@pytest.mark.parametrize(("line", "want"), [
+    # util-linux login writes the remote host as given (a name without reverse-DNS checks), else
+    # the tty name, else "<unknown>"; shadow's login the same in quotes. Only an address is src_ip.
+    ("login[1]: LOGIN ON pts/1 BY tsg FROM host.example.org", ("tsg", None, "host.example.org")),
+    ("login[1]: LOGIN ON pts/1 BY tsg FROM 10.0.0.9", ("tsg", "10.0.0.9", None)),
+    ("login[1]: ROOT LOGIN ON pts/0 FROM gw.example.org", ("root", None, "gw.example.org")),
+    ("login[1]: FAILED LOGIN 1 FROM tty1 FOR root, Authentication failure", ("root", None, "tty1")),
+    ("login[1]: FAILED LOGIN 2 FROM <unknown> FOR root, Authentication failure", ("root", None, None)),
+    ("login[1]: FAILED LOGIN (1) on '/dev/pts/3' from 'ws7.example.org' FOR 'tsg', Authentication failure",
+     ("tsg", None, "ws7.example.org")),
+    ("login[1]: TOO MANY LOGIN TRIES (3) FROM bastion.example.org FOR tsg, Authentication failure",
+     ("tsg", None, "bastion.example.org")),
+    # util-linux writes "(unknown)" for a user name it chose not to log (PAM_USER_UNKNOWN)
+    ("login[1]: FAILED LOGIN 1 FROM 10.0.0.9 FOR (unknown), User not known to the underlying authentication "
+     "module", (None, "10.0.0.9", None)),
+])
+def test_login_from_a_host_name_is_not_a_source_ip(tmp_path, line, want):
+    [ev] = _parse(tmp_path, [line])
+    assert (ev.actor, ev.src_ip, (ev.attrs or {}).get("from")) == want

@@ -502,13 +502,33 @@ _SSHD = RuleSet(_SSHD_RULES)
 _SU = RuleSet(_SU_RULES)
 _SHADOW = RuleSet(_SHADOW_RULES)
 _LOGIN = RuleSet(_LOGIN_RULES)
+# login's placeholders: util-linux's "(unknown)" for a user name it chose not to log and
+# "<unknown>" for no host and no tty
+_LOGIN_UNKNOWN = {"(unknown)", "<unknown>"}
+
+
+def _login(msg: str) -> Event | None:
+    """login's FROM is the remote host as given (a name, when not an address), else the tty:
+    only an address is src_ip; any other value is attrs.from."""
+    ev = _LOGIN.match(msg)
+    if ev is None:
+        return None
+    if ev.actor in _LOGIN_UNKNOWN:
+        ev.actor = None
+    where, ev.src_ip = ev.src_ip, None
+    if where and is_ip(where):
+        ev.src_ip = where
+    elif where and where not in _LOGIN_UNKNOWN:
+        ev.attrs = {**(ev.attrs or {}), "from": where}
+    return ev
+
 _LOGIND = RuleSet(_LOGIND_RULES)
 _NEWGRP = RuleSet(_NEWGRP_RULES)
 _BY_APP: dict[str, Callable[[str], Event | None]] = {
     "sshd": _SSHD.match, "sshd-session": _SSHD.match, "sshd-auth": _SSHD.match,
     "sudo": _sudo, "su": _SU.match, "su-l": _SU.match, "runuser": _SU.match, "sg": _NEWGRP.match,
     "newgrp": _NEWGRP.match,
-    "login": _LOGIN.match, "pam": _LOGIN.match, "gdm-password": _LOGIN.match,
+    "login": _login, "pam": _login, "gdm-password": _login,
     "systemd-logind": _LOGIND.match,
     **{daemon: RuleSet(_RSERVICE_RULES).match for daemon in ("klogind", "kshd", "krshd", "eklogind", "rlogind",
                                                               "rshd")},
