@@ -241,7 +241,7 @@ def _at(doc: Any, path: str) -> Any:
 def test_every_readme_figure_is_reproduced_by_its_command(corpus_run):
     run, out = corpus_run
     figures = readme_figures()
-    assert len(figures) >= 15
+    assert len(figures) >= 30  # every headline figure and the first rows of its tables
     env = {**os.environ, **run.env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "PYTHONPATH": str(ROOT / "src"), "L": " ".join(LOGS)}
     for path, command in figures:
@@ -349,3 +349,49 @@ def test_summary_lines_are_context_not_failures(tmp_path):
     assert (auth["summary_lines"], auth["summary_repeats"]) == (marked, repeats)
     assert auth["other_failures"] == authenticate_failures - marked
     assert sum(r["failures"] for r in auth["other_failures_by_kind"]) == auth["other_failures"]
+
+
+def test_attempts_rsyslog_collapsed_are_named_not_called_restatements(tmp_path):
+    """rsyslog's `$RepeatedMsgReduction on` (Ubuntu's default) writes a connection's identical
+    `Failed password` lines once and then `message repeated N times: [ ... ]`: the N are further
+    attempts written nowhere else, unlike PAM's "N more authentication failures", which restate
+    attempts sshd logged. The failed-login figure stays a count of lines (stats and rules count
+    the same), but the report must say how many attempts syslog collapsed, apart from the
+    restatements, so that the figure is not read as the number of attempts."""
+    from datetime import UTC, datetime
+
+    from auditctl.report.build import authentication
+    from auditctl.report.render import auth_context
+
+    raw = ("Jan  1 00:01:12 bastion sshd[21109]: Failed password for root from 185.220.101.33 port 40188 ssh2\n"
+           "Jan  1 00:01:18 bastion sshd[21109]: message repeated 3 times: [ Failed password for root from "
+           "185.220.101.33 port 40188 ssh2]\n"
+           "Jan  1 00:01:19 bastion sshd[21109]: Disconnecting: Too many authentication failures for root [preauth]\n"
+           "Jan  1 00:01:19 bastion sshd[21109]: PAM 3 more authentication failures; logname= uid=0 euid=0 tty=ssh "
+           "ruser= rhost=185.220.101.33  user=root\n"
+           "Jan  1 00:02:02 bastion sshd[21120]: Failed password for invalid user admin from 185.220.101.33 port "
+           "40200 ssh2\n"
+           "Jan  1 00:02:09 bastion sshd[21120]: message repeated 2 times: [ Failed password for invalid user admin "
+           "from 185.220.101.33 port 40200 ssh2]\n"
+           "Jan  1 00:03:00 bastion sshd[21130]: message repeated 4 times: [ Accepted publickey for ops from "
+           "10.0.0.5 port 50000 ssh2]\n")
+    log = tmp_path / "auth.log"
+    log.write_text(raw)
+    db = tmp_path / "r.duckdb"
+    with Store.open(db) as store:
+        Ingester(store, registry(), Config(db=db)).ingest([str(log)])
+        auth = authentication(store, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    assert auth["failed_logins"] == 2  # the two Failed lines
+    assert (auth["summary_lines"], auth["summary_repeats"]) == (5, 12)
+    assert (auth["collapsed_lines"], auth["collapsed_failed_logins"], auth["collapsed_logins"]) == (3, 5, 4)
+    text = auth_context(auth)
+    assert "5 further failed login attempts" in text and "in neither login figure" in text
+    assert "4 further successful logins" in text
+    (tmp_path / "cli").mkdir()
+    run = Run(tmp_path / "cli")
+    run("ingest", str(log))
+    md = run("report", "--since", "2000-01-01", "--until", "2100-01-01", "--format", "md")
+    doc = json.loads(run("report", "--since", "2000-01-01", "--until", "2100-01-01", "--format", "json"))
+    assert doc["summary"]["collapsed_failed_logins"] == doc["authentication"]["collapsed_failed_logins"] == 5
+    assert "2 failed logins (and 5 failed attempts syslog wrote only as \"message repeated\")" in md
+    assert "5 further failed login attempts" in md

@@ -1,12 +1,13 @@
 """shadow-utils and util-linux syslog messages: one real message per kind, and what it means.
 
 The message strings are those of shadow-maint/shadow (src/*.c, lib/cleanup_*.c, SYSLOG calls;
-checked at 816e02a, 2026, and 4.0-era history for the backtick quoting and the forms without
-"owned by") and util-linux (login-utils/login.c, su-common.c). Every SYSLOG message of useradd,
+checked at 816e02a, 2026, and at tags 4.0.3-4.1.5.1 for the backtick quoting, the forms without
+"owned by" and the older wordings in OLDER) and util-linux (login-utils/login.c, su-common.c). Every SYSLOG message of useradd,
 usermod, userdel, groupadd, groupmod, groupdel, gpasswd, passwd, chage, chfn, chsh, newusers,
 chpasswd, vipw/vigr, pwck/grpck, newgrp and login that records a change, a refusal or a failure
 is here; the only ones left as system/log are housekeeping (failed to unlock, can't setuid(0),
-caller's name unknown) and "useradd defaults", which is a policy change.
+caller's name unknown, faillog/lastlog resets, a home not removed) and 4.0.3's TCFS/auth= lines;
+"useradd defaults" is a policy change.
 """
 
 from __future__ import annotations
@@ -148,6 +149,45 @@ TABLE = [
 ]
 
 
+# The same tools' messages in shadow-utils 4.0.x (RHEL 4/5, SLES 9/10: the "older Red Hat hosts"
+# of issue 16 item 1) and 4.1.x (RHEL 6, Debian 7/8), whose wording later releases changed
+# (checked at tags 4.0.3, 4.0.13, 4.0.18.2, 4.1.0 and 4.1.5.1 of shadow-maint/shadow).
+OLDER = [
+    ("groupdel[3001]: remove group `ops'", (U, "group_deleted", "success", None, None, "ops")),
+    ("groupmod[3002]: change group `ops' to `operators'", (U, "group_modified", "success", None, None, "ops")),
+    ("groupmod[3002]: change gid for `ops' to 1020", (U, "group_modified", "success", None, None, "ops")),
+    ("groupmod[3002]: change GID for `ops' to 1020", (U, "group_modified", "success", None, None, "ops")),
+    ("gpasswd[3003]: add member tsg to group docker by root", (P, "group_member_added", "success", "root", "tsg", "docker")),
+    ("gpasswd[3003]: remove member tsg from group docker by root",
+     (P, "group_member_removed", "success", "root", "tsg", "docker")),
+    ("gpasswd[3003]: set members of docker to tsg,alice", (P, "group_modified", "success", None, None, "docker")),
+    ("gpasswd[3003]: set administrators of docker to alice", (P, "group_modified", "success", None, None, "docker")),
+    ("gpasswd[3003]: change the password for group docker by root", (U, "group_modified", "success", "root", None, "docker")),
+    ("gpasswd[3003]: remove password from group docker by root", (U, "group_modified", "success", "root", None, "docker")),
+    ("gpasswd[3003]: restrict access to group docker by root", (U, "group_modified", "success", "root", None, "docker")),
+    ("gpasswd[3004]: cannot update /etc/gshadow", (U, "group_modified", "failure", None, None, None)),
+    ("gpasswd[3004]: cannot re-write /etc/group", (U, "group_modified", "failure", None, None, None)),
+    ("gpasswd[3004]: failed to get lock for /etc/group", (U, "group_modified", "failure", None, None, None)),
+    ("passwd[3005]: now < minimum age for `tsg'", (U, "password_changed", "failure", None, "tsg", None)),
+    ("passwd[3005]: now < minimum age for 'tsg'", (U, "password_changed", "failure", None, "tsg", None)),
+    ("passwd[3006]: alice is not authorized to change the password of tsg",
+     (U, "password_changed", "failure", "alice", "tsg", None)),
+    ("passwd[3007]: alice: can't view or modify password information for tsg",
+     (U, "password_changed", "failure", "alice", "tsg", None)),
+    ("passwd[3008]: can't change pwd for `tsg'", (U, "password_changed", "failure", None, "tsg", None)),
+    ("passwd[3009]: can't open password file", (U, "password_changed", "failure", None, None, None)),
+    ("passwd[3009]: error updating password entry", (U, "password_changed", "failure", None, None, None)),
+    ("chfn[3010]: can't open /etc/passwd", (U, "user_modified", "failure", None, None, None)),
+    ("chsh[3010]: error updating passwd entry", (U, "user_modified", "failure", None, None, None)),
+    ("chage[3011]: failed updating /etc/shadow", (U, "user_modified", "failure", None, None, None)),
+    ("chage[3011]: failed rewriting /etc/shadow", (U, "user_modified", "failure", None, None, None)),
+    ("usermod[3012]: error adding shadow group entry", (U, "user_modified", "failure", None, None, None)),
+    ("usermod[3012]: error opening group file", (U, "user_modified", "failure", None, None, None)),
+    ("useradd[3013]: defaults: group=100, home=/home, inactive=-1, expire=",
+     ("policy_change", "policy_changed", "success", None, None, None)),
+]
+
+
 def _parse(tmp_path: Path, lines: list[str]) -> list:
     path = tmp_path / "secure"
     path.write_text("".join(f"Mar  3 09:{i // 60:02d}:{i % 60:02d} db01 {ln}\n" for i, ln in enumerate(lines)),
@@ -155,11 +195,12 @@ def _parse(tmp_path: Path, lines: list[str]) -> list:
     return read_events(path, registry(), "syslog", reference_time=REFERENCE_TIME)
 
 
-def test_every_kind_maps(tmp_path):
-    events = _parse(tmp_path, [line for line, _ in TABLE])
-    assert len(events) == len(TABLE)
+@pytest.mark.parametrize("table", [TABLE, OLDER], ids=["current", "older"])
+def test_every_kind_maps(tmp_path, table):
+    events = _parse(tmp_path, [line for line, _ in table])
+    assert len(events) == len(table)
     wrong = []
-    for (line, want), ev in zip(TABLE, events, strict=True):
+    for (line, want), ev in zip(table, events, strict=True):
         got = (ev.category, ev.action, ev.outcome, ev.actor, ev.target, ev.role)
         if got != want:
             wrong.append(f"{line}\n   want {want}\n   got  {got}")
@@ -183,8 +224,9 @@ def test_details_are_kept(tmp_path, line, attrs):
 
 def test_housekeeping_is_plain_log(tmp_path):
     events = _parse(tmp_path, ["usermod[1]: failed to unlock /etc/passwd",
-                               "chsh[1]: Cannot determine the user name of the caller (UID 1001)"])
-    assert [(e.category, e.action, e.outcome) for e in events] == [("system", "log", "failure")] * 2
+                               "chsh[1]: Cannot determine the user name of the caller (UID 1001)",
+                               "chfn[1]: can't unlock /etc/passwd", "gpasswd[1]: cannot close /etc/group"])
+    assert [(e.category, e.action, e.outcome) for e in events] == [("system", "log", "failure")] * 4
 
 
 @pytest.mark.parametrize(("line", "want"), [
@@ -198,3 +240,24 @@ def test_remote_shell_daemons_report_refused_logins(tmp_path, line, want):
     """klogind/kshd/rlogind lines (Loghub's Linux log) are credential checks, not system noise."""
     [ev] = _parse(tmp_path, [line])
     assert (ev.action, ev.outcome, ev.src_ip) == want and ev.category == "authentication"
+
+
+@pytest.mark.parametrize(("line", "want"), [
+    # util-linux login writes the remote host as given (a name without reverse-DNS checks), else
+    # the tty name, else "<unknown>"; shadow's login the same in quotes. Only an address is src_ip.
+    ("login[1]: LOGIN ON pts/1 BY tsg FROM host.example.org", ("tsg", None, "host.example.org")),
+    ("login[1]: LOGIN ON pts/1 BY tsg FROM 10.0.0.9", ("tsg", "10.0.0.9", None)),
+    ("login[1]: ROOT LOGIN ON pts/0 FROM gw.example.org", ("root", None, "gw.example.org")),
+    ("login[1]: FAILED LOGIN 1 FROM tty1 FOR root, Authentication failure", ("root", None, "tty1")),
+    ("login[1]: FAILED LOGIN 2 FROM <unknown> FOR root, Authentication failure", ("root", None, None)),
+    ("login[1]: FAILED LOGIN (1) on '/dev/pts/3' from 'ws7.example.org' FOR 'tsg', Authentication failure",
+     ("tsg", None, "ws7.example.org")),
+    ("login[1]: TOO MANY LOGIN TRIES (3) FROM bastion.example.org FOR tsg, Authentication failure",
+     ("tsg", None, "bastion.example.org")),
+    # util-linux writes "(unknown)" for a user name it chose not to log (PAM_USER_UNKNOWN)
+    ("login[1]: FAILED LOGIN 1 FROM 10.0.0.9 FOR (unknown), User not known to the underlying authentication "
+     "module", (None, "10.0.0.9", None)),
+])
+def test_login_from_a_host_name_is_not_a_source_ip(tmp_path, line, want):
+    [ev] = _parse(tmp_path, [line])
+    assert (ev.actor, ev.src_ip, (ev.attrs or {}).get("from")) == want

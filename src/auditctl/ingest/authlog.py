@@ -291,6 +291,40 @@ _SHADOW_RULES: list[Rule] = [
     (re.compile(rf"can't change shell for {_Q}"),
      lambda m: _ev(USERS, "user_modified", "failure", "can't change shell", target=m[1],
                    attrs={"field": "shell"})),
+    # shadow-utils 4.0.x/4.1.x wordings of the same changes and refusals (RHEL 4-6, SLES 9/10)
+    (re.compile(rf"remove group {_Q}"),
+     lambda m: _ev(USERS, "group_deleted", "success", "remove group", role=m[1])),
+    (re.compile(rf"change group {_Q} to {_Q}"),
+     lambda m: _ev(USERS, "group_modified", "success", "change group", role=m[1],
+                   attrs={"field": "name", "new_name": m[2]})),
+    (re.compile(rf"change gid for {_Q} to (\d+)", re.I),
+     lambda m: _ev(USERS, "group_modified", "success", "change gid", role=m[1],
+                   attrs={"field": "gid", "new": m[2]})),
+    (re.compile(r"(add|remove) member (\S+) (?:to|from) group (\S+) by (\S+)$"),
+     lambda m: _ev(PERMS, f"group_member_{'added' if m[1] == 'add' else 'removed'}", "success",
+                   f"gpasswd {m[1]} member", actor=m[4], target=m[2], role=m[3])),
+    (re.compile(r"set (members|administrators) of (\S+) to (.*)$"),
+     lambda m: _ev(PERMS, "group_modified", "success", f"gpasswd set {m[1]}", role=m[2], attrs={m[1]: m[3]})),
+    (re.compile(r"(?:change the password for|remove password from) group (\S+) by (\S+)$"),
+     lambda m: _ev(USERS, "group_modified", "success", "gpasswd password", actor=m[2], role=m[1],
+                   attrs={"field": "password"})),
+    (re.compile(r"restrict access to group (\S+) by (\S+)$"),
+     lambda m: _ev(USERS, "group_modified", "success", "gpasswd restrict", actor=m[2], role=m[1],
+                   attrs={"field": "access"})),
+    (re.compile(rf"now < minimum age for {_Q}"),
+     lambda m: _ev(USERS, "password_changed", "failure", "minimum age", target=m[1],
+                   attrs={"reason": "minimum password age not reached"})),
+    (re.compile(r"(\S+) is not authorized to change the password of (\S+)"),
+     lambda m: _ev(USERS, "password_changed", "failure", "not authorized to change password", actor=m[1],
+                   target=m[2], attrs={"reason": "permission denied"})),
+    (re.compile(r"(\S+): can't view or modify password information for (\S+)"),
+     lambda m: _ev(USERS, "password_changed", "failure", "can't view or modify password", actor=m[1],
+                   target=m[2], attrs={"reason": "permission denied"})),
+    (re.compile(rf"can't change pwd for {_Q}"),
+     lambda m: _ev(USERS, "password_changed", "failure", "can't change password", target=m[1])),
+    (re.compile(r"defaults: (group=.*)"),
+     lambda m: _ev("policy_change", "policy_changed", "success", "useradd defaults",
+                   resource="/etc/default/useradd", attrs={"defaults": m[1]})),
     # vipw/vigr, pwck/grpck
     (re.compile(r"file (\S+) edited"),
      lambda m: _ev(USERS, "group_modified" if "group" in m[1] or "gshadow" in m[1] else "user_modified",
@@ -319,9 +353,14 @@ _TOOL_ACTION = {
     "passwd": "password_changed", "chpasswd": "password_changed",
 }
 _TOOL_FAILURE = re.compile(r"(failure while writing changes to|cannot open|failed to change|"
-                           r"failed to prepare the new \S+ entry|can't find the shadow password file)"
-                           r" ?(\S+)?")
-_TOOL_NOISE = re.compile(r"(failed to unlock|Cannot determine the user name of the caller|can't setuid)")
+                           r"failed to prepare the new \S+ entry|can't find the shadow password file|"
+                           # 4.0.x/4.1.x wordings
+                           r"can't open|cannot update|cannot re-write|failed to get lock for|"
+                           r"failed (?:opening|locking|updating|rewriting)|"
+                           r"error (?:locking|opening|adding|updating|deleting|changing)(?: new| shadow| DBM| dbm)*"
+                           r" (?:group file|group entry|passwd entry|password entry|password file|auth for))"
+                           r" ?(/\S+)?")  # the file, when the message names one
+_TOOL_NOISE = re.compile(r"(failed to unlock|can.t unlock|cannot close|Cannot determine the user name of the caller|can't setuid)")
 
 
 def _shadow_tool(app: str) -> Callable[[str], Event | None]:
@@ -463,13 +502,33 @@ _SSHD = RuleSet(_SSHD_RULES)
 _SU = RuleSet(_SU_RULES)
 _SHADOW = RuleSet(_SHADOW_RULES)
 _LOGIN = RuleSet(_LOGIN_RULES)
+# login's placeholders: util-linux's "(unknown)" for a user name it chose not to log and
+# "<unknown>" for no host and no tty
+_LOGIN_UNKNOWN = {"(unknown)", "<unknown>"}
+
+
+def _login(msg: str) -> Event | None:
+    """login's FROM is the remote host as given (a name, when not an address), else the tty:
+    only an address is src_ip; any other value is attrs.from."""
+    ev = _LOGIN.match(msg)
+    if ev is None:
+        return None
+    if ev.actor in _LOGIN_UNKNOWN:
+        ev.actor = None
+    where, ev.src_ip = ev.src_ip, None
+    if where and is_ip(where):
+        ev.src_ip = where
+    elif where and where not in _LOGIN_UNKNOWN:
+        ev.attrs = {**(ev.attrs or {}), "from": where}
+    return ev
+
 _LOGIND = RuleSet(_LOGIND_RULES)
 _NEWGRP = RuleSet(_NEWGRP_RULES)
 _BY_APP: dict[str, Callable[[str], Event | None]] = {
     "sshd": _SSHD.match, "sshd-session": _SSHD.match, "sshd-auth": _SSHD.match,
     "sudo": _sudo, "su": _SU.match, "su-l": _SU.match, "runuser": _SU.match, "sg": _NEWGRP.match,
     "newgrp": _NEWGRP.match,
-    "login": _LOGIN.match, "pam": _LOGIN.match, "gdm-password": _LOGIN.match,
+    "login": _login, "pam": _login, "gdm-password": _login,
     "systemd-logind": _LOGIND.match,
     **{daemon: RuleSet(_RSERVICE_RULES).match for daemon in ("klogind", "kshd", "krshd", "eklogind", "rlogind",
                                                               "rshd")},
@@ -516,8 +575,13 @@ def interpret(app: str | None, msg: str, module: str | None = None) -> Event | N
 
 
 def as_summary(ev: Event, repeats: int) -> Event:
-    """The event of a `message repeated N times: [msg]` line: msg's meaning, marked as context."""
+    """The event of a `message repeated N times: [msg]` line: msg's meaning, marked as context.
+
+    Unlike PAM's "N more authentication failures", the N are occurrences syslog did not write
+    out: attrs.collapsed says so, and attrs.repeated_action keeps a login's own action."""
+    extra: dict = {"collapsed": True}
     if ev.category == AUTH and ev.action == "login":
         ev.action = "authenticate"
-    ev.attrs = {**(ev.attrs or {}), **_SUMMARY, "repeats": repeats}
+        extra["repeated_action"] = "login"
+    ev.attrs = {**(ev.attrs or {}), **_SUMMARY, "repeats": repeats, **extra}
     return ev

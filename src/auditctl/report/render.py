@@ -125,9 +125,16 @@ def auth_text(a: dict[str, Any]) -> str:
 def auth_context(a: dict[str, Any]) -> str:
     if not a.get("summary_lines"):
         return ""
-    return (f"{a['summary_lines']:,} summary line(s) (\"PAM N more authentication failures\", \"message repeated N "
+    text = (f"{a['summary_lines']:,} summary line(s) (\"PAM N more authentication failures\", \"message repeated N "
             f"times\", \"Too many authentication failures\") restate failures and are counted in neither figure"
             + (f"; they mention {a['summary_repeats']:,} repeats." if a.get("summary_repeats") else "."))
+    if a.get("collapsed_lines"):
+        # PAM's summaries restate attempts sshd logged; syslog's repeats stand for attempts it did not write
+        text += (f" Except {a['collapsed_lines']:,} \"message repeated N times: [...]\" line(s) of login attempts: "
+                 f"they stand for {a.get('collapsed_failed_logins', 0):,} further failed login attempts and "
+                 f"{a.get('collapsed_logins', 0):,} further successful logins that syslog did not write out, "
+                 "which are in neither login figure (both count logged lines).")
+    return text
 
 
 def _h_sigma(item: dict[str, Any]) -> str:
@@ -173,7 +180,9 @@ def to_markdown(doc: dict[str, Any]) -> str:
     out += [f"- {s['events']:,} events from {s['sources']} sources on {s['hosts']} hosts; "
             f"{s['user_management_changes']} user management changes; "
             f"{s['permission_changes']} permission changes ({s['admin_grants']} admin grants)",
-            f"- {s['logins']:,} successful logins, {s['failed_logins']:,} failed logins, "
+            f"- {s['logins']:,} successful logins, {s['failed_logins']:,} failed logins"
+            + (f" (and {s['collapsed_failed_logins']:,} failed attempts syslog wrote only as \"message repeated\")"
+               if s.get("collapsed_failed_logins") else "") + ", "
             f"{s['other_auth_failures']:,} other authentication failures; {s['privileged_actions']:,} privileged actions",
             f"- {s['findings']} findings: " + (", ".join(f"{s['findings_by_severity'][k]} {k}" for k in SEVERITY_ORDER
                                                        if k in s["findings_by_severity"]) or "none"),

@@ -23,6 +23,8 @@ LOGIN_SUCCESS = "action = 'login' AND outcome = 'success'"
 FAILED_LOGIN = "action = 'login' AND outcome = 'failure'"
 OTHER_AUTH_FAILURE = f"action = 'authenticate' AND outcome = 'failure' AND NOT {SUMMARY}"
 AUTH_SUMMARY_LINE = f"action = 'authenticate' AND {SUMMARY}"
+# rsyslog's "message repeated N times: [ <login line> ]": N attempts written on no other line
+COLLAPSED_LOGINS = f"{AUTH_SUMMARY_LINE} AND json_extract_string(attrs, '$.repeated_action') = 'login'"
 FAILURE_KINDS = {"login": FAILED_LOGIN, "other": OTHER_AUTH_FAILURE}
 
 
@@ -83,6 +85,11 @@ def auth_summary(since: datetime, until: datetime) -> Query:
                        count(*) FILTER (WHERE {AUTH_SUMMARY_LINE}) AS summary_lines,
                        sum(TRY_CAST(json_extract(attrs, '$.repeats') AS BIGINT))
                            FILTER (WHERE {AUTH_SUMMARY_LINE}) AS summary_repeats,
+                       count(*) FILTER (WHERE {COLLAPSED_LOGINS}) AS collapsed_lines,
+                       sum(TRY_CAST(json_extract(attrs, '$.repeats') AS BIGINT))
+                           FILTER (WHERE {COLLAPSED_LOGINS} AND outcome = 'failure') AS collapsed_failed_logins,
+                       sum(TRY_CAST(json_extract(attrs, '$.repeats') AS BIGINT))
+                           FILTER (WHERE {COLLAPSED_LOGINS} AND outcome = 'success') AS collapsed_logins,
                        count(DISTINCT actor) FILTER (WHERE {LOGIN_SUCCESS}) AS users,
                        count(DISTINCT src_ip) FILTER (WHERE {FAILED_LOGIN}) AS failing_sources,
                        count(DISTINCT actor) FILTER (WHERE {FAILED_LOGIN}) AS failing_users
