@@ -275,3 +275,22 @@ def test_evidence_is_the_first_five_events_of_each_finding_in_time_order(cli, en
         events = json.loads(cli("search", "--finding", str(item["id"]), "-n", "0", "-f", "json").stdout)
         expected = [e["seq"] for e in sorted(events, key=lambda e: (e["ts"], e["seq"]))[:5]]
         assert [e["seq"] for e in item["evidence"]] == expected, item["rule"]
+
+
+def test_a_report_run_out_of_order_is_not_compared_with_a_later_period(cli, env):
+    """A report over an earlier period, generated after one over a later period, has no earlier
+    state to compare with: it must not list the later period's accounts as 'new'."""
+    log = env / "auth.log"
+    log.write_text("\n".join(day_one() + day_two()) + "\n")
+    assert cli("ingest", str(log)).exit_code == 0
+    later = report_json(cli, T0 + DAY, T0 + 2 * DAY)
+    assert later["changes_since_previous"]["baseline"] is True
+    earlier = report_json(cli, T0, T0 + DAY)
+    c = earlier["changes_since_previous"]
+    assert c["baseline"] is True and c["new_accounts"] == [] and c["accounts_gone"] == []
+    again = report_json(cli, T0 + DAY, T0 + 2 * DAY)  # compared with the earlier period's report, named
+    c = again["changes_since_previous"]
+    assert c["baseline"] is False and c["previous_period"] == {"since": T0.isoformat(), "until": (T0 + DAY).isoformat()}
+    assert c["new_accounts"] == ["carol"] and c["accounts_gone"] == ["bob"]
+    md = cli("report", "--since", (T0 + DAY).isoformat(), "--until", (T0 + 2 * DAY).isoformat(), "--format", "md")
+    assert f"Compared with the report for {(T0 + DAY).strftime('%Y-%m-%d')}" in md.output

@@ -87,7 +87,7 @@ def build_report(store: Store, inp: ReportInputs, now: datetime | None = None) -
     check = run_checks(store, inp.rules, since, until, now=now, persist=persist)
     role_cond = admin_role_condition(inp.rules)
     state = current_state(store, since, until, role_cond)
-    previous = previous_report(store, inp.period)
+    previous = previous_report(store, inp.period, until)
     doc: dict[str, Any] = {
         "report_version": REPORT_VERSION,
         "generated_at": now.isoformat(),
@@ -327,12 +327,13 @@ def current_state(store: Store, since: datetime, until: datetime, role_cond: Any
             "admin_sources": sorted([r["actor"], r["src_ip"]] for r in sources), "until": until.isoformat()}
 
 
-def previous_report(store: Store, period: str) -> dict[str, Any] | None:
-    row = store.last_report(period)
+def previous_report(store: Store, period: str, until: datetime) -> dict[str, Any] | None:
+    row = store.report_before(period, until)
     if row is None:
         return None
     state = json.loads(row["state"])
     state["generated_at"] = _iso(row["created_at"])
+    state["period"] = {"since": _iso(row["since"]), "until": _iso(row["until"])}
     return state
 
 
@@ -340,7 +341,8 @@ def diff_states(previous: dict[str, Any] | None, current: dict[str, Any]) -> dic
     if previous is None:
         return {"previous_report": None, "baseline": True, "new_admins": [], "admins_removed": [],
                 "new_accounts": [], "accounts_gone": [], "new_admin_sources": [],
-                "note": "first report of this kind: today's state is recorded as the baseline"}
+                "note": "no earlier report of this kind covers a period that ended by this one's end: "
+                        "this state is recorded as the baseline"}
     prev_admins = {tuple(a) for a in previous.get("admins", [])}
     cur_admins = {tuple(a) for a in current["admins"]}
     prev_accounts, cur_accounts = set(previous.get("accounts", [])), set(current["accounts"])
@@ -348,7 +350,8 @@ def diff_states(previous: dict[str, Any] | None, current: dict[str, Any]) -> dic
     cur_sources = {tuple(s) for s in current["admin_sources"]}
     current["admin_sources_seen"] = sorted(prev_sources | cur_sources)
     return {
-        "previous_report": previous.get("generated_at"), "baseline": False,
+        "previous_report": previous.get("generated_at"), "previous_period": previous.get("period"),
+        "baseline": False,
         "new_admins": [{"account": a, "role": r} for a, r in sorted(cur_admins - prev_admins)],
         "admins_removed": [{"account": a, "role": r} for a, r in sorted(prev_admins - cur_admins)],
         "new_accounts": sorted(cur_accounts - prev_accounts),

@@ -255,7 +255,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
     if c["baseline"]:
         out += [f"_{c['note']}_", ""]
     else:
-        out += [f"Compared with the report of {_when(c['previous_report'])} UTC.", ""]
+        out += [f"{_compared_with(c)}.", ""]
         out += ["New admins:", "", *_md_table(["account", "role"], [[x["account"], x["role"]] for x in c["new_admins"]],
                                               "No new admins since the previous report.")]
         out += ["Admins removed:", "", *_md_table(["account", "role"], [[x["account"], x["role"]] for x in c["admins_removed"]],
@@ -393,7 +393,7 @@ def to_html(doc: dict[str, Any]) -> str:
     if c["baseline"]:
         parts.append(f'<p class="muted">{escape(c["note"])}</p>')
     else:
-        parts.append(f"<p>Compared with the report of {escape(_when(c['previous_report']))} UTC.</p>")
+        parts.append(f"<p>{escape(_compared_with(c))}.</p>")
         since_prev = "since the previous report."
         parts.append("<h3>New admins</h3>" + _h_table(["account", "role"], [[x["account"], x["role"]] for x in c["new_admins"]],
                                                       empty=f"No new admins {since_prev}"))
@@ -422,3 +422,12 @@ def to_html(doc: dict[str, Any]) -> str:
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{CSS}</style></head><body>" + "\n".join(parts) + "</body></html>\n")
+
+
+def _compared_with(changes: dict[str, Any]) -> str:
+    """Which earlier report the changes are measured against: its period, and when it was made."""
+    period = changes.get("previous_period")
+    made = f"generated {_when(changes['previous_report'])} UTC"
+    if not period:
+        return f"Compared with the report {made}"
+    return f"Compared with the report for {_when(period['since'])} to {_when(period['until'])} UTC ({made})"

@@ -108,6 +108,10 @@ class Findings(Connection):
                          [rid, created_at, period, since, until, state, summary])
         return rid
 
-    def last_report(self, period: str) -> dict[str, Any] | None:
-        rows = self.run_query("SELECT * FROM reports WHERE period = ? ORDER BY id DESC LIMIT 1", [period])
+    def report_before(self, period: str, until: datetime) -> dict[str, Any] | None:
+        """The last report of this kind generated over a period that ended by `until`: what a
+        report up to `until` compares its state with. A report over a later period (one run out of
+        order) is no earlier state of this one."""
+        rows = self.run_query("SELECT * FROM reports WHERE period = ? AND until <= ? ORDER BY id DESC LIMIT 1",
+                              [period, until])
         return rows[0] if rows else None
