@@ -281,6 +281,12 @@ def test_records_of_a_document_keep_their_exact_text(cli, db, tmp_path, sample):
     ("2024/03/11 08:11:03 [error] 123#0: open() failed", "2024-03-11T08:11:03+00:00"),  # nginx error log
     ('10.0.0.1 - - [11/Mar/2024:08:11:03 +0100] "GET / HTTP/1.1" 200 5', "2024-03-11T07:11:03+00:00"),
     ("- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond[2916]: (root) CMD", "2005-11-09T20:01:01+00:00"),
+    # Debian's own logs (this project's /var/log): a colon right after the seconds, two spaces before the time
+    ("update-alternatives 2025-06-24 14:36:53: link group pager updated to point to /usr/bin/less",
+     "2025-06-24T14:36:53+00:00"),  # /var/log/alternatives.log
+    ("Start-Date: 2025-06-24  14:36:25", "2025-06-24T14:36:25+00:00"),  # /var/log/apt/history.log
+    ("Log started: 2026-10-16  23:03:57", "2026-10-16T23:03:57+00:00"),  # /var/log/apt/term.log
+    ("2024-01-01 10:00:00:123 no such stamp", None),  # digits run on past the seconds: not a stamp
     ("no stamp here", None),
     ("081109 203615 148 INFO dfs.DataNode$PacketResponder", None),  # no full year: not taken
     ("ERROR request 1234 failed; retry at 2024-01-01 00:00:00 by the scheduler" + "." * 40, None),
@@ -304,3 +310,17 @@ def test_unparsed_lines_with_a_stamp_are_placed_at_it(cli, db, tmp_path):
     assert [e["action"] for e in events] == ["unparsed"] * 3
     assert [e["ts_source"] for e in events] == ["record", "previous", "record"]
     assert [e["ts"].isoformat() for e in events] == ["2005-12-04T04:47:44+00:00"] * 2 + ["2005-12-04T04:51:08+00:00"]
+
+
+def test_apt_history_is_placed_at_its_own_dates_not_the_files_mtime(cli, db, tmp_path):
+    """/var/log/apt/history.log as Debian writes it: two spaces between date and time."""
+    log = tmp_path / "history.log"
+    log.write_text("\n"
+                   "Start-Date: 2025-06-24  14:36:25\n"
+                   "Commandline: apt-get -qqy upgrade\n"
+                   "Upgrade: libsystemd0:amd64 (252.36-1~deb12u1, 252.38-1~deb12u1)\n"
+                   "End-Date: 2025-06-24  14:36:27\n")
+    assert cli("ingest", str(log)).exit_code == 0
+    events = _stored(db)
+    assert [e["ts_source"] for e in events] == ["record", "previous", "previous", "record"]
+    assert [e["ts"].isoformat() for e in events] == ["2025-06-24T14:36:25+00:00"] * 3 + ["2025-06-24T14:36:27+00:00"]
