@@ -324,3 +324,27 @@ def test_apt_history_is_placed_at_its_own_dates_not_the_files_mtime(cli, db, tmp
     events = _stored(db)
     assert [e["ts_source"] for e in events] == ["record", "previous", "previous", "record"]
     assert [e["ts"].isoformat() for e in events] == ["2025-06-24T14:36:25+00:00"] * 3 + ["2025-06-24T14:36:27+00:00"]
+
+
+def test_stats_records_add_up_to_the_lines_and_evtx_records_of_the_input(cli, tmp_path):
+    """`stats --records` accounts for every input record: the non-blank lines of each line-read
+    file (an auditd event holds several, one per audit record; a multi-line message one per line)
+    and each record of an .evtx file, counted here without auditctl."""
+    import evtx
+
+    files = _corpus_line_files()
+    exports = sorted(SAMPLES.rglob("*.evtx"))
+    db = tmp_path / "records.duckdb"
+    assert cli("--db", str(db), "ingest", *map(str, files), *map(str, exports)).exit_code == 0
+    expected = {}
+    for path in files:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        expected[str(path.resolve())] = sum(1 for ln in data.split(b"\n") if ln.strip())
+    for path in exports:
+        expected[str(path.resolve())] = sum(1 for _ in evtx.PyEvtxParser(str(path)).records_json())
+    result = cli("--db", str(db), "stats", "--by", "source", "--records", "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {r["source"]: r["records"] for r in rows} == expected
+    coalesced = [r for r in rows if r["records"] > r["events"]]
+    assert any("audit" in r["source"] for r in coalesced)  # the figure events alone cannot give
