@@ -348,3 +348,13 @@ def test_stats_records_add_up_to_the_lines_and_evtx_records_of_the_input(cli, tm
     assert {r["source"]: r["records"] for r in rows} == expected
     coalesced = [r for r in rows if r["records"] > r["events"]]
     assert any("audit" in r["source"] for r in coalesced)  # the figure events alone cannot give
+
+
+def test_only_the_line_end_is_taken_from_a_line(cli, db, tmp_path):
+    """`\\n` or `\\r\\n` ends a line; a carriage return before it is the record's own byte (a log
+    written through two CRLF conversions ends its lines with `\\r\\r\\n`)."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"2024-03-11T08:11:03Z one\r\n2024-03-11T08:11:04Z two\r\r\n2024-03-11T08:11:05Z three\n")
+    assert cli("ingest", str(log)).exit_code == 0
+    assert [e["raw"] for e in _stored(db)] == ["2024-03-11T08:11:03Z one", "2024-03-11T08:11:04Z two\r",
+                                              "2024-03-11T08:11:05Z three"]
