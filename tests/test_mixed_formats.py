@@ -150,6 +150,22 @@ def test_ingest_stores_the_parser_of_each_record_serial_and_parallel(tmp_path, m
     assert {row[0]: row[1] for row in stored[0]} == owners
 
 
+def test_the_ingest_summary_counts_each_record_under_the_parser_that_stored_it(tmp_path, monkeypatch):
+    """The summary's "by parser" figures are the ones `stats --by parser` gives afterwards."""
+    import auditctl.ingest.ingester as ingest_module
+    import auditctl.ingest.parallel as parallel
+
+    log = tmp_path / "mixed.json"
+    owners = mixed_file(log)
+    expected: dict[str, int] = {}
+    for owner in owners.values():
+        expected[owner] = expected.get(owner, 0) + 1
+    assert _ingest(tmp_path / "serial.duckdb", log, workers=1).per_parser == expected
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "FIRST_CHUNK_BYTES", 2048)
+    assert _ingest(tmp_path / "parallel.duckdb", log, workers=2).per_parser == expected
+
+
 def test_azure_unwraps_aks_kube_audit_records_into_kubernetes_audit_events(tmp_path):
     log = tmp_path / "PT1H.json"
     log.write_text("\n".join(orjson.dumps(r).decode() for r in (AKS_SECRET, AKS_BINDING)) + "\n")

@@ -281,6 +281,12 @@ def test_records_of_a_document_keep_their_exact_text(cli, db, tmp_path, sample):
     ("2024/03/11 08:11:03 [error] 123#0: open() failed", "2024-03-11T08:11:03+00:00"),  # nginx error log
     ('10.0.0.1 - - [11/Mar/2024:08:11:03 +0100] "GET / HTTP/1.1" 200 5', "2024-03-11T07:11:03+00:00"),
     ("- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond[2916]: (root) CMD", "2005-11-09T20:01:01+00:00"),
+    # Debian's own logs (this project's /var/log): a colon right after the seconds, two spaces before the time
+    ("update-alternatives 2025-06-24 14:36:53: link group pager updated to point to /usr/bin/less",
+     "2025-06-24T14:36:53+00:00"),  # /var/log/alternatives.log
+    ("Start-Date: 2025-06-24  14:36:25", "2025-06-24T14:36:25+00:00"),  # /var/log/apt/history.log
+    ("Log started: 2026-10-16  23:03:57", "2026-10-16T23:03:57+00:00"),  # /var/log/apt/term.log
+    ("2024-01-01 10:00:00:123 no such stamp", None),  # digits run on past the seconds: not a stamp
     ("no stamp here", None),
     ("081109 203615 148 INFO dfs.DataNode$PacketResponder", None),  # no full year: not taken
     ("ERROR request 1234 failed; retry at 2024-01-01 00:00:00 by the scheduler" + "." * 40, None),
@@ -304,3 +310,51 @@ def test_unparsed_lines_with_a_stamp_are_placed_at_it(cli, db, tmp_path):
     assert [e["action"] for e in events] == ["unparsed"] * 3
     assert [e["ts_source"] for e in events] == ["record", "previous", "record"]
     assert [e["ts"].isoformat() for e in events] == ["2005-12-04T04:47:44+00:00"] * 2 + ["2005-12-04T04:51:08+00:00"]
+
+
+def test_apt_history_is_placed_at_its_own_dates_not_the_files_mtime(cli, db, tmp_path):
+    """/var/log/apt/history.log as Debian writes it: two spaces between date and time."""
+    log = tmp_path / "history.log"
+    log.write_text("\n"
+                   "Start-Date: 2025-06-24  14:36:25\n"
+                   "Commandline: apt-get -qqy upgrade\n"
+                   "Upgrade: libsystemd0:amd64 (252.36-1~deb12u1, 252.38-1~deb12u1)\n"
+                   "End-Date: 2025-06-24  14:36:27\n")
+    assert cli("ingest", str(log)).exit_code == 0
+    events = _stored(db)
+    assert [e["ts_source"] for e in events] == ["record", "previous", "previous", "record"]
+    assert [e["ts"].isoformat() for e in events] == ["2025-06-24T14:36:25+00:00"] * 3 + ["2025-06-24T14:36:27+00:00"]
+
+
+def test_stats_records_add_up_to_the_lines_and_evtx_records_of_the_input(cli, tmp_path):
+    """`stats --records` accounts for every input record: the non-blank lines of each line-read
+    file (an auditd event holds several, one per audit record; a multi-line message one per line)
+    and each record of an .evtx file, counted here without auditctl."""
+    import evtx
+
+    files = _corpus_line_files()
+    exports = sorted(SAMPLES.rglob("*.evtx"))
+    db = tmp_path / "records.duckdb"
+    assert cli("--db", str(db), "ingest", *map(str, files), *map(str, exports)).exit_code == 0
+    expected = {}
+    for path in files:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        expected[str(path.resolve())] = sum(1 for ln in data.split(b"\n") if ln.strip())
+    for path in exports:
+        expected[str(path.resolve())] = sum(1 for _ in evtx.PyEvtxParser(str(path)).records_json())
+    result = cli("--db", str(db), "stats", "--by", "source", "--records", "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {r["source"]: r["records"] for r in rows} == expected
+    coalesced = [r for r in rows if r["records"] > r["events"]]
+    assert any("audit" in r["source"] for r in coalesced)  # the figure events alone cannot give
+
+
+def test_only_the_line_end_is_taken_from_a_line(cli, db, tmp_path):
+    """`\\n` or `\\r\\n` ends a line; a carriage return before it is the record's own byte (a log
+    written through two CRLF conversions ends its lines with `\\r\\r\\n`)."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"2024-03-11T08:11:03Z one\r\n2024-03-11T08:11:04Z two\r\r\n2024-03-11T08:11:05Z three\n")
+    assert cli("ingest", str(log)).exit_code == 0
+    assert [e["raw"] for e in _stored(db)] == ["2024-03-11T08:11:03Z one", "2024-03-11T08:11:04Z two\r",
+                                              "2024-03-11T08:11:05Z three"]

@@ -3,7 +3,8 @@
 A line in no known format often still starts with a full date: an ISO 8601 stamp (most
 application logs), Apache's error-log `[Sun Dec 04 04:47:44 2005]`, nginx's `2024/03/11
 08:11:03`, the Common Log Format's `[11/Mar/2024:08:11:03 +0100]`, or an epoch in seconds
-as the first field. Such a stamp is the record's own time (`ts_source = record`), better
+as the first field; Debian's `update-alternatives 2025-06-24 14:36:53: ...` and apt's
+`Start-Date: 2025-06-24  14:36:25` put an ISO date after a short prefix. Such a stamp is the record's own time (`ts_source = record`), better
 than a neighbour's or the file's. Only stamps that carry their year are taken, and only near
 the start of the line: a date later in a message is not the record's time.
 """
@@ -16,8 +17,9 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 _HEAD = 32  # a stamp must start within the first characters of the line (CLF: after the client)
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
                                        "nov", "dec"), start=1)}
-_ISO = re.compile(r"(\d{4})[-/.](\d{2})[-/.](\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
-                  r"\s?(Z|[+-]\d{2}:?\d{2})?(?![\d:])")
+# apt's logs put two spaces before the time; update-alternatives a colon after the seconds
+_ISO = re.compile(r"(\d{4})[-/.](\d{2})[-/.](\d{2})(?:T| {1,2})(\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
+                  r"\s?(Z|[+-]\d{2}:?\d{2})?(?!\d|:\d)")
 _ASCTIME = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})"
                       r"(?:\.(\d{1,6}))? (\d{4})")
 _CLF = re.compile(r"(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-]\d{4})")

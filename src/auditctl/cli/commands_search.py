@@ -74,6 +74,7 @@ def stats(
     flt: EventFilter,
     by: Annotated[list[str] | None, typer.Option("--by", "-b", help=f"Group by ({', '.join(STAT_DIMENSIONS)}); repeatable.", show_default=False)] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="At most this many rows (0 = all).")] = 0,
+    records: Annotated[bool, typer.Option("--records", help="Also count the input records the events hold: each non-blank line of a file read by lines (an auditd event holds one a record; a multi-line message one a line), each .evtx or JSON-document record. Totals equal `grep -c '[^[:space:]]' FILE` and the EVTX record count. Reads every raw record: slower.")] = False,
     include_superseded: bool = False,
     fmt: FormatOpt = None,
 ) -> None:
@@ -85,12 +86,13 @@ def stats(
     with reader() as store:
         if include_superseded:
             store.show_superseded()
-        rows = event_stats(store, dims, flt, limit=limit + 1 if limit else None)
+        rows = event_stats(store, dims, flt, limit=limit + 1 if limit else None, records=records)
     fmt = fmt or default_format()
     more = bool(limit) and len(rows) > limit
     rows = rows[:limit] if limit else rows
     total = sum(r["events"] for r in rows)
-    caption = f"{total:,} events in {len(rows):,} rows" + (
+    held = f" holding {sum(r['records'] for r in rows):,} input records" if records else ""
+    caption = f"{total:,} events{held} in {len(rows):,} rows" + (
         f"; more rows left out by --limit {limit}" if more else "")
     render_rows(rows, fmt, caption=caption, title=f"events by {', '.join(dims)}", optional=("first", "last"))
 

@@ -89,6 +89,8 @@ class FileResult:
     note: str = ""
     store_error: bool = False  # failed because the store could not be written
     offset: int | None = None  # bytes of the file stored so far (committed); None when unknown (failed)
+    # events stored per parser: a mixed-format file's records are stored by several
+    parsers: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -116,8 +118,7 @@ class IngestSummary:
     def per_parser(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for f in self.files:
-            if f.parser and f.events:
-                counts[f.parser] += f.events
+            counts.update(f.parsers)
         return dict(counts.most_common())
 
     @property
@@ -249,6 +250,7 @@ class Ingester:
                     result.note = after.note()
             except _NotContinued:
                 result.events = result.unparsed = 0
+                result.parsers.clear()
                 result.note = after.note() if after is not None else result.note
                 file_id, consumed = self._read_and_remember(path, ident, known, parser, (offset, line, reference),
                                                             hasher, (whole, on_disk), result, None)
@@ -271,6 +273,7 @@ class Ingester:
     def _failed(self, result: FileResult, name: str, exc: Exception) -> None:
         """One line naming the input and the real cause (the transaction was rolled back)."""
         result.status, result.events, result.unparsed, result.offset = "failed", 0, 0, None
+        result.parsers.clear()
         result.store_error = isinstance(exc, duckdb.Error)
         what = "stdin" if name == "stdin" else "this file"
         result.note = f"{failure_cause(exc, name, result.parser, self.store.path)}; nothing from {what} was stored"
@@ -537,10 +540,12 @@ class Ingester:
         first = self._next_seq
         if self._times is not None:
             part = self._times.fill(part)
-        self.store.append_events(complete_batch(part, first_seq=first, ingested_at=datetime.now(UTC),
-                                                source=label, parser=parser))
+        part = complete_batch(part, first_seq=first, ingested_at=datetime.now(UTC), source=label, parser=parser)
+        self.store.append_events(part)
         self._next_seq = first + part.num_rows
         result.events += part.num_rows
+        for row in part.column("parser").value_counts().to_pylist():
+            result.parsers[row["values"]] += row["counts"]
 
     def _remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
                   consumed: int, next_line: int, hashed: tuple[str | None, int], prefix: str | None,

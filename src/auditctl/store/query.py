@@ -13,6 +13,14 @@ from auditctl.store.connection import ROW_GROUP_ROWS, Connection, first_row
 from auditctl.store.filters import PERSON_ATTRS, PERSON_COLUMNS, EventFilter, ipv4_range
 from auditctl.where import has_wildcard, like_escape, like_pattern, wildcard_sql
 
+# The input records an event holds: each non-blank line of its raw text when it was read from
+# lines (an auditd event coalesces one record a line; a multi-line message spans lines); none
+# when it repeats the line of the event before it (a GCP line with three binding deltas gives
+# three events); one when it has no line number (an .evtx record, a record in a JSON document).
+_RECORDS = ("CASE WHEN line IS NULL THEN 1 "
+            "WHEN line = lag(line) OVER w AND source = lag(source) OVER w AND raw = lag(raw) OVER w THEN 0 "
+            "ELSE coalesce(len(list_filter(string_split(raw, chr(10)), lambda x: regexp_matches(x, '\\S'))), 1) END")
+
 STAT_DIMENSIONS = {
     "category": "category", "action": "action", "parser": "parser", "host": "host",
     "outcome": "outcome", "app": "app", "actor": "actor", "target": "target", "role": "role",
@@ -174,16 +182,22 @@ class Query(Connection):
         row = first_row(self.con.execute(f"SELECT count(*) FROM all_events{where}", params))
         return int(row[0]) if row else 0
 
-    def stats(self, by: Sequence[str], flt: EventFilter, limit: int | None = None) -> list[dict[str, Any]]:
+    def stats(self, by: Sequence[str], flt: EventFilter, limit: int | None = None,
+              records: bool = False) -> list[dict[str, Any]]:
+        """Counts per group; `records` adds the input records the events hold (reads `raw`)."""
         unknown = [b for b in by if b not in STAT_DIMENSIONS]
         if unknown:
             raise AuditctlError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(STAT_DIMENSIONS)}")
         where, params = compile_filter(flt)
         dims = ", ".join(f"{STAT_DIMENSIONS[b]} AS {b}" for b in by)
         positions = ", ".join(str(i + 1) for i in range(len(by)))
+        table, held = f"all_events{where}", ""
+        if records:
+            table = f"(SELECT *, {_RECORDS} AS _records FROM all_events{where} WINDOW w AS (ORDER BY seq))"
+            held = "sum(_records)::BIGINT AS records, "
         sql = (f"SELECT {dims}, count(*) AS events, "
-               "count(*) FILTER (WHERE outcome = 'failure') AS failures, "
-               f"min(ts) AS first, max(ts) AS last FROM all_events{where} GROUP BY {positions} "
+               f"count(*) FILTER (WHERE outcome = 'failure') AS failures, {held}"
+               f"min(ts) AS first, max(ts) AS last FROM {table} GROUP BY {positions} "
                f"ORDER BY {'1' if by[0] in ('day', 'hour') else 'events DESC'}, {positions}")
         if limit:
             sql += " LIMIT ?"

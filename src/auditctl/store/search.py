@@ -24,8 +24,9 @@ def search_events(store: Store, flt: EventFilter, *, limit: int | None = 100,
     return SearchResult(rows, total)
 
 
-def event_stats(store: Store, by: Sequence[str], flt: EventFilter, *, limit: int | None = None) -> list[dict[str, Any]]:
-    return store.stats(by, flt, limit)
+def event_stats(store: Store, by: Sequence[str], flt: EventFilter, *, limit: int | None = None,
+                records: bool = False) -> list[dict[str, Any]]:
+    return store.stats(by, flt, limit, records=records)
 
 
 def finding_seqs(store: Store, finding_id: int) -> tuple[int, ...]:
