@@ -35,7 +35,7 @@ from auditctl.timeutil import YearlessStamp, parse_iso
 
 # re.S: a received message (watch --listen) may hold line ends; a line of a file never does
 _BSD = re.compile(
-    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?) (?:(\d{4}) )?(.*)", re.S)
+    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,6})?) (?:(\d{4}) )?(.*)", re.S)
 _ISO = re.compile(
     r"(?:<(\d{1,3})>)?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) (.*)", re.S)
 _RFC5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (.*)", re.S)
@@ -50,6 +50,9 @@ _APP_MODULE = re.compile(r"([^()\s]+)\(([\w.-]+)\)")
 # the same result for these lines (the goldens and corpus tests hold both to it).
 _FAST_BSD = re.compile(r"([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) ([^\s\[:]+) ([^\s\[\]:]+)(?:\[(\d+)\])?: ?(.*)", re.S)
 _LAST_REPEATED = re.compile(r"last message repeated (\d+) times?$")
+# macOS syslogd writes the count on a line of its own, with no host or tag:
+# `Apr 4 03:39:57 --- last message repeated 1 time ---`
+_BARE_REPEATED = re.compile(r"--- (last message repeated \d+ times?) ---$")
 
 
 # -- the parser ----------------------------------------------------------------------------
@@ -59,7 +62,7 @@ _LAST_REPEATED = re.compile(r"last message repeated (\d+) times?$")
 # dpkg.log (`2024-01-15 10:23:45 status installed libc6:amd64 2.36-9`) has an ISO stamp but no
 # tag colon, and its verbs must not become host names.
 _TAG_AFTER = r"(?: \d{4})? (?:\S+ )?(?:[^\s:\[\]]+(?:\[[^\]]*\])?|[^\[\]:]{1,64}?\[\d+\](?: \([^)]*\))?):(?: |$)"
-_HEAD_BSD = re.compile(r"^(?:<\d{1,3}>)?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?" + _TAG_AFTER)
+_HEAD_BSD = re.compile(r"^(?:<\d{1,3}>)?[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,6})?" + _TAG_AFTER)
 _HEAD_ISO = re.compile(
     r"^(?:<\d{1,3}>)?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?" + _TAG_AFTER)
 _HEAD_5424 = re.compile(r"^<\d{1,3}>1 \d{4}-\d\d-\d\dT")
@@ -159,6 +162,8 @@ class SyslogParser(Parser):
         pri, ts, _year, host, rest, extra = self._header(text, stamp, source)
         if ts is None:
             return [unparsed_event(text, "no syslog header", line=number)]
+        if host == "---" and (bare := _BARE_REPEATED.match("--- " + rest)) is not None:
+            return [self._event(text, number, ts, None, None, None, bare[1], {})]
         app = pid = None
         msg = rest
         attrs: dict = {}

@@ -344,3 +344,20 @@ def test_corpus_agrees_with_filebeat_goldens(module):
         print("  differs:", line)
     assert report == []
     assert agreed / compared >= 0.98
+
+
+def test_macos_unpadded_day_and_bare_repeat_line_keep_their_own_time(tmp_path):
+    """macOS syslogd writes `Apr 4` (no padding) and puts `--- last message repeated N time ---`
+    on a line with no host or tag: both keep the line's own stamp (they were unparsed and took
+    the previous line's time)."""
+    events = parse_text(tmp_path, (
+        "Apr  4 03:39:56 mac com.apple.xpc.launchd[1]: Service exited\n"
+        "Apr 4 03:39:57 --- last message repeated 1 time ---\n"
+        "Apr 4 03:40:01 mac sshd[7]: Accepted publickey for alice from 10.0.0.5 port 22 ssh2\n"))
+    assert [e.action for e in events] == ["log", "log", "login"]
+    assert [(e.ts.day, e.ts.hour, e.ts.minute, e.ts.second) for e in events] == [
+        (4, 3, 39, 56), (4, 3, 39, 57), (4, 3, 40, 1)]
+    bare = events[1]
+    assert (bare.host, bare.app, bare.message, bare.attrs) == (
+        None, None, "last message repeated 1 time", {"repeats": 1})
+    assert events[2].actor == "alice" and events[2].host == "mac"

@@ -31,7 +31,7 @@ from auditctl.timeutil import MONTHS
 TAIL_BYTES = 64 * 1024
 LOOKAHEAD = timedelta(days=60)
 # a year-less BSD stamp at the start of a line (not followed by a year, which RFC 3164 allows)
-_STAMP = re.compile(r"^(?:<\d{1,3}>)?([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d)(?:\.\d{1,6})? (?!\d{4} )")
+_STAMP = re.compile(r"^(?:<\d{1,3}>)?([A-Z][a-z]{2}) ([ \d]?\d) (\d\d):(\d\d):(\d\d)(?:\.\d{1,6})? (?!\d{4} )")
 _NAME_DATE = re.compile(r"[-_.]((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:\D|$)")
 _ISO_DATE = re.compile(r"\b((?:19|20)\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]\d\d:\d\d")
 _EPOCH = re.compile(r"\baudit\((\d{9,10})(?:\.\d+)?:\d+\)")
