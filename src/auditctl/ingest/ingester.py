@@ -85,7 +85,7 @@ class FileResult:
     parser: str | None = None
     events: int = 0
     unparsed: int = 0
-    status: str = "ingested"  # ingested | unchanged | empty | failed
+    status: str = "ingested"  # ingested | unchanged | empty | skipped (a known format, not a log) | failed
     note: str = ""
     store_error: bool = False  # failed because the store could not be written
     offset: int | None = None  # bytes of the file stored so far (committed); None when unknown (failed)
@@ -234,6 +234,9 @@ class Ingester:
                 return result
             parser = self._parser_for(path, known)
             result.parser = parser.name
+            if parser.not_a_log:
+                result.status, result.note = "skipped", f"skipped: not a log ({parser.not_a_log})"
+                return result
             reference = self._reference_time(path, ident, parser, result)
             proof_note = f"resumed at byte {offset:,}: {proof}" if known else proof
             result.note = "; ".join(n for n in (proof_note, result.note) if n)
@@ -284,6 +287,9 @@ class Ingester:
         its registry entry produced so far as superseded by the new ones."""
         parser = self._parser_for(path, known)
         result.parser = parser.name
+        if parser.not_a_log:
+            result.status, result.note = "skipped", f"skipped: not a log ({parser.not_a_log})"
+            return result
         old = self._live_runs(path, known) if known else []
         reference = self._reference_time(path, ident, parser, result)
         assert self._hasher is not None
@@ -593,6 +599,9 @@ class Ingester:
             parser = (self.registry.get(self.forced) if self.forced
                       else choose_parser(head_from_bytes("stdin", data), self.registry).parser)
             result.parser = parser.name
+            if parser.not_a_log:
+                result.status, result.note = "skipped", f"skipped: not a log ({parser.not_a_log})"
+                return result
             source.options = self.config.options_for(parser.name)
             with self.store.transaction():
                 self._store_events(source, parser, "stdin", result)
