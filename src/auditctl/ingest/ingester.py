@@ -410,20 +410,28 @@ class Ingester:
     def _disproof(self, path: Path, ident: FileIdentity, rec: FileRecord,
                   hasher: ContentHasher) -> tuple[str, bool]:
         """Why `path` is not proven to continue `rec` ("" when it is), and whether to say so
-        even when `rec` was another path."""
-        truncated = "file is shorter than before (truncated): read from the start"
+        even when `rec` was another path. A file at `rec`'s path with another inode is a new file
+        there (the one ingested was renamed away by rotation, or replaced), never "truncated"."""
+        if rec.path == str(path.resolve()) and (rec.device, rec.inode) != (ident.device, ident.inode):
+            new_file = ("a new file at this path (another inode: the file ingested here before was rotated "
+                        "away or replaced): read from the start")
+            truncated = changed = edited = new_file
+        else:
+            truncated = "file is shorter than before (truncated): read from the start"
+            changed = "content differs from what was ingested at this path (rotated or truncated): read from the start"
+            edited = (f"its first {rec.offset:,} bytes changed since they were ingested (edited in place): "
+                      f"read from the start; the {rec.events:,} events stored from them before are kept")
         if not ident.compressed and ident.size < rec.offset:
             return truncated, False
         if not self._same_head(path, ident, rec):
-            return "content differs from what was ingested at this path (rotated or truncated): read from the start", False
+            return changed, False
         at = hasher.digest_at(rec.offset)
         if at is None:
             return truncated, False
         if rec.prefix_sha256 is not None:
             if at == rec.prefix_sha256:
                 return "", False
-            return (f"its first {rec.offset:,} bytes changed since they were ingested (edited in place): "
-                    f"read from the start; the {rec.events:,} events stored from them before are kept"), False
+            return edited, False
         # an entry from before schema 8: only the hash of the whole file as it was then
         if rec.sha256 is not None:
             if rec.compressed and ident.compressed and ident.size == rec.size and file_sha256(path) == rec.sha256:
