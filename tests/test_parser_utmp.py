@@ -253,6 +253,11 @@ def test_lastlog_is_skipped_as_not_a_log_and_the_run_succeeds(cli, tmp_path):
     assert statuses == {"lastlog": "skipped", "wtmp": "unchanged", "btmp": "unchanged"}
 
 
+def test_parsers_test_says_lastlog_is_skipped(cli):
+    result = cli("parsers", "test", str(SAMPLES / "lastlog" / "lastlog"), "-f", "table")
+    assert result.exit_code == 0 and "ingest skips this file: not a log" in result.output, result.output
+
+
 def test_lastlog_is_recognized_by_name_and_entries_only(tmp_path):
     parser = registry().get("lastlog")
     assert parser.detect(read_head(SAMPLES / "lastlog" / "lastlog")) >= 0.9
