@@ -23,6 +23,7 @@ from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.schema import validate_event
 from auditctl.sources import head_from_bytes, read_head
 from support import REFERENCE_TIME, SAMPLES, json_records, registry
+from utmp_records import T0, lastlog_sample, record, wtmp_sample
 
 SSHD = b"Mar 16 08:00:00 web01 sshd[4242]: Accepted password for alice from 192.0.2.10 port 52144 ssh2\n"
 CLOUDTRAIL = orjson.dumps({"eventVersion": "1.09", "eventName": "CreateUser", "eventTime": "2026-03-14T10:00:00Z"}) + b"\n"
@@ -139,6 +140,13 @@ SPECS = [
         "web_access": b"127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 2326\n" * 3,
         "binary_text": b"\x00\x01\x02binary\xff\xfe" * 60,
     }, gzipped=("auth.log",)),
+    Spec("utmp", {"wtmp": 0.95, "btmp": 0.95}, "utmp records", {
+        "syslog": SSHD, "auditd": AUDITD, "lastlog": lastlog_sample(), "zeros": bytes(384 * 4),
+        "future_type": record(12, 1, "pts/0", "", "alice", "", T0) * 3,
+        "no_time": record(7, 1, "pts/0", "", "alice", "", 0) * 3,
+        "control_in_user": record(7, 1, "pts/0", "", "al\x01ce", "", T0) * 3,
+    }, exact=True, gzipped=("wtmp", "btmp")),
+    Spec("lastlog", {"lastlog": 0.9}, "lastlog", {"syslog": SSHD, "wtmp": wtmp_sample()}, exact=True),
     Spec("web_access", {"nginx-access.log": 0.9, "apache-vhosts.log": 0.9}, "access-log", {
         "syslog": SSHD, "json": CLOUDTRAIL,
         "nginx_error_log": b'2026/03/14 09:24:13 [error] 1204#1204: *5531 open() "/x" failed (2: No such file), '

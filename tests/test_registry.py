@@ -175,6 +175,24 @@ def test_a_truncated_file_is_read_from_the_start(tmp_path, db):
     write_lines(log, 0, 2)
     result = ingest(db, log)
     assert by_name(result) == {"auth.log": ("ingested", 2)} and "truncated" in result.files[0].note
+    assert "new file" not in result.files[0].note  # the same inode, emptied and written again
+
+
+def test_a_new_file_at_a_rotated_path_is_not_called_truncated(tmp_path, db):
+    """auth.log renamed to auth.log.1 and a new, shorter auth.log created: the new file has
+    another inode, so it is a new file at a known path, not the old one truncated."""
+    log = tmp_path / "auth.log"
+    write_lines(log, 0, 50)
+    ingest(db, log)
+    log.rename(tmp_path / "auth.log.1")
+    write_lines(log, 100, 2)
+    note = ingest(db, log).files[0].note
+    assert "truncated" not in note and "a new file at this path" in note, note
+    write_lines(log, 200, 60)  # longer than the entry's offset, other head: also a new file
+    log.rename(tmp_path / "auth.log.2")
+    write_lines(log, 300, 70)
+    note = ingest(db, log).files[0].note
+    assert "truncated" not in note and "a new file at this path" in note, note
 
 
 # -- rotation (the ingest guide's table)---------------------------------------------------------

@@ -36,6 +36,10 @@ class Parser:
     # True when records may carry year-less stamps (`Mar 12 10:52:25`): ingest then picks the
     # year from --year, the file name or content before the file's mtime (auditctl.ingest.yearless).
     yearless: ClassVar[bool] = False
+    # Set for a format that is recognized but is not a log (lastlog: a table of each uid's last
+    # login, rewritten in place): ingest then reports the file as skipped with this reason and
+    # reads nothing from it, instead of failing on binary data in no known format.
+    not_a_log: ClassVar[str] = ""
 
     def score(self, head: Head) -> tuple[float, str]:
         """Confidence 0..1 and the reason for it. Override this, or detect() and explain()."""

@@ -147,7 +147,8 @@ COLUMNS: tuple[Column, ...] = (
            "neighbouring record's in the same file), `file` (the file's modification time), `ingest` (ingest time)",
            tail=True),
     Column("raw_b64", "VARCHAR", "the record's exact bytes, base64, when they are not valid UTF-8 (`raw` then shows "
-           "U+FFFD for each undecodable byte); NULL otherwise", "event.original (bytes)", tail=True),
+           "U+FFFD for each undecodable byte) or the record is binary (a utmp/wtmp entry: `raw` then is a readable "
+           "rendering of it); NULL otherwise", "event.original (bytes)", tail=True),
     Column("received", "JSON", "how a message received by `watch --listen` arrived: time, listener, sender address "
            "and port, the TLS client certificate, the host check (never sealed); NULL for other events",
            "observer / tls.client", tail=True),
@@ -192,9 +193,13 @@ class Event:
     # Set only when another parser than the file's read this record (parsing.RecordRetry);
     # None means the file's parser. Not one of EVENT_FIELDS: ingest fills the column.
     parser: str | None = None
+    # The record's exact bytes when `raw` is a readable rendering of a binary record (a utmp
+    # entry): stored base64 in `raw_b64`, covered by the leaf hash. Not one of EVENT_FIELDS.
+    raw_bytes: bytes | None = None
 
 
-EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Event) if f.name != "parser")
+EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Event)
+                                      if f.name not in ("parser", "raw_bytes"))
 
 
 def unparsed_event(

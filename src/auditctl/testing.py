@@ -19,6 +19,7 @@ with year-less stamps dated against `REFERENCE_TIME` unless you pass `reference_
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
@@ -64,6 +65,8 @@ def event_dict(ev: Event) -> dict[str, Any]:
     d = {name: getattr(ev, name) for name in EVENT_FIELDS
          if name not in _LATER_FIELDS or getattr(ev, name) is not None}
     d["ts"] = ev.ts.astimezone(UTC).isoformat() if ev.ts else None
+    if ev.raw_bytes is not None:  # a binary record's exact bytes, as the store keeps them
+        d["raw_b64"] = base64.b64encode(ev.raw_bytes).decode("ascii")
     return d
 
 

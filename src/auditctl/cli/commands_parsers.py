@@ -73,6 +73,8 @@ def test_parser(
         typer.echo(f"{file}: parser {trial.choice.parser.name} ({trial.choice.reason}; "
                    f"confidence {trial.choice.confidence:.2f})")
         typer.echo(f"detection scores: {ranking}")
+        if trial.choice.parser.not_a_log:
+            typer.echo(f"ingest skips this file: not a log ({trial.choice.parser.not_a_log})")
         render_rows(rows, fmt, columns=["line", "ts", "category", "action", "outcome", "actor", "target",
                                         "src_ip", "message", "problems"],
                     optional=("category", "line", "target", "src_ip"))

@@ -62,8 +62,8 @@ def _notes(row: dict) -> str:
     notes = []
     if row.get("ts_source") not in (None, "record"):
         notes.append(f"time from {row['ts_source']}")
-    if row.get("raw_b64"):
-        notes.append("undecodable bytes")
+    if row.get("raw_b64"):  # raw shows U+FFFD for bytes that are not UTF-8, else it renders a binary record
+        notes.append("undecodable bytes" if "\ufffd" in (row.get("raw") or "") else "binary record (bytes in raw_b64)")
     return "; ".join(notes)
 
 

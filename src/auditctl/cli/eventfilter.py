@@ -40,7 +40,7 @@ FILTER_OPTIONS: dict[str, tuple[Any, Any]] = {
     "source": (Annotated[Multi, _opt("--source", help="Source file path (wildcards).")], None),
     "since": (Annotated[str | None, _opt("--since", help="From this time: 15m, 24h, 7d, today, yesterday, or ISO.")], None),
     "until": (Annotated[str | None, _opt("--until", help="Before this time (same forms as --since).")], None),
-    "undecodable": (Annotated[bool, typer.Option("--undecodable", help="Only records whose bytes were not valid UTF-8 (exact bytes in raw_b64).")], False),
+    "undecodable": (Annotated[bool, typer.Option("--undecodable", help="Only records whose exact bytes are in raw_b64: bytes that were not valid UTF-8, or a binary record (utmp/wtmp) that raw renders as text.")], False),
     "time_from": (Annotated[Multi, _opt("--time-from", help=f"Only events whose time came from: {', '.join(TS_SOURCES)} (repeatable).")], None),
     "include_superseded": (Annotated[bool, typer.Option("--include-superseded", help="Also events a reparse superseded (hidden by default; search marks them).")], False),
 }

@@ -93,6 +93,9 @@ def _report(summary: IngestSummary, fmt: DocFormat, db, to_stderr: bool = False)
         out(f"  unchanged since last ingest: {len(unchanged)} file(s)")
     if empty:
         out(f"  empty (read from the start once they have content): {', '.join(f.path for f in empty)}")
+    for f in summary.files:
+        if f.status == "skipped":
+            out(f"  {f.path}: {f.note}")
     for f in ingested:
         if f.note:
             out(f"  {f.path}: {f.note}")

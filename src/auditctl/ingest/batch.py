@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from base64 import b64encode
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -50,6 +51,9 @@ def events_to_arrow(events: Sequence[Event]) -> pa.Table:
             if name == "raw":
                 exact = pa.array([raw_b64(v) if v else None for v in values], pa.string())
             arrays.append(pa.array([readable(v) if v else v for v in values], type=kind))
+    if any(e.raw_bytes is not None for e in events):  # binary records: raw is a rendering of them
+        exact = pa.array([b64encode(e.raw_bytes).decode("ascii") if e.raw_bytes is not None else x
+                          for e, x in zip(events, exact.to_pylist(), strict=True)], pa.string())
     arrays.append(exact)
     table = pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
     overrides = [e.parser for e in events]

@@ -85,7 +85,7 @@ class FileResult:
     parser: str | None = None
     events: int = 0
     unparsed: int = 0
-    status: str = "ingested"  # ingested | unchanged | empty | failed
+    status: str = "ingested"  # ingested | unchanged | empty | skipped (a known format, not a log) | failed
     note: str = ""
     store_error: bool = False  # failed because the store could not be written
     offset: int | None = None  # bytes of the file stored so far (committed); None when unknown (failed)
@@ -234,6 +234,9 @@ class Ingester:
                 return result
             parser = self._parser_for(path, known)
             result.parser = parser.name
+            if parser.not_a_log:
+                result.status, result.note = "skipped", f"skipped: not a log ({parser.not_a_log})"
+                return result
             reference = self._reference_time(path, ident, parser, result)
             proof_note = f"resumed at byte {offset:,}: {proof}" if known else proof
             result.note = "; ".join(n for n in (proof_note, result.note) if n)
@@ -284,6 +287,9 @@ class Ingester:
         its registry entry produced so far as superseded by the new ones."""
         parser = self._parser_for(path, known)
         result.parser = parser.name
+        if parser.not_a_log:
+            result.status, result.note = "skipped", f"skipped: not a log ({parser.not_a_log})"
+            return result
         old = self._live_runs(path, known) if known else []
         reference = self._reference_time(path, ident, parser, result)
         assert self._hasher is not None
@@ -404,20 +410,28 @@ class Ingester:
     def _disproof(self, path: Path, ident: FileIdentity, rec: FileRecord,
                   hasher: ContentHasher) -> tuple[str, bool]:
         """Why `path` is not proven to continue `rec` ("" when it is), and whether to say so
-        even when `rec` was another path."""
-        truncated = "file is shorter than before (truncated): read from the start"
+        even when `rec` was another path. A file at `rec`'s path with another inode is a new file
+        there (the one ingested was renamed away by rotation, or replaced), never "truncated"."""
+        if rec.path == str(path.resolve()) and (rec.device, rec.inode) != (ident.device, ident.inode):
+            new_file = ("a new file at this path (another inode: the file ingested here before was rotated "
+                        "away or replaced): read from the start")
+            truncated = changed = edited = new_file
+        else:
+            truncated = "file is shorter than before (truncated): read from the start"
+            changed = "content differs from what was ingested at this path (rotated or truncated): read from the start"
+            edited = (f"its first {rec.offset:,} bytes changed since they were ingested (edited in place): "
+                      f"read from the start; the {rec.events:,} events stored from them before are kept")
         if not ident.compressed and ident.size < rec.offset:
             return truncated, False
         if not self._same_head(path, ident, rec):
-            return "content differs from what was ingested at this path (rotated or truncated): read from the start", False
+            return changed, False
         at = hasher.digest_at(rec.offset)
         if at is None:
             return truncated, False
         if rec.prefix_sha256 is not None:
             if at == rec.prefix_sha256:
                 return "", False
-            return (f"its first {rec.offset:,} bytes changed since they were ingested (edited in place): "
-                    f"read from the start; the {rec.events:,} events stored from them before are kept"), False
+            return edited, False
         # an entry from before schema 8: only the hash of the whole file as it was then
         if rec.sha256 is not None:
             if rec.compressed and ident.compressed and ident.size == rec.size and file_sha256(path) == rec.sha256:
@@ -593,6 +607,9 @@ class Ingester:
             parser = (self.registry.get(self.forced) if self.forced
                       else choose_parser(head_from_bytes("stdin", data), self.registry).parser)
             result.parser = parser.name
+            if parser.not_a_log:
+                result.status, result.note = "skipped", f"skipped: not a log ({parser.not_a_log})"
+                return result
             source.options = self.config.options_for(parser.name)
             with self.store.transaction():
                 self._store_events(source, parser, "stdin", result)

@@ -74,7 +74,7 @@ class RecordRetry:
     def record(self, ev: Event, source: Source) -> list[Event]:
         """The events of another parser for this unparsed event's record, else the event itself."""
         self.retried += 1
-        data = ev.raw.encode("utf-8", "surrogateescape")
+        data = ev.raw_bytes if ev.raw_bytes is not None else ev.raw.encode("utf-8", "surrogateescape")
         for score, info in self.registry.detect(head_from_bytes("record", data)):
             if score < DETECT_THRESHOLD:
                 break

@@ -42,7 +42,7 @@ class EventFilter:
     since: datetime | None = None
     until: datetime | None = None
     seqs: tuple[int, ...] = field(default=())
-    undecodable: bool = False  # only records whose bytes were not valid UTF-8 (raw_b64 set)
+    undecodable: bool = False  # only records with raw_b64 set (bytes not valid UTF-8, or a binary record)
     ts_sources: tuple[str, ...] = ()  # where ts came from: record, previous, next, file, ingest
 
     def __post_init__(self) -> None:
