@@ -289,36 +289,63 @@ def _meaning(rec: Record, failed_logins: bool, attrs: dict[str, Any]) -> tuple[s
 
 
 LASTLOG_ENTRY = 292  # ll_time i32, ll_line 32s, ll_host 256s
-_LASTLOG_NAME = re.compile(r"lastlog(?:[.\-_]\d+)?(?:\.gz)?")
+FAILLOG_ENTRY = 32  # fail_cnt i16, fail_max i16, fail_line 12s, fail_time i64, fail_locktime i64
 
 
-class LastlogParser(Parser):
-    """Recognizes lastlog so that ingest can skip it by name and say why (see the module text)."""
+class PerUidTable(Parser):
+    """A file of fixed-size entries indexed by uid (lastlog, faillog): recognized by its name and
+    its entries so that ingest can skip it and say why. Such a table is overwritten in place, so
+    it holds no history to store; what it summarizes is in wtmp/btmp and the auth log."""
 
-    name = "lastlog"
-    description = "lastlog: the per-uid table of last logins; recognized and skipped (not a log)"
-    not_a_log = "a per-uid table of last logins, overwritten at each login; the logins are in wtmp"
+    entry_size = 0
+    file_name: re.Pattern[str]
+
+    def entry_ok(self, entry: bytes) -> bool:
+        raise NotImplementedError
 
     def score(self, head: Head) -> tuple[float, str]:
-        if not _LASTLOG_NAME.fullmatch(head.name):
+        if not self.file_name.fullmatch(head.name):
             return 0.0, ""
-        data = head.data
-        entries = [data[i:i + LASTLOG_ENTRY] for i in range(0, len(data) - LASTLOG_ENTRY + 1, LASTLOG_ENTRY)]
-        if len(data) < HEAD_BYTES and len(data) % LASTLOG_ENTRY:
+        data, size = head.data, self.entry_size
+        if len(data) < HEAD_BYTES and len(data) % size:
             return 0.0, ""
-        if not entries or not all(_lastlog_entry(e) for e in entries):
+        entries = [data[i:i + size] for i in range(0, len(data) - size + 1, size)]
+        if not entries or not all(self.entry_ok(e) for e in entries):
             return 0.0, ""
-        return 0.9, f"named lastlog, and its first {len(entries)} 292-byte entries are empty or hold a login time"
+        return 0.9, f"named {self.name}, and its first {len(entries)} {size}-byte entries are empty or valid"
 
     def parse(self, source: Source) -> Iterator[Event]:
         return iter(())
 
 
-def _lastlog_entry(data: bytes) -> bool:
-    when = struct.unpack_from("<I", data)[0]
-    if when == 0:
-        return data == bytes(LASTLOG_ENTRY)
-    return when >= EARLIEST and not _CONTROL.search(data[4:36].split(b"\0", 1)[0])
+class LastlogParser(PerUidTable):
+    name = "lastlog"
+    description = "lastlog: the per-uid table of last logins; recognized and skipped (not a log)"
+    not_a_log = "a per-uid table of last logins, overwritten at each login; the logins are in wtmp"
+    entry_size = LASTLOG_ENTRY
+    file_name = re.compile(r"lastlog(?:[.\-_]\d+)?(?:\.gz)?")
+
+    def entry_ok(self, entry: bytes) -> bool:
+        when = struct.unpack_from("<I", entry)[0]
+        if when == 0:
+            return entry == bytes(LASTLOG_ENTRY)
+        return when >= EARLIEST and not _CONTROL.search(entry[4:36].split(b"\0", 1)[0])
 
 
-parsers = [UtmpParser(), LastlogParser()]
+class FaillogParser(PerUidTable):
+    name = "faillog"
+    description = "faillog: the per-uid table of login failure counters; recognized and skipped (not a log)"
+    not_a_log = ("a per-uid table of failure counters, overwritten at each failure; "
+                 "the failed logins are in btmp and the auth log")
+    entry_size = FAILLOG_ENTRY
+    file_name = re.compile(r"faillog(?:[.\-_]\d+)?(?:\.gz)?")
+
+    def entry_ok(self, entry: bytes) -> bool:
+        count, _limit = struct.unpack_from("<hh", entry)
+        when = struct.unpack_from("<q", entry, 16)[0]
+        if when == 0:
+            return count >= 0
+        return count >= 0 and when >= EARLIEST and not _CONTROL.search(entry[4:16].split(b"\0", 1)[0])
+
+
+parsers = [UtmpParser(), LastlogParser(), FaillogParser()]

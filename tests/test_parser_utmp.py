@@ -19,7 +19,7 @@ from auditctl.errors import ExitCode
 from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.sources import Source, read_head
 from support import SAMPLES, registry
-from utmp_records import T0, btmp_sample, lastlog_sample, record, v4, v6, wtmp_sample
+from utmp_records import T0, btmp_sample, faillog_entry, lastlog_sample, record, v4, v6, wtmp_sample
 
 WTMP = SAMPLES / "utmp" / "wtmp"
 BTMP = SAMPLES / "utmp" / "btmp"
@@ -270,3 +270,21 @@ def test_lastlog_is_recognized_by_name_and_entries_only(tmp_path):
     ipv6_only = tmp_path / "wtmp"
     ipv6_only.write_bytes(record(7, 1, "pts/0", "", "ivan", "", T0, 0, v6("2001:db8::1")))
     assert parser.detect(read_head(ipv6_only)) == 0.0
+
+
+
+def test_faillog_is_skipped_as_not_a_log_like_lastlog(cli, tmp_path):
+    logs = tmp_path / "log"
+    logs.mkdir()
+    table = faillog_entry() * 1000 + faillog_entry(3, "ssh:notty", T0) + faillog_entry() * 10
+    (logs / "faillog").write_bytes(table)
+    (logs / "wtmp").write_bytes(wtmp_sample())
+    result = cli("ingest", str(logs))
+    assert result.exit_code == 0, result.output
+    assert "faillog: skipped: not a log (a per-uid table of failure counters" in result.output
+    parser = registry().get("faillog")
+    assert parser.detect(read_head(logs / "faillog")) >= 0.9
+    assert parser.detect(read_head(logs / "wtmp")) == 0.0
+    other = tmp_path / "faillog"
+    other.write_bytes(b"Dec  4 10:00:00 host sshd[1]: Failed password for root\n" * 3)
+    assert parser.detect(read_head(other)) == 0.0

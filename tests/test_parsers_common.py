@@ -147,6 +147,8 @@ SPECS = [
         "control_in_user": record(7, 1, "pts/0", "", "al\x01ce", "", T0) * 3,
     }, exact=True, gzipped=("wtmp", "btmp")),
     Spec("lastlog", {"lastlog": 0.9}, "lastlog", {"syslog": SSHD, "wtmp": wtmp_sample()}, exact=True),
+    Spec("faillog", {"faillog": 0.9}, "faillog", {"syslog": SSHD, "wtmp": wtmp_sample(),
+                                                  "lastlog": lastlog_sample()}, exact=True),
     Spec("web_access", {"nginx-access.log": 0.9, "apache-vhosts.log": 0.9}, "access-log", {
         "syslog": SSHD, "json": CLOUDTRAIL,
         "nginx_error_log": b'2026/03/14 09:24:13 [error] 1204#1204: *5531 open() "/x" failed (2: No such file), '

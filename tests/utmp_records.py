@@ -81,10 +81,21 @@ def lastlog_sample() -> bytes:
                      lastlog_entry(T0 + 3600, "pts/0", "192.0.2.10")])
 
 
+def faillog_entry(count: int = 0, line: str = "", when: int = 0) -> bytes:
+    return struct.pack("<hh12sqq", count, 0, line.encode(), when, 0)
+
+
+def faillog_sample() -> bytes:
+    """uid 0 failed 3 times over ssh, uids 1 and 2 never."""
+    return faillog_entry(3, "ssh:notty", T0 + 130) + faillog_entry() + faillog_entry()
+
+
 if __name__ == "__main__":
     samples = Path(__file__).resolve().parents[1] / "sample_logs"
     (samples / "utmp").mkdir(exist_ok=True)
     (samples / "lastlog").mkdir(exist_ok=True)
+    (samples / "faillog").mkdir(exist_ok=True)
     (samples / "utmp" / "wtmp").write_bytes(wtmp_sample())
     (samples / "utmp" / "btmp").write_bytes(btmp_sample())
     (samples / "lastlog" / "lastlog").write_bytes(lastlog_sample())
+    (samples / "faillog" / "faillog").write_bytes(faillog_sample())
