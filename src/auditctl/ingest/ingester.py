@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import io
 import re
 import time
 from collections import Counter
@@ -50,6 +51,7 @@ import pyarrow.compute as pc
 
 from auditctl.config import Config
 from auditctl.ingest.batch import complete_batch, events_to_arrow, paused_gc
+from auditctl.ingest.bulk import ENGINES, BulkJob, BulkPath, bulk_connection, bulk_path_for
 from auditctl.ingest.discovery import PluginRegistry
 from auditctl.ingest.eventtime import TimeFiller
 from auditctl.ingest.identity import TAIL_BYTES, ContentHasher, LiveProofs
@@ -166,7 +168,9 @@ class Ingester:
     def __init__(self, store: Store, registry: PluginRegistry, config: Config, *,
                  forced_parser: str | None = None, progress: ProgressFn | None = None,
                  follow: bool = False, year: int | None = None, live: LiveProofs | None = None,
-                 force: bool = False, reparse: bool = False) -> None:
+                 force: bool = False, reparse: bool = False, engine: str = "auto") -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
         self.store = store
         self.registry = registry
         self.config = config
@@ -180,6 +184,7 @@ class Ingester:
         self.live = (live or LiveProofs()) if follow else None
         self.force = force  # keep what a forced parser could not read (no _ForcedCheck)
         self.reparse = reparse  # read known files again from the start, superseding their events
+        self.engine = engine  # "auto": bulk paths (ingest.bulk) where one applies; "python": plugins only
         self._check: _ForcedCheck | None = None
         self._hasher: ThreadPoolExecutor | None = None
         self._next_seq: int | None = None
@@ -454,6 +459,12 @@ class Ingester:
         label = str(path.resolve())
         options = self.config.options_for(parser.name)
         workers = worker_count(self.config.workers)
+        bulk = self._bulk_path(parser, offset, options, keep)
+        if bulk is not None:
+            consumed, next_line = self._store_bulk(bulk, path, label, parser, options, workers, result, reference)
+            if self._check:
+                self._check.finish(parser.name)
+            return consumed, next_line
         if (not ident.compressed and workers > 1 and not self.follow and keep is None
                 and ident.size - offset >= PARALLEL_MIN_BYTES and parser.splits(read_head(path))):
             consumed, next_line = self._store_parallel(path, label, parser, offset, line, options, workers, result,
@@ -470,6 +481,53 @@ class Ingester:
         finally:
             source.stream.close()
         return source.consumed, source.next_line
+
+    def _bulk_path(self, parser: Parser, offset: int, options: dict[str, Any],
+                   keep: Callable[[Event], bool] | None) -> BulkPath | None:
+        """The parser's bulk path when it may stand in for the plugin: a whole file read from
+        its start in one pass (no resume, follow mode or record filter)."""
+        if self.engine != "auto" or offset != 0 or self.follow or keep is not None:
+            return None
+        bulk = bulk_path_for(parser.name)
+        info = self.registry.plugins.get(parser.name)
+        if bulk is None or info is None or info.origin != "builtin" or info.parser is not parser:
+            return None  # a bulk path stands in for the built-in plugin only
+        return bulk if bulk.accepts(options) else None
+
+    def _store_bulk(self, bulk: BulkPath, path: Path, label: str, parser: Parser, options: dict[str, Any],
+                    workers: int, result: FileResult, reference: datetime) -> tuple[int, int]:
+        """Store the bulk path's tables; the lines it hands back are read by the plugin (with
+        the record retry of the serial path), one run of consecutive lines at a time."""
+        retry_options = self._retry_options(parser)
+        retry = RecordRetry(parser.name, self.registry, retry_options) if retry_options is not None else None
+
+        def fallback(first: int, lines: list[bytes]) -> list[Event]:
+            source = Source(label=str(path), stream=io.BytesIO(b"\n".join(lines) + b"\n"), start_line=first,
+                            reference_time=reference, tz=self.tz, options=options, path=path)
+            events = parser.parse(source)
+            if retry is not None:
+                events = retry.events(events, source)
+            with paused_gc():
+                found = list(events)
+            result.unparsed += sum(1 for e in found if e.action == "unparsed")
+            return found
+
+        job = BulkJob(path=path, tz=self.tz, reference_time=reference, options=options, fallback=fallback,
+                      progress=self.progress)
+        con = bulk_connection(workers)
+        try:
+            tables = bulk.tables(con, job)
+            while True:
+                try:
+                    table = next(tables, None)
+                except duckdb.Error as exc:  # the parse's own database, not the store
+                    raise BulkPathError(f"bulk path of {bulk.parser}: {str(exc).splitlines()[0]}") from exc
+                if table is None:
+                    break
+                self._append(table, label, parser.name, result)
+        finally:
+            con.close()
+        return job.consumed, job.next_line
 
     def _store_parallel(self, path: Path, label: str, parser: Parser, offset: int, line: int,
                         options: dict, workers: int, result: FileResult,
@@ -674,6 +732,11 @@ class _ForcedCheck:
             raise ParserMismatch(
                 f"{self.label}: parser {parser} (forced with --parser) read {bad} of the first {n} records as unparsed "
                 f"({bad / n:.0%}); drop --parser to let auto-detection choose, or add --force to store them anyway")
+
+
+class BulkPathError(Exception):
+    """A bulk path's SQL failed: the file fails as for a plugin bug (not as a store error);
+    `--engine python` reads it with the plugin alone."""
 
 
 class _Unchanged(Exception):

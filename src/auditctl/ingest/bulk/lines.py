@@ -1,0 +1,105 @@
+"""Shared machinery of line-based bulk paths: read a file in blocks of lines, and splice the
+plugin's events for the lines SQL did not claim between the rows it did."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from auditctl.ingest.batch import EVENT_SCHEMA, STORE_SCHEMA, events_to_arrow
+from auditctl.ingest.bulk import BulkJob
+from auditctl.sources import _DECOMPRESS_ERRORS, SourceError, _reason, open_binary
+
+BLOCK_BYTES = 8 << 20  # decompressed bytes of lines handed to SQL at a time
+
+
+@dataclass
+class LineBlock:
+    """Consecutive lines of a file (bytes without the line ending, exactly as
+    `Source.raw_lines` yields them) and the first line after them (None at the end)."""
+
+    first: int  # line number of lines[0]
+    lines: list[bytes]
+    following: bytes | None
+    end: int  # decompressed byte offset after the block
+
+    def numbers(self) -> pa.Array:
+        return pa.array(range(self.first, self.first + len(self.lines)), pa.int64())
+
+    def ascii_text(self) -> pa.Array:
+        """The lines as text; null where a line is not ASCII (SQL never reads it: such lines
+        go to the plugin, which also keeps their exact bytes)."""
+        return pa.array([ln if ln.isascii() else None for ln in self.lines], pa.string())
+
+    def before_indented(self) -> list[int]:
+        """Numbers of the lines followed by a line starting with a space or tab: a plugin may
+        join such a line to the one before (syslog continuation lines)."""
+        lines = self.lines
+        held = [self.first + i for i in range(len(lines) - 1) if lines[i + 1][:1] in (b" ", b"\t")]
+        if self.following is not None and self.following[:1] in (b" ", b"\t"):
+            held.append(self.first + len(lines) - 1)
+        return held
+
+
+def line_blocks(job: BulkJob) -> Iterator[LineBlock]:
+    """The file's lines in blocks of about BLOCK_BYTES, split at b"\\n" as `Source.raw_lines`
+    splits them; updates job.consumed/next_line and reports progress as it goes."""
+    number = 1
+    with open_binary(job.path) as stream:
+        def read() -> tuple[list[bytes], int]:
+            try:
+                raw = stream.readlines(BLOCK_BYTES)
+                return [ln.rstrip(b"\r\n") for ln in raw], stream.tell()
+            except _DECOMPRESS_ERRORS as exc:
+                raise SourceError(f"{job.path}: line {number}: {_reason(exc)}") from exc
+
+        lines, end = read()
+        while lines:
+            after, after_end = read()
+            yield LineBlock(number, lines, after[0] if after else None, end)
+            number += len(lines)
+            job.progress(end - job.consumed)
+            job.consumed, job.next_line = end, number
+            lines, end = after, after_end
+
+
+def splice(claimed: pa.Table, block: LineBlock, job: BulkJob) -> pa.Table:
+    """The block's events in line order: `claimed` (EVENT_SCHEMA rows, `line` ascending, a
+    subset of the block's lines) with the plugin's events for every other line in between."""
+    pieces: list[pa.Table] = []
+    expected = block.first
+    start = 0  # first claimed row not yet in pieces
+    numbers = claimed.column("line").to_pylist()
+
+    def plugin_run(upto: int) -> None:
+        events = job.fallback(expected, block.lines[expected - block.first: upto - block.first])
+        if events:
+            pieces.append(events_to_arrow(events))
+
+    for row, number in enumerate(numbers):
+        if number != expected:
+            if row > start:
+                pieces.append(claimed.slice(start, row - start))
+            plugin_run(number)
+            start = row
+        expected = number + 1
+    if len(numbers) > start:
+        pieces.append(claimed.slice(start, len(numbers) - start))
+    end = block.first + len(block.lines)
+    if expected < end:
+        plugin_run(end)
+    return concat(pieces)
+
+
+def concat(pieces: list[pa.Table]) -> pa.Table:
+    """One table of the pieces; a `parser` column (records another parser read) in all of
+    them when one has it, null where the file's parser read the record."""
+    if not pieces:
+        return EVENT_SCHEMA.empty_table()
+    if any("parser" in p.column_names for p in pieces):
+        field = STORE_SCHEMA.field("parser")
+        pieces = [p if "parser" in p.column_names else p.append_column(field, pa.nulls(p.num_rows, pa.string()))
+                  for p in pieces]
+    return pa.concat_tables(pieces)
