@@ -136,6 +136,19 @@ SELECT * FROM (
 """
 
 
+def shape_names(con: duckdb.DuckDBPyConnection, lines: list[str]) -> list[str | None]:
+    """Which shape claims each line (None: the plugin reads it), the stamp aside: for tests
+    and for finding what a log's unclaimed lines are."""
+    sql = build_sql()
+    classify = sql[:sql.index("SELECT * FROM (")] + "SELECT n, shape FROM shaped"
+    con.register("blk", pa.table({"n": pa.array(range(len(lines)), pa.int64()), "line": pa.array(lines, pa.string())}))
+    try:
+        found = dict(con.sql(classify).fetchall())
+    finally:
+        con.unregister("blk")
+    return [SHAPES[found[i] - 1].name if found.get(i) else None for i in range(len(lines))]
+
+
 class HourBases:
     """The UTC start (epoch µs) of each `Mmm dd hh` the plugin dates the same way throughout
     the hour, against one reference time; None for hours the plugin must date itself."""
