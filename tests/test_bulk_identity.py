@@ -33,7 +33,7 @@ from auditctl.integrity.signing import load_or_create_key
 from auditctl.integrity.verify import make_checkpoint
 from auditctl.schema import COLUMN_NAMES
 from auditctl.store import Store
-from support import CORPUS, ROOT, SAMPLES, registry
+from support import CORPUS, ROOT, SAMPLES, query, registry
 
 sys.path.insert(0, str(ROOT / "bench"))
 from generate import lines as generated_lines
@@ -315,3 +315,19 @@ def test_near_misses(tmp_path, claimed):
     log.write_text("\n".join(lines) + "\n")
     os.utime(log, (PINNED.timestamp(), PINNED.timestamp()))
     assert_identical(tmp_path, [log])
+
+
+def test_the_cli_engine_option(cli, tmp_path):
+    """`ingest --engine python` and the default store the same events through the CLI too."""
+    log = tmp_path / "auth.log"
+    log.write_text("\n".join(generated_lines(300, seed=5)) + "\n")
+    first = cli("ingest", "--engine", "python", "--format", "json", str(log))
+    assert first.exit_code == 0, first.output
+    rows_python = query(cli.db, f"SELECT {', '.join(c for c in COLUMN_NAMES if c not in ('seq', 'ingested_at'))} "
+                                "FROM events ORDER BY seq")
+    second = cli("ingest", "--reparse", "--format", "json", str(log))  # the default engine: auto
+    assert second.exit_code == 0, second.output
+    rows_auto = query(cli.db, f"SELECT {', '.join(c for c in COLUMN_NAMES if c not in ('seq', 'ingested_at'))} "
+                              "FROM events WHERE seq > 300 ORDER BY seq")
+    assert len(rows_python) == 300 and rows_auto == rows_python
+    assert cli("ingest", "--engine", "rust", str(log)).exit_code == 2
