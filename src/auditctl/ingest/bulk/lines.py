@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from auditctl.ingest.batch import EVENT_SCHEMA, STORE_SCHEMA, events_to_arrow
-from auditctl.ingest.bulk import BulkJob
+from auditctl.ingest.bulk.base import BulkJob
 from auditctl.sources import _DECOMPRESS_ERRORS, SourceError, _reason, open_binary
 
 BLOCK_BYTES = 8 << 20  # decompressed bytes of lines handed to SQL at a time

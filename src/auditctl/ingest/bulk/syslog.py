@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 
 from auditctl.ingest import authlog
 from auditctl.ingest.batch import EVENT_SCHEMA
-from auditctl.ingest.bulk import BulkJob
 from auditctl.ingest.bulk.authshapes import OTHER_APPS, SHAPES, Shape, s
+from auditctl.ingest.bulk.base import BulkJob
 from auditctl.ingest.bulk.lines import LineBlock, line_blocks, splice
 from auditctl.timeutil import MONTHS, infer_year
 
