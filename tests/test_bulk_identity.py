@@ -130,6 +130,31 @@ def test_a_gzip_file_and_a_year(tmp_path, claimed):
     assert sum(claimed) > 400
 
 
+def test_a_truncated_gzip_fails_alike(tmp_path, claimed, monkeypatch):
+    """The whole file fails under both engines, with the same note; and the bulk reader names
+    the line the plugin's reader names (for formats whose year inference does not read the
+    tail first, as syslog's does)."""
+    import gzip
+
+    import auditctl.ingest.bulk.lines as bulk_lines
+    from auditctl.ingest.bulk import BulkJob
+    from auditctl.sources import SourceError, open_source
+
+    monkeypatch.setattr(bulk_lines, "BLOCK_BYTES", 64 * 1024)
+    whole = gzip.compress(("\n".join(generated_lines(40_000, seed=4)) + "\n").encode())
+    log = tmp_path / "auth.log.3.gz"
+    log.write_bytes(whole[: len(whole) * 2 // 3])
+    assert_identical(tmp_path, [log])
+    with pytest.raises(SourceError) as plugin:
+        for _ in open_source(log).raw_lines():
+            pass
+    job = BulkJob(path=log, tz=UTC, reference_time=PINNED, options={}, fallback=lambda first, lines: [])
+    with pytest.raises(SourceError) as bulk:
+        for _ in bulk_lines.line_blocks(job):
+            pass
+    assert str(bulk.value) == str(plugin.value) and ": line " in str(plugin.value)
+
+
 # -- hypothesis-made files ----------------------------------------------------------------
 
 ODD = ["root", "alice", "in valid", "user", "from", "port", "invalid", "[preauth]", 'a"b', "back\\slash", "x.",

@@ -48,12 +48,13 @@ def line_blocks(job: BulkJob) -> Iterator[LineBlock]:
     splits them; updates job.consumed/next_line and reports progress as it goes."""
     number = 1
     with open_binary(job.path) as stream:
+
         def read() -> tuple[list[bytes], int]:
             try:
                 raw = stream.readlines(BLOCK_BYTES)
                 return [ln.rstrip(b"\r\n") for ln in raw], stream.tell()
             except _DECOMPRESS_ERRORS as exc:
-                raise SourceError(f"{job.path}: line {number}: {_reason(exc)}") from exc
+                raise SourceError(f"{job.path}: line {_failing_line(job)}: {_reason(exc)}") from exc
 
         lines, end = read()
         while lines:
@@ -63,6 +64,18 @@ def line_blocks(job: BulkJob) -> Iterator[LineBlock]:
             job.progress(end - job.consumed)
             job.consumed, job.next_line = end, number
             lines, end = after, after_end
+
+
+def _failing_line(job: BulkJob) -> int:
+    """The line `Source.raw_lines` names when decompression fails: the one it was reading."""
+    number = 1
+    with open_binary(job.path) as stream:
+        try:
+            for _ in stream:
+                number += 1
+        except _DECOMPRESS_ERRORS:
+            pass
+    return number
 
 
 def splice(claimed: pa.Table, block: LineBlock, job: BulkJob) -> pa.Table:
