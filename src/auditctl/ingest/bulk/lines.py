@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditctl.ingest.batch import EVENT_SCHEMA, STORE_SCHEMA, events_to_arrow
 from auditctl.ingest.bulk.base import BulkJob
+from auditctl.schema import Event
 from auditctl.sources import _DECOMPRESS_ERRORS, SourceError, _reason, open_binary
 
 BLOCK_BYTES = 8 << 20  # decompressed bytes of lines handed to SQL at a time
@@ -80,30 +82,27 @@ def _failing_line(job: BulkJob) -> int:
 
 def splice(claimed: pa.Table, block: LineBlock, job: BulkJob) -> pa.Table:
     """The block's events in line order: `claimed` (EVENT_SCHEMA rows, `line` ascending, a
-    subset of the block's lines) with the plugin's events for every other line in between."""
-    pieces: list[pa.Table] = []
+    subset of the block's lines) with the plugin's events for every other line in between.
+
+    Each run of consecutive unclaimed lines goes to the plugin on its own; all their events
+    become one Arrow table (a conversion per run cost more than the parse), and a stable sort
+    on each row's place (a claimed row's line, a plugin event's run's first line) merges them."""
+    events: list[Event] = []
+    places: list[int] = []
     expected = block.first
-    start = 0  # first claimed row not yet in pieces
-    numbers = claimed.column("line").to_pylist()
-
-    def plugin_run(upto: int) -> None:
-        events = job.fallback(expected, block.lines[expected - block.first: upto - block.first])
-        if events:
-            pieces.append(events_to_arrow(events))
-
-    for row, number in enumerate(numbers):
-        if number != expected:
-            if row > start:
-                pieces.append(claimed.slice(start, row - start))
-            plugin_run(number)
-            start = row
-        expected = number + 1
-    if len(numbers) > start:
-        pieces.append(claimed.slice(start, len(numbers) - start))
     end = block.first + len(block.lines)
-    if expected < end:
-        plugin_run(end)
-    return concat(pieces)
+    for number in [*claimed.column("line").to_pylist(), end]:
+        if number != expected:
+            found = job.fallback(expected, block.lines[expected - block.first: number - block.first])
+            events.extend(found)
+            places.extend([expected] * len(found))
+        expected = number + 1
+    if not events:
+        return claimed
+    plugin = events_to_arrow(events)
+    table = concat([claimed, plugin])
+    place = pa.concat_arrays([claimed.column("line").combine_chunks(), pa.array(places, pa.int64())])
+    return table.take(pc.sort_indices(place))  # stable: a run's events keep their order
 
 
 def concat(pieces: list[pa.Table]) -> pa.Table:
