@@ -240,8 +240,11 @@ LINE = st.one_of(syslog_line(), syslog_line(), syslog_line(), ODD_LINE)
 @given(lines=st.lists(LINE, min_size=1, max_size=60), zone=st.sampled_from(ZONES),
        reference=st.sampled_from([datetime(2027, 1, 1, 0, 30, tzinfo=UTC), datetime(2026, 3, 29, 1, 15, tzinfo=UTC),
                                   datetime(2026, 10, 25, 3, 0, tzinfo=UTC), datetime(2028, 2, 29, 12, tzinfo=UTC)]),
-       newline_at_end=st.booleans())
-def test_hypothesis_lines(tmp_path_factory, claimed, lines, zone, reference, newline_at_end):
+       newline_at_end=st.booleans(), block=st.sampled_from([1, 100, 1000, 1 << 20]))
+def test_hypothesis_lines(tmp_path_factory, claimed, monkeypatch, lines, zone, reference, newline_at_end, block):
+    import auditctl.ingest.bulk.lines as bulk_lines
+
+    monkeypatch.setattr(bulk_lines, "BLOCK_BYTES", block)  # block boundaries anywhere, between lines
     tmp = tmp_path_factory.mktemp("bulk")
     log = tmp / "auth.log"
     log.write_bytes(b"\n".join(lines) + (b"\n" if newline_at_end else b""))

@@ -47,25 +47,31 @@ class LineBlock:
 
 def line_blocks(job: BulkJob) -> Iterator[LineBlock]:
     """The file's lines in blocks of about BLOCK_BYTES, split at b"\\n" as `Source.raw_lines`
-    splits them; updates job.consumed/next_line and reports progress as it goes."""
-    number = 1
+    splits them; updates job.consumed/next_line and reports progress as it goes. A block never
+    ends before a line starting with a space or tab: the plugin may join that line to the one
+    before, and it reads each block's unclaimed lines on their own."""
+    number, position = 1, 0
     with open_binary(job.path) as stream:
 
-        def read() -> tuple[list[bytes], int]:
+        def read() -> list[bytes]:
             try:
-                raw = stream.readlines(BLOCK_BYTES)
-                return [ln.rstrip(b"\r\n") for ln in raw], stream.tell()
+                return stream.readlines(BLOCK_BYTES)
             except _DECOMPRESS_ERRORS as exc:
                 raise SourceError(f"{job.path}: line {_failing_line(job)}: {_reason(exc)}") from exc
 
-        lines, end = read()
-        while lines:
-            after, after_end = read()
-            yield LineBlock(number, lines, after[0] if after else None, end)
-            number += len(lines)
-            job.progress(end - job.consumed)
-            job.consumed, job.next_line = end, number
-            lines, end = after, after_end
+        raw = read()
+        while raw:
+            after = read()
+            while after and after[0][:1] in (b" ", b"\t"):
+                indented = next(i for i, ln in enumerate([*after, b""]) if ln[:1] not in (b" ", b"\t"))
+                raw += after[:indented]
+                after = after[indented:] or read()
+            end = position + sum(map(len, raw))
+            yield LineBlock(number, [ln.rstrip(b"\r\n") for ln in raw], after[0] if after else None, end)
+            number += len(raw)
+            job.progress(end - position)
+            job.consumed, job.next_line, position = end, number, end
+            raw = after
 
 
 def _failing_line(job: BulkJob) -> int:
