@@ -65,11 +65,10 @@ def claimed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return counts
 
 
-def _ingest(folder: Path, files: list[Path], engine: str, timezone: str = "UTC",
-            year: int | None = None) -> dict[str, Any]:
+def _ingest(folder: Path, files: list[Path], engine: str, year: int | None = None, **config: Any) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / f"{engine}.duckdb"
-    cfg = Config(db=db, signing_key=folder / "k.key", key_name="identity", timezone=timezone)
+    cfg = Config(db=db, signing_key=folder / "k.key", key_name="identity", **config)
     with Store.open(db) as store:
         summary = Ingester(store, registry(), cfg, engine=engine, year=year).ingest([str(f) for f in files])
         key, _ = load_or_create_key(cfg.signing_key, "identity")
@@ -359,3 +358,19 @@ def test_the_cli_engine_option(cli, tmp_path):
                               "FROM events WHERE seq > 300 ORDER BY seq")
     assert len(rows_python) == 300 and rows_auto == rows_python
     assert cli("ingest", "--engine", "rust", str(log)).exit_code == 2
+
+
+@pytest.mark.parametrize("block", [1, 1 << 20])
+@pytest.mark.parametrize("batch", [1, 2, 122_880])
+def test_leading_records_without_a_time_borrow_as_in_the_serial_path(tmp_path, claimed, monkeypatch, block, batch):
+    """Records before the first stamp borrow it only within the first batch (TimeFiller): the
+    bulk path cuts its first batch where the serial path does, whatever its blocks."""
+    import auditctl.ingest.bulk.lines as bulk_lines
+
+    monkeypatch.setattr(bulk_lines, "BLOCK_BYTES", block)
+    log = tmp_path / "auth.log"
+    log.write_text("Jan  1 00:00:60 web01 sshd: bad second\nnoise\n"
+                   "Jan  1 00:00:00 web01 sshd[1]: Accepted password for root from 1.2.3.4 port 3 ssh2\nmore noise\n")
+    os.utime(log, (PINNED.timestamp(), PINNED.timestamp()))
+    assert_identical(tmp_path, [log], batch_size=batch)
+    assert sum(claimed) == 1

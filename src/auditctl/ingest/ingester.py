@@ -32,13 +32,14 @@ file's earlier events as superseded (they stay stored and signed, hidden from re
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import glob
 import io
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,11 +53,13 @@ import pyarrow.compute as pc
 from auditctl.config import Config
 from auditctl.ingest.batch import complete_batch, events_to_arrow, paused_gc
 from auditctl.ingest.bulk import ENGINES, BulkJob, BulkPath, bulk_connection, bulk_path_for
+from auditctl.ingest.bulk.lines import concat as concat_tables
 from auditctl.ingest.discovery import PluginRegistry
 from auditctl.ingest.eventtime import TimeFiller
 from auditctl.ingest.identity import TAIL_BYTES, ContentHasher, LiveProofs
 from auditctl.ingest.parallel import PARALLEL_MIN_BYTES, parse_parallel, plan_chunks, worker_count
 from auditctl.ingest.parsing import FALLBACK, RecordRetry, choose_parser
+from auditctl.ingest.rawbytes import decode_record
 from auditctl.ingest.validate import InvalidEvent, check_vocabulary
 from auditctl.ingest.yearless import choose_year
 from auditctl.plugins import Parser
@@ -516,14 +519,7 @@ class Ingester:
                       progress=self.progress)
         con = bulk_connection(workers)
         try:
-            tables = bulk.tables(con, job)
-            while True:
-                try:
-                    table = next(tables, None)
-                except duckdb.Error as exc:  # the parse's own database, not the store
-                    raise BulkPathError(f"bulk path of {bulk.parser}: {str(exc).splitlines()[0]}") from exc
-                if table is None:
-                    break
+            for table in _first_batch_as_serial(_bulk_tables(bulk, con, job), self.config.batch_size):
                 self._append(table, label, parser.name, result)
         finally:
             con.close()
@@ -652,6 +648,68 @@ class Ingester:
         except Exception as exc:  # as for a file: one line, the store error apart
             self._failed(result, "stdin", exc)
         return result
+
+
+def _bulk_tables(bulk: BulkPath, con: duckdb.DuckDBPyConnection, job: BulkJob) -> Iterator[pa.Table]:
+    tables = bulk.tables(con, job)
+    while True:
+        try:
+            table = next(tables, None)
+        except duckdb.Error as exc:  # the parse's own database, not the store
+            raise BulkPathError(f"bulk path of {bulk.parser}: {str(exc).splitlines()[0]}") from exc
+        if table is None:
+            return
+        yield table
+
+
+def _first_batch_as_serial(tables: Iterable[pa.Table], size: int) -> Iterator[pa.Table]:
+    """The tables, the first ones merged or cut where the serial path ends its first batch.
+
+    Until a record with a time of its own is stored, TimeFiller lends times only within one
+    batch: records before the first stamp borrow it (`next`) when it is in their batch, else
+    they get the file's time (`file`, and then `previous`). So where the first batch ends
+    decides their times: here as in `_store_events` (batch_size events or ARROW_BATCH_BYTES
+    of raw). After the first stamp, batch boundaries change nothing."""
+    held: list[pa.Table] = []
+    rest = iter(tables)
+    for table in rest:
+        held.append(table)
+        combined = concat_tables(held)
+        stamped = pc.indices_nonzero(pc.is_valid(combined.column("ts")))
+        first = stamped[0].as_py() if len(stamped) else None
+        cut = None if first == 0 else _serial_first_cut(combined, size)
+        if first is None and cut is None:
+            continue  # no stamp yet and shorter than the serial path's first batch
+        if first is not None and (cut is None or first < cut):
+            yield combined
+        else:
+            yield combined.slice(0, cut)
+            yield combined.slice(cut)
+        break
+    else:
+        if held:
+            yield concat_tables(held)
+        return
+    yield from rest
+
+
+def _serial_first_cut(table: pa.Table, size: int) -> int | None:
+    """How many of these events `_store_events` puts in its first batch, None if all of them
+    and the batch is not full yet. Its raw count is `len(ev.raw)`: code points of the text,
+    whose undecodable bytes (raw_b64 rows) count one each."""
+    head = table.slice(0, size)
+    lengths = pc.utf8_length(head.column("raw")).to_pylist()
+    exact = head.column("raw_b64")
+    if exact.null_count < len(exact):
+        for i, b64 in enumerate(exact.to_pylist()):
+            if b64 is not None:
+                lengths[i] = len(decode_record(base64.b64decode(b64)))
+    total = 0
+    for i, n in enumerate(lengths, start=1):
+        total += n or 0
+        if i >= size or total >= ARROW_BATCH_BYTES:
+            return i
+    return None
 
 
 def failure_cause(exc: Exception, name: str, parser: str | None, db: Path) -> str:
