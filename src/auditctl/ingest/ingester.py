@@ -24,6 +24,11 @@ may be stored twice. An .evtx log that grew (a new file header) continues the en
 (`_evtx_continuation`). In follow mode (`watch`) a live file is proven cheaply from the hash state
 kept by the watching process (identity.LiveProofs: same inode, head and last 4 KiB).
 
+A file read whole from its start by a parser with a bulk path (`ingest.bulk`, e.g. auth.log
+for syslog) is parsed in DuckDB SQL, the lines SQL cannot prove it reads as the plugin does
+going to the plugin; everything after the parse (times, checks, seq, registry) is as for the
+plugin's batches, and `engine="python"` turns bulk paths off.
+
 A wrong --parser cannot be undone by deleting (every event is a signed leaf), so a forced parser
 that cannot read most of a file's first records is refused before anything is kept, and
 `reparse` reads a known file again from the start, appends the new events and records the
