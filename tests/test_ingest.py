@@ -23,12 +23,12 @@ from generate_cloudtrail import lines as cloudtrail_lines
 LINE = "Mar  1 10:00:{:02d} web1 sshd[7]: Failed password for root from 203.0.113.{} port 22 ssh2\n"
 
 
-def ingest(db: Path, *paths, **cfg) -> object:
+def ingest(db: Path, *paths, engine: str = "auto", **cfg) -> object:
     config = Config(db=db, **cfg)
     files, missing = expand_paths([str(p) for p in paths])
     assert not missing
     with Store.open(db) as store:
-        return Ingester(store, registry(), config).ingest(files)
+        return Ingester(store, registry(), config, engine=engine).ingest(files)
 
 
 def rows(db: Path, sql: str = "SELECT seq, line, raw FROM events ORDER BY seq") -> list[tuple]:
@@ -157,10 +157,10 @@ def test_parallel_parse_stores_the_same_events_in_the_same_order(tmp_path, monke
     log = tmp_path / "big.log"
     log.write_text("\n".join(generated_lines(6000, seed=7)) + "\n")
     serial_db, parallel_db = tmp_path / "serial.duckdb", tmp_path / "parallel.duckdb"
-    ingest(serial_db, log, workers=1)
+    ingest(serial_db, log, workers=1, engine="python")  # the plugin's two paths (auth.log has a bulk path)
     monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 64 * 1024)
-    result = ingest(parallel_db, log, workers=2)
+    result = ingest(parallel_db, log, workers=2, engine="python")
     assert result.events == 6000  # one line, one event ("message repeated" is one summary)
     cols = "seq, ts, line, host, app, category, action, outcome, actor, target, role, src_ip, message, raw, attrs"
     assert rows(serial_db, f"SELECT {cols} FROM events ORDER BY seq") == rows(parallel_db, f"SELECT {cols} FROM events ORDER BY seq")
@@ -178,11 +178,11 @@ def test_serial_ingest_inserts_small_batches_with_the_same_rows_and_file_size(tm
 
     log = tmp_path / "big.log"
     log.write_text("\n".join(generated_lines(130_000, seed=3)) + "\n")
-    ingest(tmp_path / "default.duckdb", log, workers=1)
+    ingest(tmp_path / "default.duckdb", log, workers=1, engine="python")  # the plugin's serial path
     calls = []
     monkeypatch.setattr(ingest_module, "ARROW_BATCH_BYTES", 256 * 1024)
     monkeypatch.setattr(ingest_module, "events_to_arrow", lambda b: calls.append(len(b)) or auditctl.ingest.batch.events_to_arrow(b))
-    ingest(tmp_path / "small.duckdb", log, workers=1)
+    ingest(tmp_path / "small.duckdb", log, workers=1, engine="python")
     assert len(calls) > 40 and max(calls) < 5000
     cols = "seq, ts, line, host, app, category, action, outcome, actor, target, src_ip, message, raw, attrs"
     assert rows(tmp_path / "default.duckdb", f"SELECT {cols} FROM events ORDER BY seq") == \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,6 +13,13 @@ from auditctl.cli.ingesting import ingest_paths
 from auditctl.cli.output import DocFormat
 from auditctl.errors import ExitCode, UsageError
 from auditctl.timeutil import get_tz
+
+
+class Engine(StrEnum):
+    """`ingest --engine`: the values of auditctl.ingest.bulk.ENGINES."""
+
+    AUTO = "auto"
+    PYTHON = "python"
 
 
 @handles_errors
@@ -25,6 +33,7 @@ def ingest(
     fmt: Annotated[DocFormat, typer.Option("--format", "-f", help="The summary for people (table) or as one JSON document (json).")] = DocFormat.TABLE,
     force: Annotated[bool, typer.Option("--force", help="With --parser: store a file even when the parser cannot read most of its first records (they are kept as unparsed).")] = False,
     reparse: Annotated[bool, typer.Option("--reparse", help="Read already ingested files again from the start (with --parser or auto-detection); the new events are appended and the file's earlier events are marked superseded, never deleted.")] = False,
+    engine: Annotated[Engine, typer.Option("--engine", help="auto: parse high-volume formats (auth.log) in bulk SQL where it applies, proven to store the same events as the plugin; python: the parser plugins only (the reference).")] = Engine.AUTO,
 ) -> None:
     """Read log files, normalize every record, and store the events (only what is new since last time)."""
     st = state()
@@ -41,7 +50,7 @@ def ingest(
         raise UsageError("--force goes with --parser (auto-detected parsers are never refused)")
     if reparse and "-" in paths:
         raise UsageError("--reparse: standard input cannot be read again; reparse files by name")
-    if not ingest_paths(paths, parser=parser, fmt=fmt, year=year, force=force, reparse=reparse):
+    if not ingest_paths(paths, parser=parser, fmt=fmt, year=year, force=force, reparse=reparse, engine=engine.value):
         raise typer.Exit(int(ExitCode.ERROR))
 
 

@@ -20,7 +20,8 @@ from auditctl.integrity.signed_ingest import ingest_and_sign
 
 
 def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: DocFormat = DocFormat.TABLE,
-                 quiet: bool = False, year: int | None = None, force: bool = False, reparse: bool = False) -> bool:
+                 quiet: bool = False, year: int | None = None, force: bool = False, reparse: bool = False,
+                 engine: str = "auto") -> bool:
     """Ingest and sign; print the summary (on stderr when `quiet`). False when some input failed."""
     cfg = state().config
     files, missing = expand_paths(paths)
@@ -34,14 +35,14 @@ def ingest_paths(paths: list[str], *, parser: str | None = None, fmt: DocFormat 
     if parser and parser not in registry.plugins:
         raise UsageError(f"--parser: no parser named {parser!r} (see `auditctl parsers`)")
     with writer() as store:
-        summary = _run(store, registry, cfg, files, parser, year=year, force=force, reparse=reparse)
+        summary = _run(store, registry, cfg, files, parser, year=year, force=force, reparse=reparse, engine=engine)
     _report(summary, fmt, cfg.db, to_stderr=quiet)
     return not (summary.failed or summary.not_read or summary.checkpoint_error or missing)
 
 
 def _run(store, registry, cfg, files, parser, *, year: int | None = None, force: bool = False,
-         reparse: bool = False) -> IngestSummary:
-    opts = {"parser": parser, "year": year, "force": force, "reparse": reparse, "warn": warn}
+         reparse: bool = False, engine: str = "auto") -> IngestSummary:
+    opts = {"parser": parser, "year": year, "force": force, "reparse": reparse, "warn": warn, "engine": engine}
     if not sys.stderr.isatty() or "-" in files:
         return ingest_and_sign(store, registry, cfg, files, **opts)
     total = sum(_size(f) for f in files)

@@ -24,6 +24,11 @@ may be stored twice. An .evtx log that grew (a new file header) continues the en
 (`_evtx_continuation`). In follow mode (`watch`) a live file is proven cheaply from the hash state
 kept by the watching process (identity.LiveProofs: same inode, head and last 4 KiB).
 
+A file read whole from its start by a parser with a bulk path (`ingest.bulk`, e.g. auth.log
+for syslog) is parsed in DuckDB SQL, the lines SQL cannot prove it reads as the plugin does
+going to the plugin; everything after the parse (times, checks, seq, registry) is as for the
+plugin's batches, and `engine="python"` turns bulk paths off.
+
 A wrong --parser cannot be undone by deleting (every event is a signed leaf), so a forced parser
 that cannot read most of a file's first records is refused before anything is kept, and
 `reparse` reads a known file again from the start, appends the new events and records the
@@ -32,12 +37,14 @@ file's earlier events as superseded (they stay stored and signed, hidden from re
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import glob
+import io
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,11 +57,14 @@ import pyarrow.compute as pc
 
 from auditctl.config import Config
 from auditctl.ingest.batch import complete_batch, events_to_arrow, paused_gc
+from auditctl.ingest.bulk import ENGINES, BulkJob, BulkPath, bulk_connection, bulk_path_for
+from auditctl.ingest.bulk.lines import concat as concat_tables
 from auditctl.ingest.discovery import PluginRegistry
 from auditctl.ingest.eventtime import TimeFiller
 from auditctl.ingest.identity import TAIL_BYTES, ContentHasher, LiveProofs
 from auditctl.ingest.parallel import PARALLEL_MIN_BYTES, parse_parallel, plan_chunks, worker_count
 from auditctl.ingest.parsing import FALLBACK, RecordRetry, choose_parser
+from auditctl.ingest.rawbytes import decode_record
 from auditctl.ingest.validate import InvalidEvent, check_vocabulary
 from auditctl.ingest.yearless import choose_year
 from auditctl.plugins import Parser
@@ -167,7 +177,9 @@ class Ingester:
     def __init__(self, store: Store, registry: PluginRegistry, config: Config, *,
                  forced_parser: str | None = None, progress: ProgressFn | None = None,
                  follow: bool = False, year: int | None = None, live: LiveProofs | None = None,
-                 force: bool = False, reparse: bool = False) -> None:
+                 force: bool = False, reparse: bool = False, engine: str = "auto") -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
         self.store = store
         self.registry = registry
         self.config = config
@@ -181,6 +193,7 @@ class Ingester:
         self.live = (live or LiveProofs()) if follow else None
         self.force = force  # keep what a forced parser could not read (no _ForcedCheck)
         self.reparse = reparse  # read known files again from the start, superseding their events
+        self.engine = engine  # "auto": bulk paths (ingest.bulk) where one applies; "python": plugins only
         self._check: _ForcedCheck | None = None
         self._hasher: ThreadPoolExecutor | None = None
         self._next_seq: int | None = None
@@ -471,6 +484,12 @@ class Ingester:
         label = str(path.resolve())
         options = self.config.options_for(parser.name)
         workers = worker_count(self.config.workers)
+        bulk = self._bulk_path(parser, offset, options, keep)
+        if bulk is not None:
+            consumed, next_line = self._store_bulk(bulk, path, label, parser, options, workers, result, reference)
+            if self._check:
+                self._check.finish(parser.name)
+            return consumed, next_line
         if (not ident.compressed and workers > 1 and not self.follow and keep is None
                 and ident.size - offset >= PARALLEL_MIN_BYTES and parser.splits(read_head(path))):
             consumed, next_line = self._store_parallel(path, label, parser, offset, line, options, workers, result,
@@ -487,6 +506,46 @@ class Ingester:
         finally:
             source.stream.close()
         return source.consumed, source.next_line
+
+    def _bulk_path(self, parser: Parser, offset: int, options: dict[str, Any],
+                   keep: Callable[[Event], bool] | None) -> BulkPath | None:
+        """The parser's bulk path when it may stand in for the plugin: a whole file read from
+        its start in one pass (no resume, follow mode or record filter)."""
+        if self.engine != "auto" or offset != 0 or self.follow or keep is not None:
+            return None
+        bulk = bulk_path_for(parser.name)
+        info = self.registry.plugins.get(parser.name)
+        if bulk is None or info is None or info.origin != "builtin" or info.parser is not parser:
+            return None  # a bulk path stands in for the built-in plugin only
+        return bulk if bulk.accepts(options) else None
+
+    def _store_bulk(self, bulk: BulkPath, path: Path, label: str, parser: Parser, options: dict[str, Any],
+                    workers: int, result: FileResult, reference: datetime) -> tuple[int, int]:
+        """Store the bulk path's tables; the lines it hands back are read by the plugin (with
+        the record retry of the serial path), one run of consecutive lines at a time."""
+        retry_options = self._retry_options(parser)
+        retry = RecordRetry(parser.name, self.registry, retry_options) if retry_options is not None else None
+
+        def fallback(first: int, lines: list[bytes]) -> list[Event]:
+            source = Source(label=str(path), stream=io.BytesIO(b"\n".join(lines) + b"\n"), start_line=first,
+                            reference_time=reference, tz=self.tz, options=options, path=path)
+            events = parser.parse(source)
+            if retry is not None:
+                events = retry.events(events, source)
+            with paused_gc():
+                found = list(events)
+            result.unparsed += sum(1 for e in found if e.action == "unparsed")
+            return found
+
+        job = BulkJob(path=path, tz=self.tz, reference_time=reference, options=options, fallback=fallback,
+                      progress=self.progress)
+        con = bulk_connection(workers)
+        try:
+            for table in _first_batch_as_serial(_bulk_tables(bulk, con, job), self.config.batch_size):
+                self._append(table, label, parser.name, result)
+        finally:
+            con.close()
+        return job.consumed, job.next_line
 
     def _store_parallel(self, path: Path, label: str, parser: Parser, offset: int, line: int,
                         options: dict, workers: int, result: FileResult,
@@ -618,6 +677,68 @@ class Ingester:
         return result
 
 
+def _bulk_tables(bulk: BulkPath, con: duckdb.DuckDBPyConnection, job: BulkJob) -> Iterator[pa.Table]:
+    tables = bulk.tables(con, job)
+    while True:
+        try:
+            table = next(tables, None)
+        except duckdb.Error as exc:  # the parse's own database, not the store
+            raise BulkPathError(f"bulk path of {bulk.parser}: {str(exc).splitlines()[0]}") from exc
+        if table is None:
+            return
+        yield table
+
+
+def _first_batch_as_serial(tables: Iterable[pa.Table], size: int) -> Iterator[pa.Table]:
+    """The tables, the first ones merged or cut where the serial path ends its first batch.
+
+    Until a record with a time of its own is stored, TimeFiller lends times only within one
+    batch: records before the first stamp borrow it (`next`) when it is in their batch, else
+    they get the file's time (`file`, and then `previous`). So where the first batch ends
+    decides their times: here as in `_store_events` (batch_size events or ARROW_BATCH_BYTES
+    of raw). After the first stamp, batch boundaries change nothing."""
+    held: list[pa.Table] = []
+    rest = iter(tables)
+    for table in rest:
+        held.append(table)
+        combined = concat_tables(held)
+        stamped = pc.indices_nonzero(pc.is_valid(combined.column("ts")))
+        first = stamped[0].as_py() if len(stamped) else None
+        cut = None if first == 0 else _serial_first_cut(combined, size)
+        if first is None and cut is None:
+            continue  # no stamp yet and shorter than the serial path's first batch
+        if first is not None and (cut is None or first < cut):
+            yield combined
+        else:
+            yield combined.slice(0, cut)
+            yield combined.slice(cut)
+        break
+    else:
+        if held:
+            yield concat_tables(held)
+        return
+    yield from rest
+
+
+def _serial_first_cut(table: pa.Table, size: int) -> int | None:
+    """How many of these events `_store_events` puts in its first batch, None if all of them
+    and the batch is not full yet. Its raw count is `len(ev.raw)`: code points of the text,
+    whose undecodable bytes (raw_b64 rows) count one each."""
+    head = table.slice(0, size)
+    lengths = pc.utf8_length(head.column("raw")).to_pylist()
+    exact = head.column("raw_b64")
+    if exact.null_count < len(exact):
+        for i, b64 in enumerate(exact.to_pylist()):
+            if b64 is not None:
+                lengths[i] = len(decode_record(base64.b64decode(b64)))
+    total = 0
+    for i, n in enumerate(lengths, start=1):
+        total += n or 0
+        if i >= size or total >= ARROW_BATCH_BYTES:
+            return i
+    return None
+
+
 def failure_cause(exc: Exception, name: str, parser: str | None, db: Path) -> str:
     """Why `name` failed: the store, the input, or the parser, each said as such."""
     if isinstance(exc, duckdb.Error):
@@ -696,6 +817,11 @@ class _ForcedCheck:
             raise ParserMismatch(
                 f"{self.label}: parser {parser} (forced with --parser) read {bad} of the first {n} records as unparsed "
                 f"({bad / n:.0%}); drop --parser to let auto-detection choose, or add --force to store them anyway")
+
+
+class BulkPathError(Exception):
+    """A bulk path's SQL failed: the file fails as for a plugin bug (not as a store error);
+    `--engine python` reads it with the plugin alone."""
 
 
 class _Unchanged(Exception):

@@ -18,12 +18,14 @@ from auditctl.store import Store
 
 def ingest_and_sign(store: Store, registry: PluginRegistry, cfg: Config, files: Sequence[str], *, warn: Warn,
                     parser: str | None = None, year: int | None = None, force: bool = False,
-                    reparse: bool = False, progress: Callable[[int], None] | None = None) -> IngestSummary:
+                    reparse: bool = False, progress: Callable[[int], None] | None = None,
+                    engine: str = "auto") -> IngestSummary:
     """Store the files' new events, then sign a checkpoint over them (and over any events an
-    earlier run stored without signing)."""
+    earlier run stored without signing). `engine`: "auto" (bulk paths where one applies) or
+    "python" (the parser plugins only), as `Ingester`."""
     before = store.end_before_own_writes()  # beyond the last checkpoint: a killed run's
     ingester = Ingester(store, registry, cfg, forced_parser=parser, year=year, force=force, reparse=reparse,
-                        progress=progress)
+                        progress=progress, engine=engine)
     summary = ingester.ingest(list(files))
     started = time.perf_counter()
     try:

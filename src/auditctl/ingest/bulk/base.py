@@ -1,0 +1,48 @@
+"""The bulk path contract (re-exported by `auditctl.ingest.bulk`, which documents it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pyarrow as pa
+
+from auditctl.schema import Event
+
+ENGINES = ("auto", "python")  # ingest --engine: auto uses a bulk path where one applies
+
+# The plugin's events for consecutive raw lines (bytes without their line ending, as
+# `Source.raw_lines` gives them) that start at the given 1-based line number.
+Fallback = Callable[[int, list[bytes]], list[Event]]
+
+
+@dataclass
+class BulkJob:
+    """One file for a bulk path: what the plugin would be given, and where the path reports
+    how far it read (`consumed`: decompressed bytes; `next_line`), as `Source` does."""
+
+    path: Path
+    tz: tzinfo
+    reference_time: datetime  # what year-less stamps are dated against (yearless.choose_year)
+    options: dict[str, Any]
+    fallback: Fallback
+    progress: Callable[[int], None] = field(default=lambda n: None)  # bytes read since the last call
+    consumed: int = 0
+    next_line: int = 1
+
+
+class BulkPath(Protocol):
+    parser: str  # the plugin it stands in for
+
+    def accepts(self, options: dict[str, Any]) -> bool:
+        """Whether the path reproduces the plugin under these parser options."""
+        ...
+
+    def tables(self, con: duckdb.DuckDBPyConnection, job: BulkJob) -> Iterator[pa.Table]:
+        """EVENT_SCHEMA tables (optionally with a `parser` column, as `events_to_arrow` adds
+        for records another parser read) in file order; sets job.consumed/next_line."""
+        ...
