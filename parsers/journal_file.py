@@ -9,9 +9,12 @@ journalctl -o json"). `--all` prints fields over 4 KiB in full instead of as nul
 
 Each entry becomes exactly the event the `journald` parser makes from the same JSON line (the
 mapping is `auditctl.ingest.journal.entry_event`: see the journald parser for the fields and
-how sshd, sudo, PAM, useradd ... messages map). `raw` = journalctl's JSON rendering of the entry,
-as an EVTX record's raw is the reader's rendering of it (the file's bytes are not one record a
-line); `origin` = `cursor <__CURSOR>`, the entry's journal cursor; `line` is empty.
+how sshd, sudo, PAM, useradd ... messages map). `raw` = journalctl's JSON rendering of the entry
+(`-o json`), as an EVTX record's raw is the reader's rendering of it (the file's bytes are not one
+record a line), with its fields in sorted order: journalctl prints them in hash-table order, a
+different one on every run, and sorted the same entry always has the same raw. The values are
+journalctl's (a field that is not UTF-8 is a list of byte values, a repeated field a list of its
+values). `origin` = `cursor <__CURSOR>`, the entry's journal cursor; `line` is empty.
 
 Resuming: a journal file is rewritten in place as it grows (its header changes with every
 entry) and is renamed when journald rotates it, so ingest does not resume it by byte offset but
@@ -39,6 +42,7 @@ from auditctl.ingest.journal import (
     JOURNALCTL_MISSING,
     JournalRead,
     entry_event,
+    header_entries,
     is_entry,
     read_journal_file,
 )
@@ -85,6 +89,8 @@ class JournalFileParser(Parser):
 def _entries(path: Path, source: Source) -> Iterator[Event]:
     report = JournalRead()
     read = 0
+    # counted before the entries are read: a live file only gains entries meanwhile
+    counted = header_entries(path) if source.resume is None else None
     try:
         for text in read_journal_file(path, source.resume, report):
             read += 1
@@ -95,12 +101,14 @@ def _entries(path: Path, source: Source) -> Iterator[Event]:
         raise
     said = report.complaint()
     failed = report.returncode not in (0, None)
-    if not said and not failed:
-        return
-    line = f"journalctl: {said or 'no message'}" + (f" (exit status {report.returncode})" if failed else "")
-    if read == 0 and failed and source.resume is None:
-        raise SourceError(f"{source.label}: {line}")
-    source.notes.append(line + (f"; the {read:,} entries it read are kept" if read else ""))
+    if said or failed:
+        line = f"journalctl: {said or 'no message'}" + (f" (exit status {report.returncode})" if failed else "")
+        if read == 0 and failed and source.resume is None:
+            raise SourceError(f"{source.label}: {line}")
+        source.notes.append(line + (f"; the {read:,} entries it read are kept" if read else ""))
+    if counted is not None and read < counted:  # journalctl skips a damaged entry without a word
+        source.notes.append(f"journalctl read {read:,} of the {counted:,} entries the file's header counts "
+                            "(damaged entries are skipped); the entries read are kept")
 
 
 def _event(text: str) -> Event:
@@ -111,7 +119,9 @@ def _event(text: str) -> Event:
     if not is_entry(doc):
         return unparsed_event(text, f"{NAME}: journalctl printed JSON that is not a journal entry")
     ev = entry_event(doc)
-    ev.raw = text
+    # journalctl prints an entry's fields in hash-table order, a different one on every run:
+    # sorted, the same entry always has the same raw (values exactly as journalctl gave them)
+    ev.raw = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode()
     cursor = doc.get("__CURSOR")
     if isinstance(cursor, str) and cursor:
         ev.origin = CURSOR_ORIGIN + cursor

@@ -14,6 +14,7 @@ parsed here: journalctl is the reader, as on every systemd host.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -163,15 +164,18 @@ def journalctl_command(program: str, path: Path, start_cursor: str | None) -> li
     return cmd
 
 
+def journal_env() -> dict[str, str]:
+    return {**os.environ, "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0", "SYSTEMD_LOG_COLOR": "0", "LC_ALL": "C.UTF-8"}
+
+
 def read_journal_file(path: Path, start_cursor: str | None, report: JournalRead) -> Iterator[str]:
     """journalctl's JSON lines for the entries of the journal file `path` (from the entry at
     `start_cursor` on, when given). Raises FileNotFoundError when there is no journalctl."""
     program = journalctl()
     if program is None:
         raise FileNotFoundError(JOURNALCTL_MISSING)
-    env = {**os.environ, "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0", "SYSTEMD_LOG_COLOR": "0", "LC_ALL": "C.UTF-8"}
     proc = subprocess.Popen(journalctl_command(program, path, start_cursor), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=journal_env())
     assert proc.stdout is not None and proc.stderr is not None
     errors = _drain(proc.stderr, report)
     try:
@@ -186,6 +190,25 @@ def read_journal_file(path: Path, start_cursor: str | None, report: JournalRead)
         report.returncode = proc.wait()
         errors.join()
         proc.stderr.close()
+
+
+_ENTRY_OBJECTS = re.compile(r"^Entry objects: (\d+)$", re.M)
+
+
+def header_entries(path: Path) -> int | None:
+    """How many entries the journal file's header counts (`journalctl --header`), None when
+    journalctl does not say. journalctl skips entries it finds damaged without a word, so a
+    read that gave fewer is reported."""
+    program = journalctl()
+    if program is None:
+        return None
+    try:
+        out = subprocess.run([program, f"--file={path}", "--header", "--no-pager"], capture_output=True,
+                             stdin=subprocess.DEVNULL, env=journal_env(), check=False).stdout
+    except OSError:
+        return None
+    m = _ENTRY_OBJECTS.search(out.decode("utf-8", "replace"))
+    return int(m.group(1)) if m else None
 
 
 def _drain(stream: IO[bytes], report: JournalRead) -> threading.Thread:
