@@ -11,12 +11,14 @@ import shutil
 import stat
 import struct
 import subprocess
+import threading
 from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
 
+from auditctl.ingest.identity import ContentHasher
 from auditctl.ingest.journal import header_entries, journalctl_command
 from auditctl.sources import read_head
 from journal_records import DATA, SAMPLE, unpack
@@ -171,6 +173,33 @@ def test_entries_written_while_journalctl_reads_are_read_next_time(cli, db, tmp_
     monkeypatch.setenv("PATH", str(Path(JOURNALCTL).parent))
     assert ingest_json(cli, path)["events"] == 10
     assert len(cursors(db)) == len(set(cursors(db))) == 20
+
+
+def test_the_file_is_hashed_before_journalctl_reads_it(cli, db, tmp_path, monkeypatch):
+    """The guarantee the test above relies on, under the worst scheduling: were the hash taken
+    beside parsing (as for other formats), it could cover entries journalctl never printed."""
+    path = journal(tmp_path)
+    order: list[str] = []
+    reading = threading.Event()
+    real_finish, real_popen = ContentHasher.finish, subprocess.Popen
+
+    def finish(self):
+        if threading.current_thread() is not threading.main_thread():
+            reading.wait(60)  # a hashing thread scheduled last: after journalctl started
+        done = real_finish(self)
+        order.append("hashed")
+        return done
+
+    def popen(cmd, *args, **kwargs):
+        if "--output=json" in cmd:
+            order.append("journalctl")
+            reading.set()
+        return real_popen(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(ContentHasher, "finish", finish)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    assert ingest_json(cli, path)["events"] == 29
+    assert order.index("hashed") < order.index("journalctl"), order
 
 
 # --- failures --------------------------------------------------------------------------------
