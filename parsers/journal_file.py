@@ -23,8 +23,10 @@ entry is the one it stored (same cursor: seqnum id, seqnum, boot, times and the 
 entry's fields), and keeps only the entries after it (see `auditctl.ingest.ingester`).
 
 A damaged file: journalctl reads what it can; what it printed on stderr goes, on one line, into
-the ingest note, and the entries it read are kept. When it read nothing and failed, the file
-fails with its message, like any unreadable file.
+the ingest note, and the entries it read are kept. journalctl skips a damaged entry without a
+word, so a full read that gave fewer entries than the header counts (`journalctl --header`,
+asked first) says so in the note too. When journalctl read nothing and failed, the file fails
+with its message, like any unreadable file.
 """
 
 from __future__ import annotations

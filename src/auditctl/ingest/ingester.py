@@ -21,7 +21,8 @@ empty file is "empty", is not remembered, and is read from the start once it has
 Entries from before schema 8 have no prefix hash: they are proven by the whole-file SHA-256 they
 hold when it covers the offset, else the file is read from the start and the note says events
 may be stored twice. An .evtx log that grew (a new file header) continues the entry at its path by EventRecordID
-(`_evtx_continuation`). In follow mode (`watch`) a live file is proven cheaply from the hash state
+(`_evtx_continuation`), and a journal file (rewritten in place, renamed by rotation) continues it by
+cursor: journalctl starts at the last stored entry, which must come first (`_journal_continuation`). In follow mode (`watch`) a live file is proven cheaply from the hash state
 kept by the watching process (identity.LiveProofs: same inode, head and last 4 KiB).
 
 A wrong --parser cannot be undone by deleting (every event is a signed leaf), so a forced parser
