@@ -202,6 +202,15 @@ def test_the_file_is_hashed_before_journalctl_reads_it(cli, db, tmp_path, monkey
     assert order.index("hashed") < order.index("journalctl"), order
 
 
+def test_reparse_supersedes_and_the_next_ingest_adds_nothing(cli, db, tmp_path):
+    path = journal(tmp_path)
+    assert ingest_json(cli, path)["events"] == 29
+    doc = ingest_json(cli, "--reparse", path)
+    assert doc["events"] == 29 and "29 earlier event(s) of parser journal_file superseded" in doc["files"][0]["note"]
+    again = ingest_json(cli, path)
+    assert again["events"] == 0 and again["files"][0]["status"] == "unchanged"
+
+
 # --- failures --------------------------------------------------------------------------------
 
 def test_without_journalctl_the_file_fails_with_one_clear_line(cli, db, tmp_path, monkeypatch):

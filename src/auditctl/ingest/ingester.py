@@ -305,10 +305,12 @@ class Ingester:
         reference = self._reference_time(path, ident, parser, result)
         assert self._hasher is not None
         digest = self._hasher.submit(file_sha256, path)
+        hasher = ContentHasher(path)
         with self.store.transaction():
-            consumed, next_line = self._store_file(path, ident, parser, 0, 1, result, reference)
-            hasher = ContentHasher(path)
             try:
+                if parser.changes_in_place:
+                    hasher.finish()  # before the parser reads (see _journal_continuation)
+                consumed, next_line = self._store_file(path, ident, parser, 0, 1, result, reference)
                 prefix = hasher.digest_at(consumed)
             finally:
                 hasher.close()
@@ -321,6 +323,7 @@ class Ingester:
         earlier = sum(b - a + 1 for a, b in old)
         result.note = (f"reparsed from the start with {parser.name}; {earlier:,} earlier event(s) of "
                        f"parser {known.parser} superseded" if known else "not ingested before: nothing superseded")
+        result.note = "; ".join(n for n in (result.note, *result.reader_notes) if n)
         return result
 
     def _live_runs(self, path: Path, known: FileRecord) -> list[tuple[int, int]]:
