@@ -94,7 +94,6 @@ class FileResult:
     offset: int | None = None  # bytes of the file stored so far (committed); None when unknown (failed)
     # events stored per parser: a mixed-format file's records are stored by several
     parsers: Counter[str] = field(default_factory=Counter)
-    reader_notes: list[str] = field(default_factory=list)  # what the reader said (journalctl's stderr)
 
 
 @dataclass
@@ -189,6 +188,7 @@ class Ingester:
         self._hasher: ThreadPoolExecutor | None = None
         self._next_seq: int | None = None
         self._times: TimeFiller | None = None  # the current source's time filler
+        self._reader_notes: list[str] = []  # what the current file's reader said (journalctl's stderr)
         if forced_parser:
             registry.get(forced_parser)  # fail early on an unknown name
         store.single_threaded_writes()
@@ -216,6 +216,7 @@ class Ingester:
     def _ingest_file(self, path: Path) -> FileResult:
         result = FileResult(path=str(path))
         self._next_seq = None  # a rolled-back file gives its seqs back
+        self._reader_notes = []
         self._times = None
         known: FileRecord | None = None
         hasher: ContentHasher | None = None
@@ -268,7 +269,7 @@ class Ingester:
                 file_id, consumed = self._read_and_remember(path, ident, known, parser, (offset, line, reference),
                                                             hasher, (whole, on_disk), result, None)
             result.offset = consumed
-            result.note = "; ".join(n for n in (result.note, *result.reader_notes) if n)
+            result.note = "; ".join(n for n in (result.note, *self._reader_notes) if n)
             if self.live is not None:
                 self.live.remember(file_id, consumed, hasher.state_at(consumed), ident, path)
         except _Unchanged as unread:
@@ -323,7 +324,7 @@ class Ingester:
         earlier = sum(b - a + 1 for a, b in old)
         result.note = (f"reparsed from the start with {parser.name}; {earlier:,} earlier event(s) of "
                        f"parser {known.parser} superseded" if known else "not ingested before: nothing superseded")
-        result.note = "; ".join(n for n in (result.note, *result.reader_notes) if n)
+        result.note = "; ".join(n for n in (result.note, *self._reader_notes) if n)
         return result
 
     def _live_runs(self, path: Path, known: FileRecord) -> list[tuple[int, int]]:
@@ -346,7 +347,7 @@ class Ingester:
         """Store the file's events and its registry entry in one transaction: (file_id, offset)."""
         (offset, line, reference), (whole, on_disk) = start, hashing
         self._next_seq = None
-        result.reader_notes.clear()
+        self._reader_notes.clear()
         with self.store.transaction():
             consumed, next_line = self._store_file(path, ident, parser, offset, line, result, reference, after,
                                                    resume=after.resume if after is not None else None)
@@ -540,7 +541,7 @@ class Ingester:
                 self._store_events(source, parser, label, result, keep)
         finally:
             source.stream.close()
-            result.reader_notes.extend(source.notes)
+            self._reader_notes.extend(source.notes)
         return source.consumed, source.next_line
 
     def _store_parallel(self, path: Path, label: str, parser: Parser, offset: int, line: int,
