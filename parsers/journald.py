@@ -23,79 +23,22 @@ Otherwise systemd's catalogued unit messages, by MESSAGE_ID (resource = UNIT / U
 and everything else -> system/log. A line that is not JSON, not an object, or has none of
 __REALTIME_TIMESTAMP, __CURSOR and MESSAGE is kept as an unparsed event.
 
-The mapping is `auditctl.ingest.authlog.interpret`, the library module the syslog plugin uses.
+The mapping is `auditctl.ingest.journal.entry_event` (shared with the `journal_file` parser, which
+reads binary journal files through journalctl), and for auth messages `auditctl.ingest.authlog.interpret`,
+the library module the syslog plugin uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 
-from auditctl.ingest.authlog import interpret
+from auditctl.ingest.journal import entry_event, is_entry
 from auditctl.ingest.rawbytes import loads_json
 from auditctl.plugins import Parser
 from auditctl.schema import Event, unparsed_event
 from auditctl.sources import Head, Source
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-UNIT_MESSAGES: dict[str, tuple[str, str, str]] = {
-    "39f53479d3a045ac8e11786248231fbf": ("service_start", "success", "unit started"),
-    "be02cf6855d2428ba40df7e9d022f03d": ("service_start", "failure", "unit failed"),
-    "9d1aaa27d60140bd96365438aad20286": ("service_stop", "success", "unit stopped"),
-}
-_ATTR_FIELDS = (("PRIORITY", "severity", True), ("SYSLOG_FACILITY", "facility", True),
-                ("_UID", "process_uid", True), ("_TRANSPORT", "transport", False),
-                ("MESSAGE_ID", "message_id", False), ("_AUDIT_SESSION", "audit_session", True),
-                ("_AUDIT_LOGINUID", "audit_loginuid", True),
-                ("_AUDIT_TYPE_NAME", "audit_type", False))
-
-
-def _value(value: Any) -> str | None:
-    """A journal field value as text: byte lists decoded, repeated fields' first value."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        if value and all(isinstance(b, int) and not isinstance(b, bool) for b in value):
-            try:
-                return bytes(value).decode("utf-8", "replace")
-            except ValueError:
-                return None
-        for item in value:
-            text = _value(item)
-            if text is not None:
-                return text
-        return None
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return str(value)
-    return None
-
-
-def _int(value: Any) -> int | None:
-    text = _value(value)
-    if text is None:
-        return None
-    text = text.strip()
-    return int(text) if text.isdigit() else None
-
-
-def _stamp(entry: dict[str, Any]) -> datetime | None:
-    for key in ("_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP"):
-        usec = _int(entry.get(key))
-        if usec is not None:
-            try:
-                return EPOCH + timedelta(microseconds=usec)
-            except OverflowError:
-                continue
-    return None
-
-
-def _is_entry(doc: Any) -> bool:
-    return isinstance(doc, dict) and ("__REALTIME_TIMESTAMP" in doc or "__CURSOR" in doc or "MESSAGE" in doc)
 
 
 class JournaldParser(Parser):
@@ -135,52 +78,14 @@ class JournaldParser(Parser):
             except orjson.JSONDecodeError as exc:
                 yield unparsed_event(text, f"journald: not valid JSON: {exc}", line=number)
                 continue
-            if not _is_entry(doc):
+            if not is_entry(doc):
                 yield unparsed_event(text, "journald: not a journal entry (no __REALTIME_TIMESTAMP, "
                                      "__CURSOR or MESSAGE)", line=number)
                 continue
-            ev = self._event(doc)
+            ev = entry_event(doc)
             ev.raw = text
             ev.line = number
             yield ev
-
-    @staticmethod
-    def _event(entry: dict[str, Any]) -> Event:
-        app = _value(entry.get("SYSLOG_IDENTIFIER")) or _value(entry.get("_COMM")) or None
-        raw_message = entry.get("MESSAGE")
-        message = _value(raw_message)
-        attrs: dict[str, Any] = {}
-        for key, name, numeric in _ATTR_FIELDS:
-            value = _int(entry.get(key)) if numeric else _value(entry.get(key))
-            if value is not None and value != "":
-                attrs[name] = value
-        unit = _value(entry.get("_SYSTEMD_UNIT")) or _value(entry.get("_SYSTEMD_USER_UNIT"))
-        if unit:
-            attrs["unit"] = unit
-        if "MESSAGE" in entry and raw_message is None:
-            attrs["message_omitted"] = True  # larger than journalctl's field limit
-        msg = message.strip() if message else ""
-        ev = interpret(app, msg) if msg else None
-        if ev is None:
-            known = UNIT_MESSAGES.get(attrs.get("message_id", ""))
-            if known is not None:
-                action, outcome, original = known
-                ev = Event(ts=None, category="system", action=action, outcome=outcome,
-                           original_action=original,
-                           resource=_value(entry.get("UNIT")) or _value(entry.get("USER_UNIT")))
-            else:
-                ev = Event(ts=None, category="system", action="log")
-        if ev.attrs:
-            attrs.update(ev.attrs)
-        ev.ts = _stamp(entry)
-        ev.host = _value(entry.get("_HOSTNAME")) or None
-        ev.app = app
-        ev.pid = _int(entry.get("_PID"))
-        if ev.pid is None:
-            ev.pid = _int(entry.get("SYSLOG_PID"))
-        ev.message = (" ".join(msg.split()) if "\n" in msg or "\r" in msg else msg) or None
-        ev.attrs = attrs or None
-        return ev
 
 
 parser = JournaldParser()

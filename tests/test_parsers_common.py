@@ -98,6 +98,12 @@ SPECS = [
         "syslog": SSHD, "cloudtrail": CLOUDTRAIL, "logfmt": LOGFMT,
         "json_with_MESSAGE": orjson.dumps({"level": "info", "ts": 1710144000.1, "msg": "starting", "MESSAGE": "x"}) + b"\n",
     }, gzipped=("journal.json",), unparsed={"journal.json": [13, 22]}, reason="journal"),
+    Spec("journal_file", {"system.journal.xz": 0.99}, "LPKSHHRH", {
+        "syslog": SSHD, "zeros": bytes(4096), "evtx": b"ElfFile\x00" + bytes(120),
+        "journal_json": orjson.dumps({"__CURSOR": "s=1;i=2", "__REALTIME_TIMESTAMP": "1773479521000000",
+                                      "MESSAGE": "LPKSHHRH"}) + b"\n",
+        "magic_not_first": b"x" + b"LPKSHHRH" + bytes(200),
+    }, exact=True),
     Spec("jsonl", {"ecs.jsonl": 0.5, "plain.jsonl": 0.5}, "JSON objects", {
         "syslog": SSHD,
         "pretty-json": b'{\n  "Records": [\n    {"eventName": "CreateUser"}\n  ]\n}\n',

@@ -40,6 +40,10 @@ class Parser:
     # login, rewritten in place): ingest then reports the file as skipped with this reason and
     # reads nothing from it, instead of failing on binary data in no known format.
     not_a_log: ClassVar[str] = ""
+    # True for a format whose files are rewritten in place as they grow (a journal file's header
+    # changes with every entry appended): ingest then hashes the file before the parser reads
+    # it, so the hash it stores never covers records the parser did not see.
+    changes_in_place: ClassVar[bool] = False
 
     def score(self, head: Head) -> tuple[float, str]:
         """Confidence 0..1 and the reason for it. Override this, or detect() and explain()."""

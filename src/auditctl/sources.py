@@ -183,6 +183,12 @@ class Source:
     consumed: int = 0
     next_line: int = 0
     complete_lines_only: bool = False  # following a live file: leave a line still being written
+    # where a format read through another program resumes, instead of a byte offset (a journal
+    # file: the cursor of the last entry stored; the parser yields that entry first, so ingest
+    # can prove it is the one stored before it keeps the entries after it)
+    resume: str | None = None
+    # what the reader said about the file besides its records (a tool's warnings), for the ingest note
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.consumed = self.start_offset

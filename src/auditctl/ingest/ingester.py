@@ -21,7 +21,8 @@ empty file is "empty", is not remembered, and is read from the start once it has
 Entries from before schema 8 have no prefix hash: they are proven by the whole-file SHA-256 they
 hold when it covers the offset, else the file is read from the start and the note says events
 may be stored twice. An .evtx log that grew (a new file header) continues the entry at its path by EventRecordID
-(`_evtx_continuation`). In follow mode (`watch`) a live file is proven cheaply from the hash state
+(`_evtx_continuation`), and a journal file (rewritten in place, renamed by rotation) continues it by
+cursor: journalctl starts at the last stored entry, which must come first (`_journal_continuation`). In follow mode (`watch`) a live file is proven cheaply from the hash state
 kept by the watching process (identity.LiveProofs: same inode, head and last 4 KiB).
 
 A file read whole from its start by a parser with a bulk path (`ingest.bulk`, e.g. auth.log
@@ -62,6 +63,7 @@ from auditctl.ingest.bulk.lines import concat as concat_tables
 from auditctl.ingest.discovery import PluginRegistry
 from auditctl.ingest.eventtime import TimeFiller
 from auditctl.ingest.identity import TAIL_BYTES, ContentHasher, LiveProofs
+from auditctl.ingest.journal import CURSOR_ORIGIN, JOURNAL_MAGIC, cursor_of
 from auditctl.ingest.parallel import PARALLEL_MIN_BYTES, parse_parallel, plan_chunks, worker_count
 from auditctl.ingest.parsing import FALLBACK, RecordRetry, choose_parser
 from auditctl.ingest.rawbytes import decode_record
@@ -77,6 +79,7 @@ from auditctl.sources import (
     head_from_bytes,
     head_hash_of,
     identify,
+    open_binary,
     open_source,
     read_head,
     stdin_source,
@@ -198,6 +201,7 @@ class Ingester:
         self._hasher: ThreadPoolExecutor | None = None
         self._next_seq: int | None = None
         self._times: TimeFiller | None = None  # the current source's time filler
+        self._reader_notes: list[str] = []  # what the current file's reader said (journalctl's stderr)
         if forced_parser:
             registry.get(forced_parser)  # fail early on an unknown name
         store.single_threaded_writes()
@@ -225,6 +229,7 @@ class Ingester:
     def _ingest_file(self, path: Path) -> FileResult:
         result = FileResult(path=str(path))
         self._next_seq = None  # a rolled-back file gives its seqs back
+        self._reader_notes = []
         self._times = None
         known: FileRecord | None = None
         hasher: ContentHasher | None = None
@@ -255,15 +260,21 @@ class Ingester:
             result.note = "; ".join(n for n in (proof_note, result.note) if n)
             assert self._hasher is not None
             # the rest of the file is hashed beside parsing (hashing releases the GIL)
-            whole = self._hasher.submit(hasher.finish)
+            if parser.changes_in_place:  # hashed before the parser reads: see _continuation
+                whole: Future = Future()
+                whole.set_result(hasher.finish())
+            else:
+                whole = self._hasher.submit(hasher.finish)
             on_disk = self._hasher.submit(file_sha256, path) if ident.compressed else None
             pending = [f for f in (whole, on_disk) if f is not None]
-            after = self._evtx_continuation(path, parser, previous) if known is None else None
+            after = self._continuation(path, parser, known, previous)
             try:
                 file_id, consumed = self._read_and_remember(path, ident, known, parser, (offset, line, reference),
                                                             hasher, (whole, on_disk), result, after)
                 if after is not None:
                     result.note = after.note()
+                    if after.proven and result.events == 0 and result.unparsed == 0:
+                        result.status = "unchanged"  # the entry is saved: next time proven by its bytes
             except _NotContinued:
                 result.events = result.unparsed = 0
                 result.parsers.clear()
@@ -271,6 +282,7 @@ class Ingester:
                 file_id, consumed = self._read_and_remember(path, ident, known, parser, (offset, line, reference),
                                                             hasher, (whole, on_disk), result, None)
             result.offset = consumed
+            result.note = "; ".join(n for n in (result.note, *self._reader_notes) if n)
             if self.live is not None:
                 self.live.remember(file_id, consumed, hasher.state_at(consumed), ident, path)
         except _Unchanged as unread:
@@ -307,10 +319,12 @@ class Ingester:
         reference = self._reference_time(path, ident, parser, result)
         assert self._hasher is not None
         digest = self._hasher.submit(file_sha256, path)
+        hasher = ContentHasher(path)
         with self.store.transaction():
-            consumed, next_line = self._store_file(path, ident, parser, 0, 1, result, reference)
-            hasher = ContentHasher(path)
             try:
+                if parser.changes_in_place:
+                    hasher.finish()  # before the parser reads (see _journal_continuation)
+                consumed, next_line = self._store_file(path, ident, parser, 0, 1, result, reference)
                 prefix = hasher.digest_at(consumed)
             finally:
                 hasher.close()
@@ -323,6 +337,7 @@ class Ingester:
         earlier = sum(b - a + 1 for a, b in old)
         result.note = (f"reparsed from the start with {parser.name}; {earlier:,} earlier event(s) of "
                        f"parser {known.parser} superseded" if known else "not ingested before: nothing superseded")
+        result.note = "; ".join(n for n in (result.note, *self._reader_notes) if n)
         return result
 
     def _live_runs(self, path: Path, known: FileRecord) -> list[tuple[int, int]]:
@@ -341,12 +356,14 @@ class Ingester:
     def _read_and_remember(self, path: Path, ident: FileIdentity, known: FileRecord | None, parser: Parser,
                            start: tuple[int, int, datetime], hasher: ContentHasher,
                            hashing: tuple[Future, Future | None], result: FileResult,
-                           after: _AfterRecord | None) -> tuple[int, int]:
+                           after: _AfterRecord | _AfterCursor | None) -> tuple[int, int]:
         """Store the file's events and its registry entry in one transaction: (file_id, offset)."""
         (offset, line, reference), (whole, on_disk) = start, hashing
         self._next_seq = None
+        self._reader_notes.clear()
         with self.store.transaction():
-            consumed, next_line = self._store_file(path, ident, parser, offset, line, result, reference, after)
+            consumed, next_line = self._store_file(path, ident, parser, offset, line, result, reference, after,
+                                                   resume=after.resume if after is not None else None)
             if after is not None and not after.proven:
                 raise _NotContinued  # rolls the transaction back: read again, in full
             digest, length = whole.result()
@@ -361,6 +378,44 @@ class Ingester:
                 known = after.previous
             rec = self._remember(path, ident, known, parser, consumed, next_line, hashed, prefix, result)
             return rec.file_id, consumed
+
+    def _continuation(self, path: Path, parser: Parser, known: FileRecord | None,
+                      previous: FileRecord | None) -> _AfterRecord | _AfterCursor | None:
+        """How a file whose bytes do not simply extend its entry continues it, if it can: an .evtx
+        log by EventRecordID, a journal file by cursor (its header changes with every entry
+        appended, and journald renames it when it rotates it)."""
+        if known is None:
+            after = self._evtx_continuation(path, parser, previous)
+            if after is not None:
+                return after
+        return self._journal_continuation(path, parser, known or previous)
+
+    def _journal_continuation(self, path: Path, parser: Parser, rec: FileRecord | None) -> _AfterCursor | None:
+        """A journal file seen before (at this path or inode, or proven by its bytes) continues its
+        entry when journalctl, started at the last cursor stored from it, gives that entry first.
+
+        Why this never skips or duplicates an entry: a cursor names one entry (seqnum id, seqnum,
+        boot id, times and a hash of its fields), and a journal file's entries are only ever
+        appended, so the entries after the stored one are exactly those not read from this file
+        before. --after-cursor is not used: on a file without that entry journalctl seeks to a
+        nearby one and silently skips it. And the file is hashed before journalctl reads it
+        (Parser.changes_in_place), with every append rewriting the header hashed first, so a
+        stored hash is never matched later by a file holding entries journalctl did not print."""
+        if rec is None or rec.parser != parser.name or rec.first_seq is None:
+            return None
+        try:
+            with open_binary(path) as f:
+                if f.read(len(JOURNAL_MAGIC)) != JOURNAL_MAGIC:
+                    return None
+        except (OSError, EOFError, ValueError):
+            return None
+        runs = self.store.live_file_runs(rec.file_id) or [(rec.first_seq, rec.last_seq or rec.first_seq)]
+        where = " OR ".join("seq BETWEEN ? AND ?" for _ in runs)
+        row = self.store.con.execute(
+            f"SELECT origin FROM events WHERE ({where}) AND parser = ? AND starts_with(origin, ?) "
+            "ORDER BY seq DESC LIMIT 1", [*(s for run in runs for s in run), parser.name, CURSOR_ORIGIN]).fetchone()
+        cursor = cursor_of(row[0]) if row else None
+        return _AfterCursor(cursor, rec) if cursor else None
 
     def _evtx_continuation(self, path: Path, parser: Parser, previous: FileRecord | None) -> _AfterRecord | None:
         """An .evtx log that grew has a new file header, so its bytes cannot continue the entry
@@ -480,7 +535,7 @@ class Ingester:
 
     def _store_file(self, path: Path, ident: FileIdentity, parser: Parser, offset: int, line: int,
                     result: FileResult, reference: datetime,
-                    keep: Callable[[Event], bool] | None = None) -> tuple[int, int]:
+                    keep: Callable[[Event], bool] | None = None, resume: str | None = None) -> tuple[int, int]:
         label = str(path.resolve())
         options = self.config.options_for(parser.name)
         workers = worker_count(self.config.workers)
@@ -498,13 +553,14 @@ class Ingester:
                 self._check.finish(parser.name)
             return consumed, next_line
         source = open_source(path, start_offset=offset, start_line=line, tz=self.tz, options=options,
-                             reference_time=reference,
+                             reference_time=reference, resume=resume,
                              complete_lines_only=self.follow and not ident.compressed)
         try:
             with paused_gc():
                 self._store_events(source, parser, label, result, keep)
         finally:
             source.stream.close()
+            self._reader_notes.extend(source.notes)
         return source.consumed, source.next_line
 
     def _bulk_path(self, parser: Parser, offset: int, options: dict[str, Any],
@@ -757,6 +813,8 @@ class _AfterRecord:
     """Keeps the events of an .evtx log after its last stored EventRecordID, and checks that the
     record with that id is the one stored (the same log, grown) while it reads."""
 
+    resume: str | None = None  # read from the start: records up to the last id are skipped
+
     def __init__(self, last_id: int, raw: str, previous: FileRecord) -> None:
         self.last_id, self.raw, self.previous = last_id, raw, previous
         self.proven = False
@@ -776,6 +834,35 @@ class _AfterRecord:
                     f"{self.last_id} is the one stored, so its {self.skipped:,} records up to it were skipped")
         return (f"an EVTX log at a path seen before, without the record {self.last_id} stored from there: "
                 "read in full (a cleared log; or the events stored before may now be stored twice)")
+
+
+class _AfterCursor:
+    """Keeps the entries of a journal file after the last stored cursor: journalctl starts at
+    that cursor (Source.resume), and the first entry must be the one stored, else the file does
+    not continue the entry and is read in full (_NotContinued)."""
+
+    def __init__(self, cursor: str, previous: FileRecord) -> None:
+        self.resume: str | None = cursor
+        self.previous = previous
+        self.proven = False
+        self.kept = 0
+
+    def __call__(self, ev: Event) -> bool:
+        if self.proven:
+            self.kept += 1
+            return True
+        if cursor_of(ev.origin) != self.resume:
+            raise _NotContinued  # stop reading: this file does not hold the entry stored last
+        self.proven = True
+        return False
+
+    def note(self) -> str:
+        if self.proven:
+            new = f"{self.kept:,} entries after it read" if self.kept else "no entry after it yet"
+            return (f"a journal file seen before as {self.previous.path}: journalctl gives the entry last stored from "
+                    f"it (same cursor) first, so only what follows it is new ({new})")
+        return ("a journal file at a path or inode seen before that does not hold the entry last stored from there "
+                "(a new journal file, as after rotation): read in full")
 
 
 class _NotContinued(Exception):

@@ -123,7 +123,7 @@ _SYSLOG_COLUMNS = {"host": "host", "hostname": "host", "Hostname": "host", "prog
 
 
 def _syslog(name: str) -> FieldSql:
-    """syslog / auth.log / journald: the header's fields are columns, the rest are in attrs."""
+    """syslog / auth.log / journald / journal_file: the header's fields are columns, the rest are in attrs."""
     column = _SYSLOG_COLUMNS.get(name)
     return FieldSql(column) if column else _attrs(name)
 

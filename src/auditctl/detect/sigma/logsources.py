@@ -18,7 +18,7 @@ from sigma.processing.transformations import AddConditionTransformation, FieldMa
 from sigma.rule import SigmaLogSource
 
 WINDOWS = "windows_security"  # the parser of EVTX, exported XML and JSON of every channel
-SYSLOG = ["syslog", "journald"]
+SYSLOG = ["syslog", "journald", "journal_file"]  # journal_file: binary journals, mapped as journald
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 PS = "Microsoft-Windows-PowerShell/Operational"
