@@ -374,3 +374,13 @@ def test_leading_records_without_a_time_borrow_as_in_the_serial_path(tmp_path, c
     os.utime(log, (PINNED.timestamp(), PINNED.timestamp()))
     assert_identical(tmp_path, [log], batch_size=batch)
     assert sum(claimed) == 1
+
+
+def test_carriage_returns_before_the_line_end_are_the_records_own_bytes(tmp_path, claimed):
+    """Only `\\n` or `\\r\\n` ends a line; any other `\\r` is kept in raw by both engines."""
+    body = "Oct  1 10:00:0{} web01 sshd[1]: Connection closed by 1.2.3.4 port 22"
+    log = tmp_path / "auth.log"
+    log.write_bytes(b"".join((body.format(i) + end).encode() for i, end in
+                             enumerate(["\n", "\r\n", "\r\r\n", "\r\n\r\n", "\r \n", "\n"])))
+    os.utime(log, (PINNED.timestamp(), PINNED.timestamp()))
+    assert_identical(tmp_path, [log])

@@ -208,7 +208,7 @@ class Source:
                 pos += len(raw)
                 self.consumed = pos
                 self.next_line = number + 1
-                yield number, raw if keep_ends else _without_line_end(raw)
+                yield number, raw if keep_ends else without_line_end(raw)
                 number += 1
         except _DECOMPRESS_ERRORS as exc:
             raise SourceError(f"{self.label}: line {number}: {_reason(exc)}") from exc
@@ -307,7 +307,7 @@ def os_identity_key(st: os.stat_result) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def _without_line_end(raw: bytes) -> bytes:
+def without_line_end(raw: bytes) -> bytes:
     """The line without its `\n` or `\r\n`: any other carriage return is the record's own byte."""
     if raw.endswith(b"\r\n"):
         return raw[:-2]

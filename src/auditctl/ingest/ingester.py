@@ -583,7 +583,7 @@ class Ingester:
         retry = RecordRetry(parser.name, self.registry, retry_options) if retry_options is not None else None
 
         def fallback(first: int, lines: list[bytes]) -> list[Event]:
-            source = Source(label=str(path), stream=io.BytesIO(b"\n".join(lines) + b"\n"), start_line=first,
+            source = Source(label=str(path), stream=io.BytesIO(b"".join(lines)), start_line=first,
                             reference_time=reference, tz=self.tz, options=options, path=path)
             events = parser.parse(source)
             if retry is not None:

@@ -15,8 +15,9 @@ from auditctl.schema import Event
 
 ENGINES = ("auto", "python")  # ingest --engine: auto uses a bulk path where one applies
 
-# The plugin's events for consecutive raw lines (bytes without their line ending, as
-# `Source.raw_lines` gives them) that start at the given 1-based line number.
+# The plugin's events for consecutive raw lines (bytes with their line endings, exactly as the
+# file holds them: a `\r` before the end is the record's own byte) that start at the given
+# 1-based line number.
 Fallback = Callable[[int, list[bytes]], list[Event]]
 
 

@@ -4,7 +4,7 @@ plugin's events for the lines SQL did not claim between the rows it did."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,20 +12,25 @@ import pyarrow.compute as pc
 from auditctl.ingest.batch import EVENT_SCHEMA, STORE_SCHEMA, events_to_arrow
 from auditctl.ingest.bulk.base import BulkJob
 from auditctl.schema import Event
-from auditctl.sources import _DECOMPRESS_ERRORS, SourceError, _reason, open_binary
+from auditctl.sources import _DECOMPRESS_ERRORS, SourceError, _reason, open_binary, without_line_end
 
 BLOCK_BYTES = 8 << 20  # decompressed bytes of lines handed to SQL at a time
 
 
 @dataclass
 class LineBlock:
-    """Consecutive lines of a file (bytes without the line ending, exactly as
-    `Source.raw_lines` yields them) and the first line after them (None at the end)."""
+    """Consecutive lines of a file (`lines`: bytes without the line ending, exactly as
+    `Source.raw_lines` yields them; `raw`: the same lines with their endings, as the file holds
+    them) and the first line after them (None at the end)."""
 
     first: int  # line number of lines[0]
-    lines: list[bytes]
+    raw: list[bytes]
     following: bytes | None
     end: int  # decompressed byte offset after the block
+    lines: list[bytes] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lines = [without_line_end(ln) for ln in self.raw]
 
     def numbers(self) -> pa.Array:
         return pa.array(range(self.first, self.first + len(self.lines)), pa.int64())
@@ -67,7 +72,7 @@ def line_blocks(job: BulkJob) -> Iterator[LineBlock]:
                 raw += after[:indented]
                 after = after[indented:] or read()
             end = position + sum(map(len, raw))
-            yield LineBlock(number, [ln.rstrip(b"\r\n") for ln in raw], after[0] if after else None, end)
+            yield LineBlock(number, raw, after[0] if after else None, end)
             number += len(raw)
             job.progress(end - position)
             job.consumed, job.next_line, position = end, number, end
@@ -99,7 +104,7 @@ def splice(claimed: pa.Table, block: LineBlock, job: BulkJob) -> pa.Table:
     end = block.first + len(block.lines)
     for number in [*claimed.column("line").to_pylist(), end]:
         if number != expected:
-            found = job.fallback(expected, block.lines[expected - block.first: number - block.first])
+            found = job.fallback(expected, block.raw[expected - block.first: number - block.first])
             events.extend(found)
             places.extend([expected] * len(found))
         expected = number + 1
