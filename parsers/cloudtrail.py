@@ -30,6 +30,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
+
 from auditctl.ingest.addresses import is_ip
 from auditctl.ingest.jsonrecords import as_dict, iso_time, json_lines, line_records, read_document, split_lines
 from auditctl.plugins import Parser
@@ -156,7 +158,9 @@ def _s(value: Any) -> str | None:
     "None" too, is a value."""
     if value is None:
         return None
-    if not isinstance(value, str):
+    if isinstance(value, (list, dict)):
+        value = orjson.dumps(value).decode()  # as the record writes it, not Python's repr
+    elif not isinstance(value, str):
         value = str(value)
     return None if not value.strip() else value
 
@@ -383,8 +387,9 @@ def _resource(rec: dict[str, Any], params: dict[str, Any]) -> str | None:
     resources = rec.get("resources")
     if isinstance(resources, list):
         for item in resources:
-            if isinstance(item, dict) and _s(item.get("ARN")):
-                return item["ARN"]
+            arn = _s(item.get("ARN")) if isinstance(item, dict) else None
+            if arn:
+                return arn  # as text: a non-string ARN made the whole file fail in Arrow
     bucket = _s(params.get("bucketName"))
     if bucket:
         key = _s(params.get("key"))

@@ -340,3 +340,18 @@ def test_any_record_shape_becomes_an_event(rec):
     source = Source(label="t", stream=io.BytesIO(orjson.dumps({"Records": [rec]})))
     evs = list(parser().parse(source))
     assert len(evs) == 1 and evs[0].raw == raw and validate_event(evs[0]) == []
+
+
+def test_a_non_text_resource_arn_is_stored_as_text_and_the_file_is_stored(cli, tmp_path):
+    """A resources[].ARN that is not a string (a list, a number) became Event.resource as is,
+    and Arrow then failed the whole file: every record of it was lost."""
+    lines = [record("DescribeThing", resources=[{"ARN": ["arn:aws:x:::a", "arn:aws:x:::b"]}]),
+             record("DescribeThing", resources=[{"ARN": 12345}], eventID="evt-2"),
+             record("DescribeThing", resources=[{"ARN": "arn:aws:x:::c"}], eventID="evt-3")]
+    log = tmp_path / "trail.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in lines))
+    result = cli("ingest", str(log))
+    assert result.exit_code == 0, result.output
+    found = [json.loads(x) for x in cli("search", "--format", "jsonl").stdout.splitlines()]
+    assert [e["resource"] for e in found if e["parser"] == "cloudtrail"] == [
+        '["arn:aws:x:::a","arn:aws:x:::b"]', "12345", "arn:aws:x:::c"]
