@@ -19,6 +19,7 @@ class Engine(StrEnum):
     """`ingest --engine`: the values of auditctl.ingest.bulk.ENGINES."""
 
     AUTO = "auto"
+    BULK = "bulk"
     PYTHON = "python"
 
 
@@ -33,7 +34,7 @@ def ingest(
     fmt: Annotated[DocFormat, typer.Option("--format", "-f", help="The summary for people (table) or as one JSON document (json).")] = DocFormat.TABLE,
     force: Annotated[bool, typer.Option("--force", help="With --parser: store a file even when the parser cannot read most of its first records (they are kept as unparsed).")] = False,
     reparse: Annotated[bool, typer.Option("--reparse", help="Read already ingested files again from the start (with --parser or auto-detection); the new events are appended and the file's earlier events are marked superseded, never deleted.")] = False,
-    engine: Annotated[Engine, typer.Option("--engine", help="auto: parse high-volume formats (auth.log) in bulk SQL where it applies, proven to store the same events as the plugin; python: the parser plugins only (the reference).")] = Engine.AUTO,
+    engine: Annotated[Engine, typer.Option("--engine", help="auto: parser plugins in parallel where a file splits across workers, else bulk SQL for high-volume formats (auth.log) where it applies; bulk: bulk SQL wherever it applies (less CPU, one process); python: the parser plugins only (the reference). Every engine stores the same events.")] = Engine.AUTO,
 ) -> None:
     """Read log files, normalize every record, and store the events (only what is new since last time)."""
     st = state()

@@ -104,6 +104,7 @@ class FileResult:
     offset: int | None = None  # bytes of the file stored so far (committed); None when unknown (failed)
     # events stored per parser: a mixed-format file's records are stored by several
     parsers: Counter[str] = field(default_factory=Counter)
+    reader: str | None = None  # how it was read: bulk (SQL), parallel (plugin workers) or serial (plugin)
 
 
 @dataclass
@@ -196,7 +197,7 @@ class Ingester:
         self.live = (live or LiveProofs()) if follow else None
         self.force = force  # keep what a forced parser could not read (no _ForcedCheck)
         self.reparse = reparse  # read known files again from the start, superseding their events
-        self.engine = engine  # "auto": bulk paths (ingest.bulk) where one applies; "python": plugins only
+        self.engine = engine  # see ingest.bulk.ENGINES
         self._check: _ForcedCheck | None = None
         self._hasher: ThreadPoolExecutor | None = None
         self._next_seq: int | None = None
@@ -539,19 +540,23 @@ class Ingester:
         label = str(path.resolve())
         options = self.config.options_for(parser.name)
         workers = worker_count(self.config.workers)
-        bulk = self._bulk_path(parser, offset, options, keep)
+        parallel = (not ident.compressed and workers > 1 and not self.follow and keep is None
+                    and ident.size - offset >= PARALLEL_MIN_BYTES and parser.splits(read_head(path)))
+        bulk = self._bulk_path(parser, offset, options, keep) if not (parallel and self.engine == "auto") else None
         if bulk is not None:
+            result.reader = "bulk"
             consumed, next_line = self._store_bulk(bulk, path, label, parser, options, workers, result, reference)
             if self._check:
                 self._check.finish(parser.name)
             return consumed, next_line
-        if (not ident.compressed and workers > 1 and not self.follow and keep is None
-                and ident.size - offset >= PARALLEL_MIN_BYTES and parser.splits(read_head(path))):
+        if parallel:
+            result.reader = "parallel"
             consumed, next_line = self._store_parallel(path, label, parser, offset, line, options, workers, result,
                                                        reference)
             if self._check:
                 self._check.finish(parser.name)
             return consumed, next_line
+        result.reader = "serial"
         source = open_source(path, start_offset=offset, start_line=line, tz=self.tz, options=options,
                              reference_time=reference, resume=resume,
                              complete_lines_only=self.follow and not ident.compressed)
@@ -567,7 +572,7 @@ class Ingester:
                    keep: Callable[[Event], bool] | None) -> BulkPath | None:
         """The parser's bulk path when it may stand in for the plugin: a whole file read from
         its start in one pass (no resume, follow mode or record filter)."""
-        if self.engine != "auto" or offset != 0 or self.follow or keep is not None:
+        if self.engine == "python" or offset != 0 or self.follow or keep is not None:
             return None
         bulk = bulk_path_for(parser.name)
         info = self.registry.plugins.get(parser.name)
