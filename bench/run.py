@@ -230,16 +230,17 @@ def main() -> None:
         db = work / "bench.duckdb"
         base_duck = baseline_duckdb_lines(log, work)
         base_py = baseline_python_regex(log)
-        runs, python_runs = [], []
-        for _ in range(args.repeat):  # the two engines interleaved, so both see the same machine
-            for engine, into in (("python", python_runs), ("auto", runs)):
+        runs, python_runs, bulk_runs = [], [], []
+        for _ in range(args.repeat):  # the engines interleaved, so all see the same machine
+            for engine, into in (("python", python_runs), ("bulk", bulk_runs), ("auto", runs)):
                 for leftover in (db, db.with_name(db.name + ".checkpoints"), db.with_name(db.name + ".wal")):
                     leftover.unlink(missing_ok=True)  # a checkpoint file of an earlier run is another log
                 into.append(run_child([str(AUDITCTL), "--db", str(db), "ingest", "--engine", engine,
                                        "--format", "json", str(log)], env=env))
         seconds = statistics.median(r[0] for r in runs)
         python_s = statistics.median(r[0] for r in python_runs)
-        rss = max(r[1] for r in [*runs, *python_runs])
+        bulk_s = statistics.median(r[0] for r in bulk_runs)
+        rss = max(r[1] for r in [*runs, *python_runs, *bulk_runs])
         output = runs[-1][2]
         serial_db = work / "serial.duckdb"
         serial_s, _, _ = run_child([str(AUDITCTL), "--db", str(serial_db), "ingest", "--workers", "1",
@@ -282,6 +283,8 @@ def main() -> None:
              ("pass" if seconds <= 4 * lnav_open else "FAIL") if lnav_open else "skip"),
             ("  the same, --engine python (plugins only) (s)", f"{python_s:.2f}",
              f"{seconds:.2f} --engine auto (median above)", f"{python_s / seconds:.2f}x", "", ""),
+            ("  the same, --engine bulk (SQL, one process) (s)", f"{bulk_s:.2f}",
+             f"{seconds:.2f} --engine auto (median above)", f"{bulk_s / seconds:.2f}x", "", ""),
             ("free-text search, a CLI process (s)", f"{text_s:.2f}",
              f"{lnav_text:.2f} lnav LIKE on the file" if lnav_text else "lnav not installed: skipped",
              f"{text_s / lnav_text:.2f}x" if lnav_text else "", "", ""),
@@ -321,7 +324,8 @@ def main() -> None:
         print(f"\nauditctl bench: {args.lines:,} lines ({fmt_bytes(size)}), {events:,} events, "
               f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}; ingest median of {args.repeat} runs "
               f"({', '.join(f'{r[0]:.2f}' for r in runs)} s; --engine python "
-              f"{', '.join(f'{r[0]:.2f}' for r in python_runs)} s)")
+              f"{', '.join(f'{r[0]:.2f}' for r in python_runs)} s; --engine bulk "
+              f"{', '.join(f'{r[0]:.2f}' for r in bulk_runs)} s)")
         print_table(rows)
         if args.keep:
             shutil.copy(db, out / "bench.duckdb")
