@@ -42,28 +42,19 @@ def run_child(argv: list[str], env: dict | None = None) -> tuple[float, int, str
     return seconds, usage.ru_maxrss * 1024, out.decode()
 
 
-def baseline_duckdb_lines(log: Path, work: Path) -> float:
+def baseline_duckdb_lines(log: Path, work: Path, *, zstd: bool = False) -> float:
+    """DuckDB storing the file's bare lines in a table (no parsing): the floor for "store every
+    line"; with `zstd`, in one zstd column, the floor the bulk JSON targets are ratios to."""
+    table = ("c.execute('CREATE TABLE lines (line VARCHAR USING COMPRESSION zstd)'); c.execute(\"INSERT INTO lines "
+             if zstd else "c.execute(\"CREATE TABLE lines AS ")
     code = (
-        "import duckdb, sys; c = duckdb.connect(sys.argv[2]);"
-        "c.execute(\"CREATE TABLE lines AS SELECT * FROM read_csv(?, columns={'line': 'VARCHAR'}, "
+        f"import duckdb, sys; c = duckdb.connect(sys.argv[2]); {table}"
+        "SELECT * FROM read_csv(?, columns={'line': 'VARCHAR'}, "
         "delim=chr(1), quote='', escape='', header=false, auto_detect=false, strict_mode=false, "
         "ignore_errors=true)\", [sys.argv[1]]); c.close()"
     )
-    seconds, _, _ = run_child([sys.executable, "-c", code, str(log), str(work / "baseline.duckdb")])
-    return seconds
-
-
-def baseline_duckdb_zstd_lines(log: Path, work: Path) -> float:
-    """DuckDB storing the file's bare lines in one zstd column: the floor for "keep every record"
-    that the bulk JSON targets are ratios to."""
-    code = (
-        "import duckdb, sys; c = duckdb.connect(sys.argv[2]);"
-        "c.execute('CREATE TABLE lines (line VARCHAR USING COMPRESSION zstd)');"
-        "c.execute(\"INSERT INTO lines SELECT * FROM read_csv(?, columns={'line': 'VARCHAR'}, "
-        "delim=chr(1), quote='', escape='', header=false, auto_detect=false, strict_mode=false, "
-        "ignore_errors=true)\", [sys.argv[1]]); c.close()"
-    )
-    seconds, _, _ = run_child([sys.executable, "-c", code, str(log), str(work / "zstd-lines.duckdb")])
+    name = "zstd-lines.duckdb" if zstd else "baseline.duckdb"
+    seconds, _, _ = run_child([sys.executable, "-c", code, str(log), str(work / name)])
     return seconds
 
 
@@ -184,7 +175,7 @@ def bench_cloudtrail(work: Path, env: dict, records: int) -> tuple[float, float,
         write_cloudtrail(str(log), records)
     ingest_s, _, _ = run_child([str(AUDITCTL), "--db", str(work / "ct.duckdb"), "ingest", "--format", "json",
                                 str(log)], env=env)
-    floor_s = baseline_duckdb_zstd_lines(log, work)
+    floor_s = baseline_duckdb_lines(log, work, zstd=True)
     columns = ("{'eventTime': 'VARCHAR', 'eventSource': 'VARCHAR', 'eventName': 'VARCHAR', "
                "'sourceIPAddress': 'VARCHAR', 'userIdentity': 'JSON', 'errorCode': 'VARCHAR'}")
     code = ("import duckdb, sys; c = duckdb.connect(sys.argv[2]);"
