@@ -194,6 +194,26 @@ class UtmpParser(Parser):
             source.consumed = pos
 
 
+class SessionTableParser(UtmpParser):
+    """`utmp` itself (/run/utmp, /var/run/utmp) holds the current sessions, and its records are
+    rewritten in place as sessions end: ingesting it again would store its open sessions again,
+    and a rewritten record proves nothing about the past. It is recognized and skipped; the
+    logins and logouts are in wtmp. `--parser utmp` still reads it on purpose."""
+
+    name = "utmp_sessions"
+    description = "utmp (current sessions): recognized and skipped (rewritten in place; the history is in wtmp)"
+    not_a_log = "the table of current sessions, rewritten in place as sessions end; logins and logouts are in wtmp"
+
+    def score(self, head: Head) -> tuple[float, str]:
+        if head.name not in ("utmp", "utmpx"):
+            return 0.0, ""
+        score, why = super().score(head)
+        return (0.97, f"named {head.name}, and {why}") if score else (0.0, "")
+
+    def parse(self, source: Source) -> Iterator[Event]:
+        return iter(())
+
+
 def _is_btmp(source: Source) -> bool:
     if "btmp" in source.options:
         return bool(source.options["btmp"])
@@ -348,4 +368,4 @@ class FaillogParser(PerUidTable):
         return count >= 0 and when >= EARLIEST and not _CONTROL.search(entry[4:16].split(b"\0", 1)[0])
 
 
-parsers = [UtmpParser(), LastlogParser(), FaillogParser()]
+parsers = [UtmpParser(), SessionTableParser(), LastlogParser(), FaillogParser()]

@@ -288,3 +288,18 @@ def test_faillog_is_skipped_as_not_a_log_like_lastlog(cli, tmp_path):
     other = tmp_path / "faillog"
     other.write_bytes(b"Dec  4 10:00:00 host sshd[1]: Failed password for root\n" * 3)
     assert parser.detect(read_head(other)) == 0.0
+
+
+def test_the_current_sessions_table_is_skipped_and_forced_reads_it(cli, tmp_path):
+    """/run/utmp is rewritten in place as sessions end: each ingest would store its open sessions
+    again (duplicate logins). It is skipped by name; --parser utmp still reads it."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "utmp").write_bytes(wtmp_sample())
+    result = cli("ingest", str(run / "utmp"))
+    assert result.exit_code == 0, result.output
+    assert "skipped: not a log (the table of current sessions" in result.output
+    assert registry().get("utmp_sessions").detect(read_head(run / "utmp")) == 0.97
+    assert registry().get("utmp_sessions").detect(read_head(WTMP)) == 0.0
+    forced = json.loads(cli("ingest", "--parser", "utmp", "--format", "json", str(run / "utmp")).stdout)
+    assert forced["files"][0]["events"] == len(wtmp_sample()) // 384

@@ -153,6 +153,7 @@ SPECS = [
         "control_in_user": record(7, 1, "pts/0", "", "al\x01ce", "", T0) * 3,
     }, exact=True, gzipped=("wtmp", "btmp")),
     Spec("lastlog", {"lastlog": 0.9}, "lastlog", {"syslog": SSHD, "wtmp": wtmp_sample()}, exact=True),
+    Spec("utmp_sessions", {"utmp": 0.97}, "named utmp", {"wtmp": wtmp_sample(), "syslog": SSHD}, exact=True),
     Spec("faillog", {"faillog": 0.9}, "faillog", {"syslog": SSHD, "wtmp": wtmp_sample(),
                                                   "lastlog": lastlog_sample()}, exact=True),
     Spec("web_access", {"nginx-access.log": 0.9, "apache-vhosts.log": 0.9}, "access-log", {

@@ -95,7 +95,9 @@ if __name__ == "__main__":
     (samples / "utmp").mkdir(exist_ok=True)
     (samples / "lastlog").mkdir(exist_ok=True)
     (samples / "faillog").mkdir(exist_ok=True)
+    (samples / "utmp_sessions").mkdir(exist_ok=True)
     (samples / "utmp" / "wtmp").write_bytes(wtmp_sample())
     (samples / "utmp" / "btmp").write_bytes(btmp_sample())
     (samples / "lastlog" / "lastlog").write_bytes(lastlog_sample())
     (samples / "faillog" / "faillog").write_bytes(faillog_sample())
+    (samples / "utmp_sessions" / "utmp").write_bytes(wtmp_sample())  # /run/utmp: current sessions
