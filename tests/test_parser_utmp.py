@@ -19,7 +19,7 @@ from auditctl.errors import ExitCode
 from auditctl.ingest.parsing import choose_parser, read_events
 from auditctl.sources import Source, read_head
 from support import SAMPLES, registry
-from utmp_records import T0, btmp_sample, faillog_entry, lastlog_sample, record, v4, v6, wtmp_sample
+from utmp_records import T0, btmp_sample, faillog_entry, lastlog_sample, record, sessions_sample, v4, v6, wtmp_sample
 
 WTMP = SAMPLES / "utmp" / "wtmp"
 BTMP = SAMPLES / "utmp" / "btmp"
@@ -295,11 +295,11 @@ def test_the_current_sessions_table_is_skipped_and_forced_reads_it(cli, tmp_path
     again (duplicate logins). It is skipped by name; --parser utmp still reads it."""
     run = tmp_path / "run"
     run.mkdir()
-    (run / "utmp").write_bytes(wtmp_sample())
+    (run / "utmp").write_bytes(sessions_sample())
     result = cli("ingest", str(run / "utmp"))
     assert result.exit_code == 0, result.output
     assert "skipped: not a log (the table of current sessions" in result.output
     assert registry().get("utmp_sessions").detect(read_head(run / "utmp")) == 0.97
     assert registry().get("utmp_sessions").detect(read_head(WTMP)) == 0.0
     forced = json.loads(cli("ingest", "--parser", "utmp", "--format", "json", str(run / "utmp")).stdout)
-    assert forced["files"][0]["events"] == len(wtmp_sample()) // 384
+    assert forced["files"][0]["events"] == len(sessions_sample()) // 384 == 4

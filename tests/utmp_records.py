@@ -60,6 +60,17 @@ def wtmp_sample() -> bytes:
     ])
 
 
+def sessions_sample() -> bytes:
+    """/run/utmp as it stands: the boot and runlevel, and the sessions still open."""
+    kernel = "6.1.0-18-amd64"
+    return b"".join([
+        record(2, 0, "~", "~~", "reboot", kernel, T0 + 86400, 5),
+        record(1, runlevel("5", "N"), "~", "~~", "runlevel", kernel, T0 + 86409, 7),
+        record(6, 700, "tty1", "tty1", "LOGIN", "", T0 + 86410, 9),
+        record(7, 3100, "pts/0", "ts/0", "erin", "192.0.2.44", T0 + 90000, 12, v4("192.0.2.44"), session=3100),
+    ])
+
+
 def btmp_sample() -> bytes:
     """Failed logins as sshd and login write them to btmp (LOGIN_PROCESS records)."""
     return b"".join([
@@ -100,4 +111,4 @@ if __name__ == "__main__":
     (samples / "utmp" / "btmp").write_bytes(btmp_sample())
     (samples / "lastlog" / "lastlog").write_bytes(lastlog_sample())
     (samples / "faillog" / "faillog").write_bytes(faillog_sample())
-    (samples / "utmp_sessions" / "utmp").write_bytes(wtmp_sample())  # /run/utmp: current sessions
+    (samples / "utmp_sessions" / "utmp").write_bytes(sessions_sample())
