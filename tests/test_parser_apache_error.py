@@ -22,9 +22,9 @@ def one(tmp_path: Path, line: str, **kwargs):
 
 
 @pytest.mark.parametrize(("line", "expected"), [
-    ("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties",
+    ("[Sat Mar 02 11:20:05 2024] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties",
      ("system", "log", "unknown", "notice", None, None, None, None)),
-    ("[Sun Dec 04 05:15:09 2005] [error] [client 198.51.100.17] Directory index forbidden by rule: /var/www/html/",
+    ("[Sat Mar 02 11:35:40 2024] [error] [client 198.51.100.17] Directory index forbidden by rule: /var/www/html/",
      ("data_access", "access", "failure", "error", None, "/var/www/html/", "198.51.100.17", None)),
     ("[Mon Dec 05 01:30:32 2005] [error] [client 198.51.100.18] File does not exist: /var/www/html/awstats",
      ("system", "log", "unknown", "error", None, None, "198.51.100.18", None)),
