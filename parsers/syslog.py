@@ -4,8 +4,10 @@ Headers give time, host, program and PID (older `sshd(pam_unix)[pid]:` tags give
 and the PAM module; launchd's `com.apple.xpc.launchd[1] (job[pid]):` the program and the job).
 Messages of sshd, sudo, su, runuser, PAM modules, the shadow-utils tools (useradd, userdel,
 usermod, groupadd, groupdel, groupmod, gpasswd, passwd, chpasswd, chage, chfn, chsh, newusers,
-vipw/vigr, pwck/grpck, newgrp), login and systemd-logind are mapped to the schema's categories
+vipw/vigr, pwck/grpck, newgrp), login, ftpd and systemd-logind are mapped to the schema's categories
 and actions by `auditctl.ingest.authlog` (shared with journald); other programs' lines are kept as `system`/`log` events with host, app and message.
+sysklogd's `syslogd 1.4.1: restart.` gives app `syslogd` and attrs.version; util-linux login's
+retitled ident ` -- USER[pid]:` gives app `login` and attrs.ident.
 Authentication lines follow issue 16's contract: `login` is an attempt, `authenticate` a
 duplicate report or credential check, and summaries ("PAM 2 more authentication failures",
 rsyslog's "message repeated N times: [...]") are `authenticate` with attrs.summary/repeats.
@@ -44,6 +46,12 @@ _TAG = re.compile(r"([^\s\[\]:]+)(?:\[([^\]]*)\])?: ?(.*)", re.S)
 # ("com.apple.xpc.launchd[1] (com.apple.quicklook[21498]):"): then the whole tag is the app.
 _TAG_SPACED = re.compile(r"([^\[\]:]{1,64}?)\[(\d+)\]: (.*)", re.S)
 _TAG_LAUNCHD = re.compile(r"(\S+)\[(\d+)\] \(([^)\[]*)(?:\[(\d+)\])?\): (.*)", re.S)
+# sysklogd marks its own (re)start with its version in the tag: `syslogd 1.4.1: restart.`
+# (Debian: `syslogd 1.5.0#6: restart.`).
+_TAG_VERSION = re.compile(r"([^\s\[\]:]+) (\d+(?:\.\d+)+[\w#+~.-]*): ?(.*)", re.S)
+# util-linux login started as /bin/login retitles itself `login -- USER` (setproctitle); the
+# syslog ident, the program name's tail, then reads ` -- USER`: `host  -- root[2421]: ...`.
+_LOGIN_RETITLED = re.compile(r"\s*-- \S+")
 # Older Red Hat tags name the PAM module the program used: `sshd(pam_unix)[19939]:`.
 _APP_MODULE = re.compile(r"([^()\s]+)\(([\w.-]+)\)")
 # The common auth.log shape in one match; anything else takes the general path, which gives
@@ -173,12 +181,17 @@ class SyslogParser(Parser):
             msg = msg.strip()
             if app and app.endswith(")") and (mod := _APP_MODULE.fullmatch(app)) is not None:
                 app, attrs["module"] = mod[1], mod[2]
+            elif app and _LOGIN_RETITLED.fullmatch(app):
+                app, attrs["ident"] = "login", app.strip()
         elif (m := _TAG_LAUNCHD.match(rest)) is not None:
             # launchd speaking for a job: `com.apple.xpc.launchd[1] (com.apple.quicklook[21498]):`
             app, pid, service, service_pid, msg = m.groups()
             attrs["service"] = service
             if service_pid:
                 attrs["service_pid"] = int(service_pid)
+        elif (m := _TAG_VERSION.match(rest)) is not None:
+            app, attrs["version"], msg = m.groups()
+            msg = msg.strip()
         number_pid = int(pid) if pid and pid.isdigit() else None
         if pid and number_pid is None:
             attrs["pid"] = pid  # not a number ("app[main]:"): kept as written

@@ -149,7 +149,7 @@ def test_auth_messages_map_to_the_schema(tmp_path, line, expected):
     ("su(pam_unix)[21416]: authentication failure; logname=alice uid=500 euid=0 tty= ruser=alice rhost=  user=root",
      ("su", 21416, "authenticate", "failure", "alice", "root", None, None)),
     ("login(pam_unix)[2310]: session opened for user root by LOGIN(uid=0)",
-     ("login", 2310, "session_start", "success", "LOGIN", "root", None, None)),
+     ("login", 2310, "session_start", "success", "root", None, None, None)),
     ("sshd(pam_unix)[5211]: 2 more authentication failures; logname= uid=0 euid=0 tty=NODEVssh ruser= "
      "rhost=61.53.154.93  user=root",
      ("sshd", 5211, "authenticate", "failure", "root", None, "61.53.154.93", None)),
@@ -161,6 +161,68 @@ def test_older_module_tags_parse_like_the_plain_form(tmp_path, line, expected):
     got = (ev.app, ev.pid, ev.action, ev.outcome, ev.actor, ev.target, ev.src_ip, (ev.attrs or {}).get("rhost"))
     assert got == expected
     assert ev.category in ("authentication", "user_management") and ev.attrs["pam_module"] == "pam_unix"
+
+
+# -- grammar found on older and held-out logs (Loghub's Linux and OpenSSH sets) -----------------
+# Lines modelled on those logs' grammar, with made-up hosts, addresses, names and pids.
+
+@pytest.mark.parametrize(("line", "expected"), [
+    # util-linux login run as /bin/login retitles itself `login -- USER`: its syslog ident is ` -- USER`
+    ("srv2  -- root[3107]: ROOT LOGIN ON tty3",
+     ("login", 3107, "authentication", "login", "success", "root", None, None, {"ident": "-- root", "tty": "tty3"})),
+    ("srv2  -- alice[3108]: LOGIN ON tty1 BY alice",
+     ("login", 3108, "authentication", "login", "success", "alice", None, None, {"ident": "-- alice", "tty": "tty1"})),
+    # sysklogd's own restart marker carries its version in the tag
+    ("srv2 syslogd 1.4.1: restart.", ("syslogd", None, "system", "log", "unknown", None, None, None, {"version": "1.4.1"})),
+    ("srv2 syslogd 1.5.0#6: restart.",
+     ("syslogd", None, "system", "log", "unknown", None, None, None, {"version": "1.5.0#6"})),
+    # getty's utmp placeholder `LOGIN` is no person: the session is the user's own
+    ("login[900]: pam_unix(login:session): session opened for user root(uid=0) by LOGIN(uid=0)",
+     ("login", 900, "authentication", "session_start", "success", "root", None, None,
+      {"pam_module": "pam_unix", "pam_service": "login"})),
+    # ftpd (netkit/Red Hat, wu-ftpd)
+    ("ftpd[4410]: ANONYMOUS FTP LOGIN FROM 198.51.100.20,  (anonymous)",
+     ("ftpd", 4410, "authentication", "login", "success", "anonymous", None, "198.51.100.20", None)),
+    ("ftpd[4411]: FTP LOGIN FROM 198.51.100.21 as carol",
+     ("ftpd", 4411, "authentication", "login", "success", "carol", None, "198.51.100.21", None)),
+    ("ftpd[4412]: FTP LOGIN FAILED FROM 198.51.100.22, mallory",
+     ("ftpd", 4412, "authentication", "login", "failure", "mallory", None, "198.51.100.22", None)),
+    ("ftpd[4413]: FTP LOGIN FROM ws22.example.net [198.51.100.23], dave",
+     ("ftpd", 4413, "authentication", "login", "success", "dave", None, "198.51.100.23", {"rhost": "ws22.example.net"})),
+    ("ftpd[4414]: connection from 198.51.100.24 (dsl-24.example.net) at Fri Jun 17 07:07:00 2005 ",
+     ("ftpd", 4414, "system", "log", "unknown", None, None, "198.51.100.24", {"rhost": "dsl-24.example.net"})),
+    ("ftpd[4415]: repeated login failures from ws25.example.net",
+     ("ftpd", 4415, "authentication", "authenticate", "failure", None, None, None,
+      {"rhost": "ws25.example.net", "summary": True})),
+    # sshd: OpenSSH 6.x-7.x preauth disconnects with an error prefix, UseDNS checks, names with spaces
+    ("sshd[5120]: error: Received disconnect from 203.0.113.9: 14: No more user authentication methods available. "
+     "[preauth]",
+     ("sshd", 5120, "authentication", "authenticate", "unknown", None, None, "203.0.113.9", {"preauth": True})),
+    ("sshd[5121]: error: Received disconnect from 203.0.113.9: 3: com.example.SshException: Auth fail [preauth]",
+     ("sshd", 5121, "authentication", "authenticate", "unknown", None, None, "203.0.113.9", {"preauth": True})),
+    ("sshd[5122]: reverse mapping checking getaddrinfo for scan.example.org [203.0.113.10] failed - POSSIBLE "
+     "BREAK-IN ATTEMPT!",
+     ("sshd", 5122, "system", "log", "unknown", None, None, "203.0.113.10", {"rhost": "scan.example.org"})),
+    ("sshd[5123]: Address 203.0.113.11 maps to dyn.example.org, but this does not map back to the address - "
+     "POSSIBLE BREAK-IN ATTEMPT!",
+     ("sshd", 5123, "system", "log", "unknown", None, None, "203.0.113.11", {"rhost": "dyn.example.org"})),
+    ("sshd[5124]: input_userauth_request: invalid user  0202 [preauth]",
+     ("sshd", 5124, "authentication", "authenticate", "failure", " 0202", None, None, {"invalid_user": True})),
+])
+def test_older_and_held_out_grammar(tmp_path, line, expected):
+    ev = one(tmp_path, f"Jul  7 08:06:15 {line}" if line.startswith("srv2") else f"Jul  7 08:06:15 srv2 {line}")
+    got = (ev.app, ev.pid, ev.category, ev.action, ev.outcome, ev.actor, ev.target, ev.src_ip, ev.attrs)
+    assert got == expected
+    assert ev.host == "srv2" and ev.raw.endswith(line)
+
+
+def test_same_invalid_user_on_every_line_of_one_attempt(tmp_path):
+    """sshd writes a client-sent name as given: the three lines of one attempt name the same user."""
+    events = parse_text(tmp_path, "".join(f"Dec 10 08:24:3{i} gw sshd[77]: {msg}\n" for i, msg in enumerate([
+        "Invalid user  0202 from 203.0.113.12",
+        "input_userauth_request: invalid user  0202 [preauth]",
+        "Failed password for invalid user  0202 from 203.0.113.12 port 40000 ssh2"])))
+    assert {ev.actor for ev in events} == {" 0202"}
 
 
 def test_older_module_summary_and_modern_hostname_rhost(tmp_path):

@@ -57,6 +57,14 @@ class Spec:
 
 
 SPECS = [
+    Spec("apache_error", {"error_log": 0.9}, "Apache error-log", {
+        "syslog": SSHD, "logfmt": LOGFMT,
+        "web_access": b'10.1.2.3 - frank [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-" "curl/8"\n',
+        "nginx_error_log": b'2026/03/14 09:24:13 [error] 1204#1204: *5531 open() "/x" failed (2: No such file), '
+                           b"client: 1.2.3.4\n",
+        "ssl_request_log": b'[10/Aug/2018:09:45:56 +0200] 172.30.0.119 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 '
+                           b'"GET / HTTP/1.1" 1375\n',
+    }, gzipped=("error_log",), unparsed={"error_log": [16]}, reason="apache_error"),
     Spec("auditd", {"audit.log": 0.9, "audit-enriched.log": 0.9}, "msg=audit", {
         "syslog": SSHD,
         "audit-via-syslog": b"Mar 12 08:40:13 web01 audispd: node=web01 type=USER_LOGIN msg=audit(1710232813.655:3188): "

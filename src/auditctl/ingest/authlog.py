@@ -1,7 +1,7 @@
 """What auth programs' messages mean, for every parser that reads syslog-style messages.
 
 `interpret(app, msg)` maps a message of sshd, sudo, su, runuser, PAM modules, the shadow-utils
-tools, login, systemd-logind and cron to an Event (category, action, outcome, actor, target,
+tools, login, ftpd, systemd-logind and cron to an Event (category, action, outcome, actor, target,
 ...; no time, host or raw), or None for a message it does not know. The syslog parser applies
 it to each line's program and message; the journald parser to SYSLOG_IDENTIFIER and MESSAGE,
 so the same message maps the same way from auth.log and from the journal.
@@ -91,7 +91,8 @@ _SSHD_RULES: list[Rule] = [
                 r" for (illegal user |invalid user )?(\S+) from (\S+)"),
      lambda m: _ev(AUTH, "authenticate", "failure", f"PAM: {m[1]}", actor=m[3], src_ip=m[4],
                    attrs={"invalid_user": True} if m[2] else None)),
-    (re.compile(r"input_userauth_request: invalid user (\S*)"),
+    # the name is as the client sent it, spaces included (like `Invalid user (.*?) from`)
+    (re.compile(r"input_userauth_request: invalid user (.*?)(?: \[preauth\])?$"),
      lambda m: _ev(AUTH, "authenticate", "failure", "invalid user", actor=m[1] or None,
                    attrs={"invalid_user": True})),
     # sshd goes on to log the attempt itself (`Failed password for U`): this is its duplicate
@@ -109,7 +110,8 @@ _SSHD_RULES: list[Rule] = [
     (_MORE_FAILURES, lambda m: _more_failures(m)),
     (re.compile(r"Disconnected from user (\S+) (\S+) port (\d+)"),
      lambda m: _ev(AUTH, "logout", "success", "Disconnected from user", actor=m[1], src_ip=m[2])),
-    (re.compile(r"(?:Connection closed by|Disconnected from|Received disconnect from)"
+    # OpenSSH 6.x-7.x logs a disconnect by an error reason code (3, 14) with an `error: ` prefix
+    (re.compile(r"(?:error: )?(?:Connection closed by|Disconnected from|Received disconnect from)"
                 r"(?: (authenticating|invalid) user (\S+))? ([0-9a-fA-F:.]*[0-9a-fA-F])(?: port \d+)?\b.*\[preauth\]$"),
      lambda m: _ev(AUTH, "authenticate", "unknown", "preauth disconnect", actor=m[2], src_ip=m[3],
                    attrs={"preauth": True, **({"invalid_user": True} if m[1] == "invalid" else {})})),
@@ -119,6 +121,13 @@ _SSHD_RULES: list[Rule] = [
      lambda m: _ev(AUTH, "logout", "unknown", "Connection closed", src_ip=m[1])),
     (re.compile(r"Connection from (\S+) port (\d+)"),
      lambda m: _ev("system", "log", "unknown", "Connection from", src_ip=m[1])),
+    # UseDNS checks of the client's address: context, with the address the client came from
+    (re.compile(r"reverse mapping checking getaddrinfo for (\S+) \[(\S+)\] failed"),
+     lambda m: _ev("system", "log", "unknown", "reverse mapping failed", src_ip=m[2] if is_ip(m[2]) else None,
+                   attrs={"rhost": m[1]})),
+    (re.compile(r"Address (\S+) maps to (\S+), but this does not map back to the address"),
+     lambda m: _ev("system", "log", "unknown", "address does not map back", src_ip=m[1] if is_ip(m[1]) else None,
+                   attrs={"rhost": m[2]})),
     (re.compile(r"Did not receive identification string from (\S+)"),
      lambda m: _ev("system", "log", "failure", "Did not receive identification string", src_ip=m[1])),
     (re.compile(r"Server listening on (\S+) port (\d+)"),
@@ -414,6 +423,9 @@ def _pam(module: str, service: str, kind: str, text: str) -> Event:
         m = _PAM_SESSION.match(text)
         if m:
             user, by = m[2], m[3] or None
+            if by == "LOGIN":
+                # getlogin() before login's own utmp entry: getty's "LOGIN" placeholder, no person
+                by = None
             opened = m[1] == "opened"
             actor, target = (by, user) if by and by != user else (user, None)
             return _ev(AUTH, "session_start" if opened else "session_end", "success",
@@ -495,6 +507,37 @@ _RSERVICE_RULES: list[Rule] = [
      lambda m: _ev(AUTH, "authenticate", "failure", "Kerberos authentication failed")),
 ]
 
+# BSD-derived ftpd (netkit, Red Hat's ftpd) and wu-ftpd: the remote host is written as
+# `addr`, `addr (name)` or `name [addr]`.
+_FTP_FROM = r"(\S+?)(?: \((\S*)\)| \[(\S+)\])?"
+_FTP_RULES: list[Rule] = [
+    (re.compile(r"ANONYMOUS FTP LOGIN FROM " + _FTP_FROM + r",\s*(.*)$"),
+     lambda m: _ftp(m, "login", "success", "ANONYMOUS FTP LOGIN", "anonymous")),
+    (re.compile(r"FTP LOGIN FROM " + _FTP_FROM + r"(?:, | as )(\S+)$"),
+     lambda m: _ftp(m, "login", "success", "FTP LOGIN", m[4])),
+    (re.compile(r"FTP LOGIN (FAILED|REFUSED) FROM " + _FTP_FROM + r", (\S+)$"),
+     lambda m: _ftp(m, "login", "failure", f"FTP LOGIN {m[1]}", m[5], first=2)),
+    (re.compile(r"failed login from " + _FTP_FROM + r"$"),
+     lambda m: _ftp(m, "login", "failure", "failed login", None)),
+    (re.compile(r"repeated login failures from " + _FTP_FROM + r"$"),
+     lambda m: _ftp(m, "authenticate", "failure", "repeated login failures", None, summary=True)),
+    (re.compile(r"connection from " + _FTP_FROM + r"(?: at .*)?$"),
+     lambda m: _ftp(m, "log", "unknown", "connection from", None, category="system")),
+]
+
+
+def _ftp(m: re.Match[str], action: str, outcome: str, original: str, actor: str | None, first: int = 1,
+         summary: bool = False, category: str = AUTH) -> Event:
+    """An ftpd line: the address is src_ip, a host name attrs.rhost."""
+    host, name, bracketed = m[first], m[first + 1], m[first + 2]
+    addr = bracketed or host
+    rhost = name if bracketed is None else host
+    attrs = {**({"rhost": rhost} if rhost and rhost != addr else {}), **(_SUMMARY if summary else {})}
+    if not is_ip(addr):
+        addr, attrs = None, {"rhost": host, **attrs}
+    return _ev(category, action, outcome, original, actor=actor, src_ip=addr, attrs=attrs or None)
+
+
 _CRON = re.compile(r"\((\S+)\) CMD \((.*)\)$")
 
 
@@ -533,6 +576,7 @@ _BY_APP: dict[str, Callable[[str], Event | None]] = {
     **{daemon: RuleSet(_RSERVICE_RULES).match for daemon in ("klogind", "kshd", "krshd", "eklogind", "rlogind",
                                                               "rshd")},
     **{tool: _shadow_tool(tool) for tool in _SHADOW_APPS},
+    **{daemon: RuleSet(_FTP_RULES).match for daemon in ("ftpd", "in.ftpd", "wu-ftpd", "wu.ftpd")},
 }
 
 

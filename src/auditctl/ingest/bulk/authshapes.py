@@ -87,9 +87,10 @@ _PAM_LET = (("pam_module", _PAM_MODULE), ("pam_service", _PAM_SERVICE),
             ("pam_words", "string_split(substr(msg, strpos(msg, '): ') + 3), ' ')"))
 _PAM_ATTRS = (("pam_module", js("pam_module"), None), ("pam_service", js("pam_service"), None))
 # pam_unix session: `for user (\S+?)(?:\(uid=\d+\))?(?: by (\S*?)(?:\(uid=\d+\))?)?$`; with no
-# space or parenthesis in the names, each lazy group is the whole name.
+# space or parenthesis in the names, each lazy group is the whole name. A `by LOGIN` (getty's
+# utmp placeholder) is no by-user, as in the plugin.
 _SESSION_LET = (*_PAM_LET, ("session_user", "split_part(pam_words[5], '(', 1)"),
-                ("session_by", "nullif(split_part(coalesce(pam_words[7], ''), '(', 1), '')"),
+                ("session_by", "nullif(nullif(split_part(coalesce(pam_words[7], ''), '(', 1), ''), 'LOGIN')"),
                 ("by_other", "coalesce(session_by <> session_user, false)"))
 # pam_unix auth failure: `_pam_kv` reads `key=value` words; the layout below has each key once.
 _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
