@@ -172,6 +172,35 @@ def test_older_module_summary_and_modern_hostname_rhost(tmp_path):
     assert ev.src_ip is None and ev.attrs["rhost"] == "scanner.example.net"
 
 
+# sshd with `UseDNS yes` names the client host instead of its address; src_ip (ECS source.ip)
+# holds addresses only, so the name goes to attrs.rhost as for PAM's rhost= (login and
+# r-services lines alike).
+@pytest.mark.parametrize(("line", "action", "actor"), [
+    ("sshd[10161]: error: PAM: User not known to the underlying authentication module for illegal user "
+     "test from test.example.com", "authenticate", "test"),
+    ("sshd[2]: Failed password for root from scanner.example.net port 4022 ssh2", "login", "root"),
+    ("sshd[2]: Accepted publickey for alice from ws-12.corp.example port 50022 ssh2", "login", "alice"),
+    ("sshd[2]: Invalid user oracle from cafe.example", "authenticate", "oracle"),
+    ("sshd[2]: Connection closed by cafe port 22 [preauth]", "authenticate", None),
+])
+def test_sshd_host_names_are_not_source_addresses(tmp_path, line, action, actor):
+    ev = one(tmp_path, f"Feb 22 12:53:50 h {line}")
+    host = re.search(r"(?:from|by) (\S+)(?: port|$)", line)[1]
+    assert (ev.action, ev.actor, ev.src_ip, ev.attrs["rhost"]) == (action, actor, None, host)
+    assert one(tmp_path, f"Feb 22 12:53:50 h {line.replace(host, '2001:db8::7')}").src_ip == "2001:db8::7"
+
+
+# pam_faillock's lock notice (pam_faillock.c): the account is locked after N failures, like
+# Windows 4740 (user_locked, the locked account as target).
+@pytest.mark.parametrize("tag", ["sshd[641839]", "sudo", "login[5200]", "su"])
+def test_pam_faillock_lock_is_an_account_lock(tmp_path, tag):
+    ev = one(tmp_path, f"Apr 24 14:30:40 h {tag}: pam_faillock({tag.split('[')[0]}:auth): "
+                       "Consecutive login failures for user test account temporarily locked")
+    assert (ev.category, ev.action, ev.outcome, ev.actor, ev.target) == (
+        "user_management", "user_locked", "success", None, "test")
+    assert ev.attrs["pam_module"] == "pam_faillock"
+
+
 def test_launchd_tag_names_the_program_not_the_process(tmp_path):
     events = parse_text(tmp_path, (
         "Dec 13 11:38:45 mac com.apple.xpc.launchd[1] (com.apple.quicklook[21498]): Endpoint has been activated\n"

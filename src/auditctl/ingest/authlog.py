@@ -32,6 +32,9 @@ Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], Event]]
 def _ev(category: str, action: str, outcome: str, original: str, actor: str | None = None,
         target: str | None = None, role: str | None = None, resource: str | None = None,
         src_ip: str | None = None, session: str | None = None, attrs: dict | None = None) -> Event:
+    if src_ip and not is_ip(src_ip):
+        # sshd (UseDNS), login and others may name the client host: src_ip is an address only
+        attrs, src_ip = {**(attrs or {}), "rhost": src_ip}, None
     return Event(ts=None, category=category, action=action, outcome=outcome, original_action=original,
                  actor=actor or None, target=target or None, role=role or None,
                  resource=resource or None, src_ip=src_ip or None, session=session, attrs=attrs)
@@ -406,6 +409,10 @@ def _pam_kv(text: str, ev: Event) -> Event:
     return ev
 
 
+# pam_faillock.c, when a failure reaches `deny`: the account is locked (until unlock_time)
+_FAILLOCK_LOCKED = re.compile(r"Consecutive login failures for user (\S+) account temporarily locked")
+
+
 def _pam(module: str, service: str, kind: str, text: str) -> Event:
     """`module(service:kind): text`, or the older tag form `service(module)[pid]: text` (kind "")."""
     attrs = {"pam_module": module, "pam_service": service}
@@ -434,6 +441,9 @@ def _pam(module: str, service: str, kind: str, text: str) -> Event:
     m = re.match(r'requirement ".*" not met by user "(\S+)"', text)
     if m:
         return _ev(AUTH, "authenticate", "failure", f"{original} requirement not met", actor=m[1], attrs=attrs)
+    m = _FAILLOCK_LOCKED.match(text)
+    if m:
+        return _ev(USERS, "user_locked", "success", f"{original} account locked", target=m[1], attrs=attrs)
     m = re.match(r"account (\S+) has expired", text)
     if m:
         return _ev(AUTH, "authenticate", "failure", f"{original} account expired", actor=m[1], attrs=attrs)
