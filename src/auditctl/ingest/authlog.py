@@ -134,15 +134,20 @@ _SSHD_RULES: list[Rule] = [
 
 # -- sudo ----------------------------------------------------------------------------------
 
-_SUDO = re.compile(r"\s*(\S+) : (?:(.*?) ; )?TTY=(.*?) ; PWD=(.*?) ; USER=(.*?) ;(?: GROUP=(.*?) ;)?(?: ENV=.*? ;)? COMMAND=(.*)")
+# sudo's log line (eventlog.c): `user : [problem ; ][TTY=t ; ][CHROOT=c ; ]PWD=d ; USER=u ;
+# [GROUP=g ;][TSID=id ;][ENV=... ;] COMMAND=cmd`; sudo 1.9 leaves TTY= out when there is no
+# terminal (cron, ssh host cmd) and writes TSID= with I/O logging.
+_SUDO = re.compile(r"\s*(\S+) : (?:(?!TTY=|PWD=|CHROOT=)(.*?) ; )?(?:TTY=(.*?) ; )?(?:CHROOT=.*? ; )?PWD=(.*?) ; "
+                   r"USER=(.*?) ;(?: GROUP=(.*?) ;)?(?: TSID=(\S*) ;)?(?: ENV=.*? ;)? COMMAND=(.*)")
 
 
 def _sudo(msg: str) -> Event | None:
     m = _SUDO.match(msg)
     if not m:
         return None
-    user, problem, tty, pwd, runas, group, command = m.groups()
-    attrs = {"tty": tty, "pwd": pwd, **({"group": group} if group else {})}
+    user, problem, tty, pwd, runas, group, tsid, command = m.groups()
+    attrs = {**({"tty": tty} if tty is not None else {}), "pwd": pwd, **({"group": group} if group else {}),
+             **({"tsid": tsid} if tsid else {})}
     if problem is None:
         return _ev(PRIV, "command_run", "success", "sudo COMMAND", actor=user, target=runas,
                    resource=command, attrs=attrs)
@@ -436,7 +441,7 @@ def _pam(module: str, service: str, kind: str, text: str) -> Event:
     m = re.match(r"password changed for (\S+)", text)
     if m:
         return _ev(USERS, "password_changed", "success", f"{original} password changed", target=m[1], attrs=attrs)
-    if kind in ("chauthtok", "password", "") and "error" in text.lower():
+    if kind in ("chauthtok", "password", "") and ("error" in text.lower() or text.startswith("new password not acceptable")):
         return _ev(USERS, "password_changed", "failure", f"{original} {text[:60]}", attrs=attrs)
     m = re.match(r'requirement ".*" not met by user "(\S+)"', text)
     if m:
@@ -544,6 +549,15 @@ _BY_APP: dict[str, Callable[[str], Event | None]] = {
                                                               "rshd")},
     **{tool: _shadow_tool(tool) for tool in _SHADOW_APPS},
 }
+
+
+# pam_unix's helper (passverify.c), which checks a password for a caller that cannot read
+# /etc/shadow (a screen locker, or pam_unix itself when not root)
+_CHKPWD_RULES: list[Rule] = [
+    (re.compile(r"password check failed for user \((\S+)\)"),
+     lambda m: _ev(AUTH, "authenticate", "failure", "password check failed", actor=m[1])),
+]
+_BY_APP["unix_chkpwd"] = RuleSet(_CHKPWD_RULES).match
 
 
 def _cron(msg: str) -> Event | None:
