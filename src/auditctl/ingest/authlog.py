@@ -531,6 +531,9 @@ def _login(msg: str) -> Event | None:
     if ev.actor in _LOGIN_UNKNOWN:
         ev.actor = None
     where, ev.src_ip = ev.src_ip, None
+    if where is None and ev.attrs and "rhost" in ev.attrs:  # _ev's name for a non-address
+        where = ev.attrs.pop("rhost")
+        ev.attrs = ev.attrs or None
     if where and is_ip(where):
         ev.src_ip = where
     elif where and where not in _LOGIN_UNKNOWN:
