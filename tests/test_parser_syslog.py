@@ -173,8 +173,7 @@ def test_older_module_summary_and_modern_hostname_rhost(tmp_path):
 
 
 # sshd with `UseDNS yes` names the client host instead of its address; src_ip (ECS source.ip)
-# holds addresses only, so the name goes to attrs.rhost as for PAM's rhost= (login and
-# r-services lines alike).
+# holds addresses only, so the name goes to attrs.rhost as for PAM's rhost=.
 @pytest.mark.parametrize(("line", "action", "actor"), [
     ("sshd[10161]: error: PAM: User not known to the underlying authentication module for illegal user "
      "test from test.example.com", "authenticate", "test"),
