@@ -2,7 +2,9 @@
 
 A record is one line: `[node=NAME ]type=TYPE msg=audit(EPOCH.MS:SERIAL): key=value ...`. User-space
 records carry a second, quoted `msg='key=value ...'`; ENRICHED logs append a 0x1d (GS) byte and
-the numeric ids translated to names in upper case (`AUID="alice" UID="root" ID="bob"`).
+the numeric ids translated to names in upper case (`AUID="alice" UID="root" ID="bob"`). Where
+the GS byte did not survive (rsyslog writes `#035`; text tools make it a space or drop it), a
+trailing run of upper-case fields is the enriched part all the same.
 
 One Event per audit EVENT, not per record: records with the same node, time and serial belong
 together (SYSCALL + EXECVE + CWD + PATH + PROCTITLE + EOE). They are usually adjacent but may
@@ -199,6 +201,8 @@ class _Record:
     def fields(self) -> dict[str, str]:
         if self._fields is None:
             body, sep, enriched = self.body.partition("\x1d")
+            if not sep:
+                body, sep, enriched = _enriched_without_gs(self.body)
             self._fields = _parse_fields(body, self.type == "EXECVE")
             self._enriched = _parse_fields(enriched, False) if sep else {}
         return self._fields
@@ -208,6 +212,22 @@ class _Record:
         if self._enriched is None:
             _ = self.fields
         return self._enriched or {}
+
+
+# The ENRICHED part when its 0x1d did not survive (rsyslog's `#035`, a space, or nothing
+# after a closing quote): a run of upper-case KEY=value fields up to the end of the line.
+# auditd's own keys are lower case, so the run cannot begin inside the record.
+_ENRICHED_TAIL = re.compile(r"""(?:#035|(?<=[\s'"]))((?:[A-Z][A-Z0-9_]*=(?:"[^"]*"|[^\s"']+)\s*)+)$""")
+
+
+def _enriched_without_gs(body: str) -> tuple[str, str, str]:
+    # every enriched record with an id names it (UID=, AUID=, OUID=, ID=...): a cheap test first
+    if "ID=" not in body and "ARCH=" not in body:
+        return body, "", ""
+    m = _ENRICHED_TAIL.search(body)
+    if m is None:
+        return body, "", ""
+    return body[:m.start()], "\x1d", m[1]
 
 
 def _unhex(value: str) -> str | None:

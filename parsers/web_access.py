@@ -4,7 +4,8 @@ Shapes read, one request a line:
 
     combined   127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326 "referer" "agent"
     common     the same without the quoted referrer and user agent
-    vhost      www.example.com:443 127.0.0.1 - frank [...] "GET / HTTP/1.1" 200 ...   (Apache vhost_combined)
+    vhost      www.example.com:443 127.0.0.1 - frank [...] "GET / HTTP/1.1" 200 ...   (Apache vhost_combined;
+               also without the port, and nginx `$host $remote_addr`: the first word is the server)
     proxied    10.0.0.2, 10.0.0.1, 85.181.35.98 - - [...] ...   (nginx with real_ip / X-Forwarded-For lists)
     ssl        [10/Aug/2018:09:45:56 +0200] 172.30.0.119 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 "GET / HTTP/1.1" 1375
                (Apache ssl_request_log; it has no status code)
@@ -146,6 +147,13 @@ class WebAccessParser(Parser):
             if v:
                 attrs["vhost"] = f"{v[1]}:{v[2]}"
                 client = v[3]
+            elif " " in client:
+                # `$host $remote_addr` (nginx), `%v %h` (Apache): a first word that a space, not a
+                # comma, follows is the server; an address list is `a, b` or a quoted `"a, b" c`
+                head, _, tail = client.partition(" ")
+                if not head.endswith(",") and not head.startswith('"'):
+                    attrs["vhost"] = head
+                    client = tail.lstrip()
             if ident not in _NONE:
                 attrs["ident"] = ident
         else:

@@ -176,6 +176,23 @@ def test_enriched_sample_mappings():
     assert (abort.action, abort.outcome, abort.actor) == ("audit_config_changed", "failure", "root")
 
 
+# ENRICHED records whose 0x1d separator did not survive: rsyslog's imfile writes it as `#035`
+# (control characters escaped), and copies through text tools turn it into a space or drop
+# it. The upper-case name fields are still the enriched part (raw auditd keys are lower case).
+@pytest.mark.parametrize("sep", ["\x1d", "#035", " ", ""])
+def test_enriched_names_without_the_gs_separator(sep):
+    text = ("type=ADD_USER msg=audit(1784285181.000:1200): pid=234567 uid=0 auid=1006 ses=1200 "
+            "msg='op=adding user id=500 exe=\"/usr/sbin/useradd\" hostname=host-02 addr=? terminal=pts/1 "
+            f"res=success'{sep}UID=\"root\" AUID=\"admin7\" ID=\"newbie\"\n"
+            "node=n1 type=SYSCALL msg=audit(1723109482.048:4981103): arch=c000003e syscall=87 success=yes exit=0 "
+            "items=2 ppid=1 pid=560348 auid=1561577791 uid=2012 gid=2007 euid=2012 tty=(none) ses=126 "
+            f'comm="httpd" exe="/usr/sbin/httpd" key="delete"{sep or " "}ARCH=x86_64 SYSCALL=unlink '
+            'AUID="dba03" UID="web" GID="oinstall" EUID="web"\n')
+    add, unlink = parse_text(text)
+    assert (add.action, add.actor, add.target, add.outcome) == ("user_created", "admin7", "newbie", "success")
+    assert unlink.actor == "dba03" and unlink.attrs["key"] == "delete"
+
+
 # ---------------------------------------------------------------- grouping and robustness
 
 

@@ -234,6 +234,61 @@ def test_older_module_summary_and_modern_hostname_rhost(tmp_path):
     assert ev.src_ip is None and ev.attrs["rhost"] == "scanner.example.net"
 
 
+# sshd with `UseDNS yes` names the client host instead of its address; src_ip (ECS source.ip)
+# holds addresses only, so the name goes to attrs.rhost as for PAM's rhost=.
+@pytest.mark.parametrize(("line", "action", "actor"), [
+    ("sshd[10161]: error: PAM: User not known to the underlying authentication module for illegal user "
+     "test from test.example.com", "authenticate", "test"),
+    ("sshd[2]: Failed password for root from scanner.example.net port 4022 ssh2", "login", "root"),
+    ("sshd[2]: Accepted publickey for alice from ws-12.corp.example port 50022 ssh2", "login", "alice"),
+    ("sshd[2]: Invalid user oracle from cafe.example", "authenticate", "oracle"),
+    ("sshd[2]: Connection closed by cafe port 22 [preauth]", "authenticate", None),
+])
+def test_sshd_host_names_are_not_source_addresses(tmp_path, line, action, actor):
+    ev = one(tmp_path, f"Feb 22 12:53:50 h {line}")
+    host = re.search(r"(?:from|by) (\S+)(?: port|$)", line)[1]
+    assert (ev.action, ev.actor, ev.src_ip, ev.attrs["rhost"]) == (action, actor, None, host)
+    assert one(tmp_path, f"Feb 22 12:53:50 h {line.replace(host, '2001:db8::7')}").src_ip == "2001:db8::7"
+
+
+# pam_faillock's lock notice (pam_faillock.c): the account is locked after N failures, like
+# Windows 4740 (user_locked, the locked account as target).
+@pytest.mark.parametrize("tag", ["sshd[641839]", "sudo", "login[5200]", "su"])
+def test_pam_faillock_lock_is_an_account_lock(tmp_path, tag):
+    ev = one(tmp_path, f"Apr 24 14:30:40 h {tag}: pam_faillock({tag.split('[')[0]}:auth): "
+                       "Consecutive login failures for user test account temporarily locked")
+    assert (ev.category, ev.action, ev.outcome, ev.actor, ev.target) == (
+        "user_management", "user_locked", "success", None, "test")
+    assert ev.attrs["pam_module"] == "pam_faillock"
+
+
+# sudo 1.9 writes no TTY= without a terminal, and TSID= with I/O logging (eventlog.c)
+@pytest.mark.parametrize(("line", "target", "attrs"), [
+    ("sudo[18432]: alice : PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id", "root", {"pwd": "/home/alice"}),
+    ("sudo[9]: bob : TTY=pts/3 ; PWD=/srv ; USER=postgres ; TSID=000012 ; COMMAND=/usr/bin/psql",
+     "postgres", {"tty": "pts/3", "pwd": "/srv", "tsid": "000012"}),
+    ("sudo[9]: bob : user NOT in sudoers ; PWD=/srv ; USER=root ; COMMAND=/bin/sh", "root",
+     {"pwd": "/srv", "reason": "user NOT in sudoers"}),
+])
+def test_sudo_lines_without_a_tty_or_with_a_tsid(tmp_path, line, target, attrs):
+    ev = one(tmp_path, f"Aug  6 19:42:10 server01 {line}")
+    assert (ev.category, ev.action, ev.actor, ev.target, ev.resource, ev.attrs) == (
+        "privileged_action", "command_run", line.split(": ")[1].split(" ")[0], target, line.split("COMMAND=")[1],
+        attrs)
+    assert ev.outcome == ("failure" if "reason" in attrs else "success")
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("unix_chkpwd[2345678]: password check failed for user (testuser)",
+     ("authentication", "authenticate", "failure", "testuser", None)),
+    ("passwd[99]: pam_unix(passwd:chauthtok): new password not acceptable",
+     ("user_management", "password_changed", "failure", None, None)),
+])
+def test_password_check_and_rejected_password_change(tmp_path, line, expected):
+    ev = one(tmp_path, f"2026-05-17T18:01:02.000000+00:00 host12345 {line}")
+    assert (ev.category, ev.action, ev.outcome, ev.actor, ev.target) == expected
+
+
 def test_launchd_tag_names_the_program_not_the_process(tmp_path):
     events = parse_text(tmp_path, (
         "Dec 13 11:38:45 mac com.apple.xpc.launchd[1] (com.apple.quicklook[21498]): Endpoint has been activated\n"

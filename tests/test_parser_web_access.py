@@ -94,6 +94,25 @@ def test_client_lists_and_non_ip_clients():
     assert extra.attrs["extra"] == '"10.20.1.15"' and extra.outcome == "failure"
 
 
+# nginx `$host $remote_addr ...` and Apache `%v %h ...` without a port: the first word, when a
+# space (not a comma) follows it, is the server's name or address, never the client's
+# (Filebeat's NGINX_HOST grammar reads it as destination too).
+@pytest.mark.parametrize(("prefix", "src_ip", "vhost", "rest"), [
+    ("67.43.156.15 localhost", None, "67.43.156.15", {"client": "localhost"}),
+    ("67.43.156.15 2a02:cf40:add:4002:91f2:a9b2:e09a:6fc6, 10.225.192.17 10.2.2.121",
+     "2a02:cf40:add:4002:91f2:a9b2:e09a:6fc6", "67.43.156.15",
+     {"remote_ip_list": ["2a02:cf40:add:4002:91f2:a9b2:e09a:6fc6", "10.225.192.17", "10.2.2.121"]}),
+    ("example.com 10.0.0.2, 10.0.0.1, 127.0.0.1", "10.0.0.2", "example.com",
+     {"remote_ip_list": ["10.0.0.2", "10.0.0.1", "127.0.0.1"]}),
+    ("203.0.113.7 198.51.100.23", "198.51.100.23", "203.0.113.7", {}),
+    ("10.0.0.5, 81.2.69.142", "81.2.69.142", None, {"remote_ip_list": ["10.0.0.5", "81.2.69.142"]}),
+])
+def test_a_leading_server_word_is_not_the_client(tmp_path, prefix, src_ip, vhost, rest):
+    ev = one(tmp_path, f'{prefix} - - [29/May/2017:19:02:48 +0000] "GET /t HTTP/1.1" 200 612 "-" "curl/8"\n'.encode())
+    assert ev.src_ip == src_ip and ev.attrs.get("vhost") == vhost
+    assert {k: ev.attrs[k] for k in ("client", "remote_ip_list") if k in ev.attrs} == rest
+
+
 def test_ssl_request_log(tmp_path):
     ev = one(tmp_path, b'[10/Aug/2018:09:45:56 +0200] 172.30.0.119 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 '
                        b'"GET /nagios/ HTTP/1.1" 1375\n')

@@ -32,6 +32,9 @@ Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], Event]]
 def _ev(category: str, action: str, outcome: str, original: str, actor: str | None = None,
         target: str | None = None, role: str | None = None, resource: str | None = None,
         src_ip: str | None = None, session: str | None = None, attrs: dict | None = None) -> Event:
+    if src_ip and not is_ip(src_ip):
+        # sshd (UseDNS), login and others may name the client host: src_ip is an address only
+        attrs, src_ip = {**(attrs or {}), "rhost": src_ip}, None
     return Event(ts=None, category=category, action=action, outcome=outcome, original_action=original,
                  actor=actor or None, target=target or None, role=role or None,
                  resource=resource or None, src_ip=src_ip or None, session=session, attrs=attrs)
@@ -140,15 +143,20 @@ _SSHD_RULES: list[Rule] = [
 
 # -- sudo ----------------------------------------------------------------------------------
 
-_SUDO = re.compile(r"\s*(\S+) : (?:(.*?) ; )?TTY=(.*?) ; PWD=(.*?) ; USER=(.*?) ;(?: GROUP=(.*?) ;)?(?: ENV=.*? ;)? COMMAND=(.*)")
+# sudo's log line (eventlog.c): `user : [problem ; ][TTY=t ; ][CHROOT=c ; ]PWD=d ; USER=u ;
+# [GROUP=g ;][TSID=id ;][ENV=... ;] COMMAND=cmd`; sudo 1.9 leaves TTY= out when there is no
+# terminal (cron, ssh host cmd) and writes TSID= with I/O logging.
+_SUDO = re.compile(r"\s*(\S+) : (?:(?!TTY=|PWD=|CHROOT=)(.*?) ; )?(?:TTY=(.*?) ; )?(?:CHROOT=.*? ; )?PWD=(.*?) ; "
+                   r"USER=(.*?) ;(?: GROUP=(.*?) ;)?(?: TSID=(\S*) ;)?(?: ENV=.*? ;)? COMMAND=(.*)")
 
 
 def _sudo(msg: str) -> Event | None:
     m = _SUDO.match(msg)
     if not m:
         return None
-    user, problem, tty, pwd, runas, group, command = m.groups()
-    attrs = {"tty": tty, "pwd": pwd, **({"group": group} if group else {})}
+    user, problem, tty, pwd, runas, group, tsid, command = m.groups()
+    attrs = {**({"tty": tty} if tty is not None else {}), "pwd": pwd, **({"group": group} if group else {}),
+             **({"tsid": tsid} if tsid else {})}
     if problem is None:
         return _ev(PRIV, "command_run", "success", "sudo COMMAND", actor=user, target=runas,
                    resource=command, attrs=attrs)
@@ -415,6 +423,10 @@ def _pam_kv(text: str, ev: Event) -> Event:
     return ev
 
 
+# pam_faillock.c, when a failure reaches `deny`: the account is locked (until unlock_time)
+_FAILLOCK_LOCKED = re.compile(r"Consecutive login failures for user (\S+) account temporarily locked")
+
+
 def _pam(module: str, service: str, kind: str, text: str) -> Event:
     """`module(service:kind): text`, or the older tag form `service(module)[pid]: text` (kind "")."""
     attrs = {"pam_module": module, "pam_service": service}
@@ -441,11 +453,14 @@ def _pam(module: str, service: str, kind: str, text: str) -> Event:
     m = re.match(r"password changed for (\S+)", text)
     if m:
         return _ev(USERS, "password_changed", "success", f"{original} password changed", target=m[1], attrs=attrs)
-    if kind in ("chauthtok", "password", "") and "error" in text.lower():
+    if kind in ("chauthtok", "password", "") and ("error" in text.lower() or text.startswith("new password not acceptable")):
         return _ev(USERS, "password_changed", "failure", f"{original} {text[:60]}", attrs=attrs)
     m = re.match(r'requirement ".*" not met by user "(\S+)"', text)
     if m:
         return _ev(AUTH, "authenticate", "failure", f"{original} requirement not met", actor=m[1], attrs=attrs)
+    m = _FAILLOCK_LOCKED.match(text)
+    if m:
+        return _ev(USERS, "user_locked", "success", f"{original} account locked", target=m[1], attrs=attrs)
     m = re.match(r"account (\S+) has expired", text)
     if m:
         return _ev(AUTH, "authenticate", "failure", f"{original} account expired", actor=m[1], attrs=attrs)
@@ -559,6 +574,9 @@ def _login(msg: str) -> Event | None:
     if ev.actor in _LOGIN_UNKNOWN:
         ev.actor = None
     where, ev.src_ip = ev.src_ip, None
+    if where is None and ev.attrs and "rhost" in ev.attrs:  # _ev's name for a non-address
+        where = ev.attrs.pop("rhost")
+        ev.attrs = ev.attrs or None
     if where and is_ip(where):
         ev.src_ip = where
     elif where and where not in _LOGIN_UNKNOWN:
@@ -578,6 +596,15 @@ _BY_APP: dict[str, Callable[[str], Event | None]] = {
     **{tool: _shadow_tool(tool) for tool in _SHADOW_APPS},
     **{daemon: RuleSet(_FTP_RULES).match for daemon in ("ftpd", "in.ftpd", "wu-ftpd", "wu.ftpd")},
 }
+
+
+# pam_unix's helper (passverify.c), which checks a password for a caller that cannot read
+# /etc/shadow (a screen locker, or pam_unix itself when not root)
+_CHKPWD_RULES: list[Rule] = [
+    (re.compile(r"password check failed for user \((\S+)\)"),
+     lambda m: _ev(AUTH, "authenticate", "failure", "password check failed", actor=m[1])),
+]
+_BY_APP["unix_chkpwd"] = RuleSet(_CHKPWD_RULES).match
 
 
 def _cron(msg: str) -> Event | None:

@@ -70,6 +70,7 @@ class Shape:
     target: str | None = None
     resource: str | None = None
     src_ip: str | None = None
+    address: str | None = None  # a `from ADDRESS` word: src_ip if an address, else attrs.rhost (see below)
     session: str | None = None
     attrs: tuple[tuple[str, str, str | None], ...] = ()
     guard: str | None = None  # a further SQL condition
@@ -92,14 +93,25 @@ _PAM_ATTRS = (("pam_module", js("pam_module"), None), ("pam_service", js("pam_se
 _SESSION_LET = (*_PAM_LET, ("session_user", "split_part(pam_words[5], '(', 1)"),
                 ("session_by", "nullif(nullif(split_part(coalesce(pam_words[7], ''), '(', 1), ''), 'LOGIN')"),
                 ("by_other", "coalesce(session_by <> session_user, false)"))
-# pam_unix auth failure: `_pam_kv` reads `key=value` words; the layout below has each key once.
+# An sshd `from ADDRESS` word (`address`): the plugin's `_ev` keeps src_ip for an address
+# (addresses.is_ip) and moves anything else (a host name, with UseDNS) to attrs.rhost, after
+# the rule's attrs. IPv4 is decided here; a word with a colon (IPv6, or no address at all) is
+# left to the plugin, since is_ip asks ipaddress for those.
 _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4 = f"{_OCTET}(\\.{_OCTET}){{3}}"
+
+
+def is_ipv4(expr: str) -> str:
+    return f"regexp_full_match({expr}, '{IPV4}')"
+
+
+# pam_unix auth failure: `_pam_kv` reads `key=value` words; the layout below has each key once.
 _KV_LET = (*_PAM_LET, ("logname", "substr(pam_words[3], 9)"), ("tty", "substr(pam_words[6], 5)"),
            ("ruser", "substr(pam_words[7], 7)"), ("rhost", "substr(pam_words[8], 7)"),
            ("kv_user", "coalesce(substr(pam_words[10], 6), '')"),  # absent: no `  user=`
            ("person", "coalesce(nullif(ruser, ''), nullif(logname, ''), nullif(kv_user, ''))"),
            # addresses.is_ip for IPv4 (IPv6 rhosts go to the plugin)
-           ("ipv4", f"regexp_full_match(rhost, '{_OCTET}(\\.{_OCTET}){{3}}')"))
+           ("ipv4", is_ipv4("rhost")))
 # sudo: `\s*(\S+) : (?:(.*?) ; )?TTY=(.*?) ; PWD=(.*?) ; USER=(.*?) ;(?: GROUP=...)?(?: ENV=...)?
 # COMMAND=(.*)`. With no `;` in any field each lazy group ends at the next ` ; `, and the
 # problem group can only match when a ` ; ` is followed by `TTY=`.
@@ -137,7 +149,7 @@ def _preauth(name: str, head: str, words: int, user: bool) -> Shape:
     if user:
         attrs += (("invalid_user", TRUE, f"{w(words + 1)} = 'invalid'"),)
     return Shape(name, SSHD, head, pattern, s(AUTH), "'authenticate'", "'unknown'", s("preauth disconnect"),
-                 actor=w(words + 3) if user else None, src_ip=ip, attrs=attrs)
+                 actor=w(words + 3) if user else None, address=ip, attrs=attrs)
 
 
 SHAPES: tuple[Shape, ...] = (
@@ -146,19 +158,19 @@ SHAPES: tuple[Shape, ...] = (
     # when the words are `invalid user NAME from` (the word counts tell the two apart).
     Shape("sshd failed, invalid user", SSHD, "Failed ",
           f"^Failed {TOK} for invalid user {TOK} from {TOK} port {PORT}( ssh2)?$",
-          s(AUTH), "'login'", "'failure'", f"'Failed ' || {w(2)}", actor=w(6), src_ip=w(8),
+          s(AUTH), "'login'", "'failure'", f"'Failed ' || {w(2)}", actor=w(6), address=w(8),
           attrs=(("method", js(w(2)), None), ("port", ji(w(10)), None), ("invalid_user", TRUE, None))),
     Shape("sshd failed", SSHD, "Failed ", f"^Failed {TOK} for {TOK} from {TOK} port {PORT}( ssh2)?$",
-          s(AUTH), "'login'", "'failure'", f"'Failed ' || {w(2)}", actor=w(4), src_ip=w(6),
+          s(AUTH), "'login'", "'failure'", f"'Failed ' || {w(2)}", actor=w(4), address=w(6),
           attrs=(("method", js(w(2)), None), ("port", ji(w(8)), None))),
     # `Accepted (\S+) for (\S+) from (\S+) port (\d+)(?: \S+)?(?:: (.*))?`: after ` ssh2` the
     # optional word takes `ssh2:` greedily, so the `key` group never matches these lines.
     Shape("sshd accepted", SSHD, "Accepted ", f"^Accepted {TOK} for {TOK} from {TOK} port {PORT}( ssh2(: .*)?)?$",
-          s(AUTH), "'login'", "'success'", f"'Accepted ' || {w(2)}", actor=w(4), src_ip=w(6),
+          s(AUTH), "'login'", "'success'", f"'Accepted ' || {w(2)}", actor=w(4), address=w(6),
           attrs=(("method", js(w(2)), None), ("port", ji(w(8)), None))),
     # `Invalid user (.*?) from (\S+)(?: port (\d+))?`
     Shape("sshd invalid user", SSHD, "Invalid user ", f"^Invalid user {TOK} from {TOK}( port {PORT})?$",
-          s(AUTH), "'authenticate'", "'failure'", s("Invalid user"), actor=w(3), src_ip=w(5),
+          s(AUTH), "'authenticate'", "'failure'", s("Invalid user"), actor=w(3), address=w(5),
           attrs=(("invalid_user", TRUE, None), ("port", ji(w(7)), f"{w(7)} <> ''"))),
     _preauth("sshd preauth closed, user", "Connection closed by", 3, True),
     _preauth("sshd preauth closed", "Connection closed by", 3, False),
@@ -169,17 +181,17 @@ SHAPES: tuple[Shape, ...] = (
     # address word ends in no colon, so the first `: ` is the one before the reason.
     Shape("sshd received disconnect", SSHD, "Received disconnect from ",
           "^Received disconnect from [^ ]*[^ :] port [0-9]+:[0-9]+: .*$",
-          s(AUTH), "'logout'", "'success'", s("Received disconnect"), src_ip=w(4),
+          s(AUTH), "'logout'", "'success'", s("Received disconnect"), address=w(4),
           attrs=(("reason", js("substr(msg, strpos(msg, ': ') + 2)"), None),), guard=_NOT_PREAUTH),
     # `Disconnected from user (\S+) (\S+) port (\d+)` comes before the preauth rule
     Shape("sshd disconnected", SSHD, "Disconnected from user ", f"^Disconnected from user {TOK} {TOK} port [0-9]+$",
-          s(AUTH), "'logout'", "'success'", s("Disconnected from user"), actor=w(4), src_ip=w(5)),
+          s(AUTH), "'logout'", "'success'", s("Disconnected from user"), actor=w(4), address=w(5)),
     # `Connection closed by (\S+)(?: port \d+)?$`, after the preauth rule
     Shape("sshd connection closed", SSHD, "Connection closed by ", f"^Connection closed by {TOK}( port [0-9]+)?$",
-          s(AUTH), "'logout'", "'unknown'", s("Connection closed"), src_ip=w(4), guard=_NOT_PREAUTH),
+          s(AUTH), "'logout'", "'unknown'", s("Connection closed"), address=w(4), guard=_NOT_PREAUTH),
     # `Connection from (\S+) port (\d+)` (a prefix match: the rest is free)
     Shape("sshd connection from", SSHD, "Connection from ", f"^Connection from {TOK} port [0-9]",
-          "'system'", "'log'", "'unknown'", s("Connection from"), src_ip=w(3)),
+          "'system'", "'log'", "'unknown'", s("Connection from"), address=w(3)),
     # -- PAM, any program: `(pam_\w+)\(([^:)]+):(\w+)\): (.*)` is tried before the handler.
     Shape("pam session", None, "pam_",
           r"^pam_[A-Za-z0-9_]+\([^:)]+:session\): session (opened|closed) for user [^ ()]+(\(uid=[0-9]+\))?"

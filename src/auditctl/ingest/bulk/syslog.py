@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from auditctl.ingest import authlog
 from auditctl.ingest.batch import EVENT_SCHEMA
-from auditctl.ingest.bulk.authshapes import OTHER_APPS, SHAPES, Shape, s
+from auditctl.ingest.bulk.authshapes import OTHER_APPS, SHAPES, Shape, is_ipv4, js, s
 from auditctl.ingest.bulk.base import BulkJob
 from auditctl.ingest.bulk.lines import LineBlock, line_blocks, splice
 from auditctl.timeutil import MONTHS, infer_year
@@ -76,17 +76,22 @@ def _condition(shape: Shape) -> str:
         parts.append(f"regexp_matches(msg, {s(shape.pattern)})")
     if shape.guard:
         parts.append(f"({shape.guard})")
+    if shape.address:
+        parts.append(f"NOT contains({shape.address}, ':')")  # IPv6 or no address: the plugin's is_ip
     return " AND ".join(parts)
 
 
 def _attrs(shape: Shape) -> str | None:
     """The attrs JSON text (orjson's compact form, the plugin's key order); NULL when empty."""
-    if not shape.attrs:
+    attrs = shape.attrs
+    if shape.address:
+        attrs += (("rhost", js(shape.address), f"{shape.address} <> '' AND NOT {is_ipv4(shape.address)}"),)
+    if not attrs:
         return None
     members = [f"""CASE WHEN {cond} THEN '"{key}":' || {value} END""" if cond else f"""'"{key}":' || {value}"""
-               for key, value, cond in shape.attrs]
+               for key, value, cond in attrs]
     joined = f"concat_ws(',', {', '.join(members)})"
-    if all(cond is None for _, _, cond in shape.attrs):
+    if all(cond is None for _, _, cond in attrs):
         return f"'{{' || {joined} || '}}'"
     return f"CASE WHEN {joined} = '' THEN NULL ELSE '{{' || {joined} || '}}' END"
 
@@ -97,12 +102,14 @@ def _select(shape: Shape, number: int) -> str:
         return expr if expr is not None else "NULL::VARCHAR"
 
     attrs = _attrs(shape)
+    src_ip = (f"CASE WHEN {is_ipv4(shape.address)} THEN {shape.address} END" if shape.address
+              else shape.src_ip)
     rows = f"(SELECT * FROM shaped WHERE shape = {number})"
     for name, expr in shape.let:  # one layer each: a later value may use an earlier one
         rows = f"(SELECT *, {expr} AS {name} FROM {rows})"
     return f"""SELECT hour_key, secs, {shape.category} AS category, {shape.action} AS action,
        {shape.outcome} AS outcome, host, app, pid, {field(shape.actor)} AS actor, {field(shape.target)} AS target,
-       NULL::VARCHAR AS role, {field(shape.resource)} AS resource, {field(shape.src_ip)} AS src_ip,
+       NULL::VARCHAR AS role, {field(shape.resource)} AS resource, {field(src_ip)} AS src_ip,
        NULL::VARCHAR AS user_agent, {field(shape.session)} AS session, msg AS message,
        {field(shape.original)} AS original_action, line AS raw, {field(attrs)} AS attrs, n AS line,
        NULL::VARCHAR AS origin, NULL::VARCHAR AS received, NULL::VARCHAR AS raw_b64
