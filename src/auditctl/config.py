@@ -202,16 +202,21 @@ _TLS_KEYS = {"cert", "key", "client_ca", "require_client_cert", "min_version", "
 MIN_SPOOL_BYTES = 1 << 20
 
 
+def _check_section(data: Any, origin: Path, name: str, keys: set[str]) -> None:
+    """A config section is a mapping of known keys: anything else is one line naming it."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: {name} is a mapping ({', '.join(sorted(keys))})")
+    unknown = set(data) - keys
+    if unknown:
+        raise ConfigError(f"{origin}: {name}: unknown setting(s): {', '.join(sorted(unknown))}")
+
+
 def parse_listen_settings(data: Any, origin: Path) -> ListenSettings:
     """The `listen` section (every key optional)."""
     out = ListenSettings()
     if data is None:
         return out
-    if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: listen is a mapping ({', '.join(sorted(_LISTEN_KEYS))})")
-    unknown = set(data) - _LISTEN_KEYS
-    if unknown:
-        raise ConfigError(f"{origin}: listen: unknown setting(s): {', '.join(sorted(unknown))}")
+    _check_section(data, origin, "listen", _LISTEN_KEYS)
     for key in ("max_message_bytes", "spool_max_bytes", "rate_per_sender", "rate_total", "max_connections"):
         if key in data:
             setattr(out, key, _int(origin, f"listen.{key}", data[key]))
@@ -232,11 +237,7 @@ def _tls_settings(data: Any, origin: Path) -> TlsSettings:
     out = TlsSettings()
     if data is None:
         return out
-    if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: listen.tls is a mapping ({', '.join(sorted(_TLS_KEYS))})")
-    unknown = set(data) - _TLS_KEYS
-    if unknown:
-        raise ConfigError(f"{origin}: listen.tls: unknown setting(s): {', '.join(sorted(unknown))}")
+    _check_section(data, origin, "listen.tls", _TLS_KEYS)
     for key in ("cert", "key", "client_ca"):
         if data.get(key):
             setattr(out, key, Path(str(data[key])).expanduser())
